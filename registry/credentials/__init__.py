@@ -1,0 +1,1 @@
+"""Credentials: the professional-title and qualification credential documents."""

@@ -1,0 +1,194 @@
+"""DIDs and verification methods: ``did:key`` (Ed25519) resolution, ``did:web``
+documents built from a key ring, and a resolver that finds a verification method,
+its controller and the relationships (``assertionMethod`` …) it is listed under.
+
+Fetching a ``did:web`` document is I/O, so the resolver takes it as an injected
+callable; this module never touches the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from registry.signing.errors import KeyMaterialError, ResolutionError
+from registry.signing.keyring import KeyRing
+from registry.signing.keys import (
+    Ed25519PublicKey,
+    public_key_from_jwk,
+    public_key_from_multikey,
+    public_key_to_multikey,
+)
+
+DID_CONTEXT = "https://www.w3.org/ns/did/v1"
+MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
+RELATIONSHIPS = (
+    "authentication",
+    "assertionMethod",
+    "capabilityInvocation",
+    "capabilityDelegation",
+)
+
+
+@dataclass(frozen=True)
+class VerificationMethod:
+    id: str
+    controller: str
+    public_key: Ed25519PublicKey
+    relationships: frozenset[str]
+
+
+class VerificationMethodResolver(Protocol):
+    def resolve(self, verification_method_id: str) -> VerificationMethod: ...
+
+
+# --- did:key --------------------------------------------------------------------
+
+
+def did_key_from_public_key(key: Ed25519PublicKey) -> str:
+    return "did:key:" + public_key_to_multikey(key)
+
+
+def resolve_did_key(did: str) -> dict[str, Any]:
+    """The DID document of an Ed25519 ``did:key`` (did:key method, §3.1.2)."""
+    if not did.startswith("did:key:"):
+        raise ResolutionError("not a did:key")
+    multikey = did[len("did:key:") :]
+    try:
+        public_key_from_multikey(multikey)
+    except KeyMaterialError as exc:
+        raise ResolutionError(f"did:key does not hold an Ed25519 key: {exc.detail}") from None
+    vm_id = f"{did}#{multikey}"
+    document: dict[str, Any] = {
+        "@context": [DID_CONTEXT, MULTIKEY_CONTEXT],
+        "id": did,
+        "verificationMethod": [
+            {"id": vm_id, "type": "Multikey", "controller": did, "publicKeyMultibase": multikey}
+        ],
+    }
+    for relationship in RELATIONSHIPS:
+        document[relationship] = [vm_id]
+    return document
+
+
+# --- did:web --------------------------------------------------------------------
+
+
+def did_web(host: str, *path: str) -> str:
+    """``did:web`` for a host (with optional port) and path segments."""
+    return ":".join(["did:web", host.replace(":", "%3A"), *path])
+
+
+def did_web_url(did: str) -> str:
+    """Where a ``did:web`` document lives (did:web method, §3.2 Read)."""
+    if not did.startswith("did:web:"):
+        raise ResolutionError("not a did:web")
+    parts = did[len("did:web:") :].split(":")
+    if not parts[0] or any(not p for p in parts):
+        raise ResolutionError("did:web has an empty host or path segment")
+    host = unquote(parts[0])
+    if "/" in host or "@" in host:
+        raise ResolutionError("did:web host is malformed")
+    path = "/".join(unquote(p) for p in parts[1:])
+    return f"https://{host}/{path}/did.json" if path else f"https://{host}/.well-known/did.json"
+
+
+def did_web_document(did: str, ring: KeyRing, now: datetime) -> dict[str, Any]:
+    """The DID document of a node: every key of the ring that has been activated and
+    is not compromised. Retired keys stay listed (under ``assertionMethod`` too) so
+    credentials signed before a rotation keep verifying with ordinary tools; the
+    ring's history says when each was valid. Compromised keys are left out."""
+    methods = [
+        {
+            "id": f"{did}#{record.kid}",
+            "type": "Multikey",
+            "controller": did,
+            "publicKeyMultibase": public_key_to_multikey(record.public_key),
+        }
+        for record in ring.published_at(now)
+    ]
+    ids = [m["id"] for m in methods]
+    return {
+        "@context": [DID_CONTEXT, MULTIKEY_CONTEXT],
+        "id": did,
+        "verificationMethod": methods,
+        "authentication": ids,
+        "assertionMethod": ids,
+    }
+
+
+# --- resolving verification methods -----------------------------------------------
+
+
+def verification_method_from_document(document: Mapping[str, Any], vm_id: str) -> VerificationMethod:
+    """Find ``vm_id`` in a DID (controller) document and the relationships it has."""
+    did = document.get("id")
+    if not isinstance(did, str):
+        raise ResolutionError("DID document has no id")
+
+    def absolute(ref: str) -> str:
+        return did + ref if ref.startswith("#") else ref
+
+    found: Mapping[str, Any] | None = None
+    embedded: dict[str, Mapping[str, Any]] = {}
+    relationships = set()
+    for relationship in RELATIONSHIPS:
+        for entry in document.get(relationship) or []:
+            if isinstance(entry, str) and absolute(entry) == vm_id:
+                relationships.add(relationship)
+            elif isinstance(entry, Mapping) and absolute(str(entry.get("id", ""))) == vm_id:
+                relationships.add(relationship)
+                embedded[vm_id] = entry
+    for entry in document.get("verificationMethod") or []:
+        if isinstance(entry, Mapping) and absolute(str(entry.get("id", ""))) == vm_id:
+            found = entry
+            break
+    found = found or embedded.get(vm_id)
+    if found is None:
+        raise ResolutionError(f"verification method {vm_id} is not in the DID document of {did}")
+    controller = found.get("controller")
+    if not isinstance(controller, str):
+        raise ResolutionError(f"verification method {vm_id} has no controller")
+    try:
+        if "publicKeyMultibase" in found:
+            public_key = public_key_from_multikey(found["publicKeyMultibase"])
+        elif "publicKeyJwk" in found:
+            public_key = public_key_from_jwk(found["publicKeyJwk"])
+        else:
+            raise ResolutionError(f"verification method {vm_id} has no Ed25519 key")
+    except KeyMaterialError as exc:
+        raise ResolutionError(f"verification method {vm_id}: {exc.detail}") from None
+    return VerificationMethod(vm_id, controller, public_key, frozenset(relationships))
+
+
+class DidResolver:
+    """Resolves ``did:key`` locally and ``did:web`` through ``fetch_did_web``, which
+    takes a DID and returns its document (and may cache it). did:key results are
+    memoized: they never change."""
+
+    def __init__(self, fetch_did_web: Callable[[str], Mapping[str, Any]] | None = None) -> None:
+        self._fetch_did_web = fetch_did_web
+        self._did_key_cache: dict[str, VerificationMethod] = {}
+
+    def resolve(self, verification_method_id: str) -> VerificationMethod:
+        if not isinstance(verification_method_id, str):
+            raise ResolutionError("verification method id must be a string")
+        did, sep, fragment = verification_method_id.partition("#")
+        if not sep or not fragment:
+            raise ResolutionError("verification method id must be a DID URL with a fragment")
+        if did.startswith("did:key:"):
+            cached = self._did_key_cache.get(verification_method_id)
+            if cached is None:
+                cached = verification_method_from_document(resolve_did_key(did), verification_method_id)
+                if len(self._did_key_cache) < 10_000:
+                    self._did_key_cache[verification_method_id] = cached
+            return cached
+        if did.startswith("did:web:") and self._fetch_did_web is not None:
+            document = self._fetch_did_web(did)
+            if document.get("id") != did:
+                raise ResolutionError("fetched DID document is about another DID")
+            return verification_method_from_document(document, verification_method_id)
+        raise ResolutionError(f"cannot resolve DID method of {did}")
