@@ -4,7 +4,7 @@ checkout; tests that need them skip, with the reason, when the folder is absent.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from registry.signing.keys import Ed25519PrivateKey, generate_private_key, publi
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-NOW = datetime(2026, 11, 27, 8, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 8, 0, 0, tzinfo=UTC)
 
 
 def vector_path(*parts: str) -> Path:

@@ -60,7 +60,9 @@ def test_tampered_credential_fails_with_a_problem(node_dir: Path, capsys: pytest
     assert json.loads(err)["type"].endswith("/invalid-signature")
 
 
-def test_retired_key_cannot_sign_after_its_retirement(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_retired_key_cannot_sign_after_its_retirement(
+    node_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     settings = Settings()
     store = NodeKeyStore(settings.data_dir, settings.key_passphrase)
     now = utc_now()
@@ -78,9 +80,11 @@ def test_retired_key_cannot_sign_after_its_retirement(node_dir: Path, capsys: py
 
 def test_init_is_idempotent(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, first, _ = _run(capsys, "init")
-    assert code == 0 and "created" in first
+    assert code == 0
+    assert "created" in first
     code, second, _ = _run(capsys, "init")
-    assert code == 0 and "exists" in second
+    assert code == 0
+    assert "exists" in second
     assert first.split()[-1] == second.split()[-1]
 
 

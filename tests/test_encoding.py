@@ -212,8 +212,8 @@ def test_multibase_rejects_non_strings(value: object) -> None:
 
 
 def test_multicodec_prefixes_are_the_unsigned_varints() -> None:
-    assert ED25519_PUB == bytes([0xED, 0x01])  # 0xed ed25519-pub
-    assert ED25519_PRIV == bytes([0x80, 0x26])  # 0x1300 ed25519-priv
+    assert bytes([0xED, 0x01]) == ED25519_PUB  # 0xed ed25519-pub
+    assert bytes([0x80, 0x26]) == ED25519_PRIV  # 0x1300 ed25519-priv
 
 
 def test_strip_multicodec() -> None:

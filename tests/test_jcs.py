@@ -142,7 +142,7 @@ def test_deep_nesting_is_an_error_not_a_crash() -> None:
 
 
 def test_escaping_matches_rfc_8785() -> None:
-    value = {"s": "\x00\x08\t\n\x0b\x0c\r\x1f\x7f\"\\/\u2028é"}
+    value = {"s": '\x00\x08\t\n\x0b\x0c\r\x1f\x7f"\\/\u2028é'}
     assert jcs.canonicalize(value) == (
         '{"s":"\\u0000\\b\\t\\n\\u000b\\f\\r\\u001f\x7f\\"\\\\/\u2028é"}'.encode()
     )

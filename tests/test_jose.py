@@ -270,7 +270,7 @@ def test_verify_jws_resolves_a_relative_kid_against_the_default_issuer(
 ) -> None:
     fragment = "#" + issuer.vm.partition("#")[2]
     token = sign_jws(credential, issuer.key, fragment, "vc+jwt")
-    verified = verify_jws(token, spy, VC_JWT_TYPES, default_issuer=issuer.did)
+    verified = verify_jws(token, spy, VC_JWT_TYPES, "assertionMethod", default_issuer=issuer.did)
     assert spy.calls == [issuer.vm]
     assert verified.payload == credential
     assert verified.header["kid"] == fragment
@@ -278,9 +278,11 @@ def test_verify_jws_resolves_a_relative_kid_against_the_default_issuer(
 
 def test_verify_jws_checks_the_accepted_types(issuer: DidKeyIssuer, resolver: DidResolver) -> None:
     token = sign_jws({"hello": "world"}, issuer.key, issuer.vm, "example+jwt")
-    assert verify_jws(token, resolver, frozenset({"example+jwt"})).payload == {"hello": "world"}
+    assert verify_jws(token, resolver, frozenset({"example+jwt"}), "assertionMethod").payload == {
+        "hello": "world"
+    }
     with pytest.raises(TokenFormatError):
-        verify_jws(token, resolver, VC_JWT_TYPES)
+        verify_jws(token, resolver, VC_JWT_TYPES, "assertionMethod")
 
 
 def test_relative_kid_without_default_issuer_is_not_resolvable(
@@ -459,10 +461,6 @@ def test_missing_alg_is_refused(
     assert spy.calls == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unhashable alg (JSON array/object) makes `alg not in ACCEPTED_ALGORITHMS` raise TypeError",
-)
 @pytest.mark.parametrize("alg", [["EdDSA"], {"EdDSA": True}, []], ids=["list", "object", "empty-list"])
 def test_unhashable_alg_is_a_token_format_error(
     issuer: DidKeyIssuer, credential: dict[str, Any], refuse: Refuse, alg: Any
@@ -470,10 +468,6 @@ def test_unhashable_alg_is_a_token_format_error(
     refuse(forge(vc_header(issuer.vm, alg=alg), credential, issuer.key))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an unhashable typ (JSON array/object) makes `typ not in accepted_types` raise TypeError",
-)
 @pytest.mark.parametrize("typ", [["vc+jwt"], {"vc+jwt": True}], ids=["list", "object"])
 def test_unhashable_typ_is_a_token_format_error(
     issuer: DidKeyIssuer, credential: dict[str, Any], refuse: Refuse, typ: Any
@@ -495,12 +489,12 @@ def test_embedded_key_hints_do_not_choose_the_key(
 # --- tampering -----------------------------------------------------------------------
 
 
-def flips(text: str) -> Iterator[tuple[int, str]]:
-    """Every position with two different alphabet replacements."""
+def flips(text: str) -> Iterator[str]:
+    """``text`` with one character replaced: every position, two other alphabet letters."""
     for position, char in enumerate(text):
         index = B64URL_ALPHABET.index(char)
         for step in (1, 32):
-            yield position, text[:position] + B64URL_ALPHABET[(index + step) % 64] + text[position + 1 :]
+            yield text[:position] + B64URL_ALPHABET[(index + step) % 64] + text[position + 1 :]
 
 
 @pytest.mark.parametrize(
@@ -518,12 +512,12 @@ def test_flipping_any_character_fails(
     parts = split(token)
     secrets = key_secrets(issuer.key)
     checked = 0
-    for position, changed in flips(parts[part]):
+    for changed in flips(parts[part]):
+        assert changed != parts[part]
         tampered = ".".join([*parts[:part], changed, *parts[part + 1 :]])
         with pytest.raises(expected) as info:
             verify_vc_jwt(tampered, resolver, now)
         assert_safe_error(info.value, secrets)
-        assert position >= 0
         checked += 1
     assert checked == 2 * len(parts[part])
 
@@ -627,11 +621,6 @@ def test_did_web_method_of_the_issuer_verifies(
     assert verify_vc_jwt(token, web_resolver(document), now).payload == credential
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the VM's self-declared controller is trusted: a document of did:web:evil.example can claim "
-    "its key is controlled by the issuer, and the token verifies as the issuer's",
-)
 def test_foreign_document_cannot_claim_the_issuers_control(
     issuer: DidKeyIssuer, other_issuer: DidKeyIssuer, credential: dict[str, Any], refuse: Refuse
 ) -> None:
@@ -652,10 +641,6 @@ def test_foreign_document_cannot_claim_the_issuers_control(
     refuse(token, (IssuerMismatchError, ResolutionError), using=web_resolver(document))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify_vc_jwt never checks that the verification method is an assertionMethod",
-)
 @pytest.mark.parametrize("relationship", ["authentication", "capabilityInvocation", None])
 def test_method_not_listed_for_assertion_is_refused(
     issuer: DidKeyIssuer, refuse: Refuse, relationship: str | None
@@ -1005,7 +990,6 @@ def test_payload_with_duplicate_members(
     [
         pytest.param(["ProfessionalTitleCredential"], id="no-vc"),
         pytest.param([], id="empty"),
-        pytest.param("VerifiableCredential", id="string"),
         pytest.param(None, id="null"),
         pytest.param(["verifiablecredential"], id="lower-case"),
         pytest.param([["VerifiableCredential"]], id="nested"),
@@ -1014,6 +998,14 @@ def test_payload_with_duplicate_members(
 )
 def test_payload_without_verifiable_credential_type(issuer: DidKeyIssuer, refuse: Refuse, types: Any) -> None:
     refuse(forge(vc_header(issuer.vm), credential_for(issuer.did, type=types), issuer.key))
+
+
+def test_type_may_be_the_single_string_verifiable_credential(
+    issuer: DidKeyIssuer, resolver: DidResolver, now: datetime
+) -> None:
+    # VC Data Model 2.0 allows a single type term as a plain string.
+    token = forge(vc_header(issuer.vm), credential_for(issuer.did, type="VerifiableCredential"), issuer.key)
+    assert verify_vc_jwt(token, resolver, now).payload["type"] == "VerifiableCredential"
 
 
 def test_payload_without_type(issuer: DidKeyIssuer, refuse: Refuse) -> None:
@@ -1140,11 +1132,6 @@ def test_numeric_date_of_the_wrong_type(issuer: DidKeyIssuer, refuse: Refuse, cl
     assert claim in error.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bool is an int subclass: nbf/exp/iat true/false pass the NumericDate type check (nbf=true is "
-    "accepted as 1970-01-01T00:00:01Z)",
-)
 @pytest.mark.parametrize("claim", ["nbf", "iat"])
 @pytest.mark.parametrize("value", [True, False])
 def test_boolean_numeric_date_is_refused(

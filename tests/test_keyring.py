@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -21,8 +21,8 @@ from registry.signing.keys import (
     public_key_to_multikey,
 )
 
-T0 = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)  # first key active
-T1 = datetime(2026, 6, 1, 0, 0, tzinfo=timezone.utc)  # rotation
+T0 = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)  # first key active
+T1 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # rotation
 TICK = timedelta(microseconds=1)
 CST = timezone(timedelta(hours=8))
 
@@ -176,6 +176,76 @@ def test_second_rotation_keeps_the_history(
     assert ring.signing_key(t2)[1] is third
 
 
+# --- whole-second bounds -----------------------------------------------------------------------
+# Proofs state their creation instant to the second, so activation is floored and
+# retirement by rotation is ceiled to whole seconds.
+
+HALF = timedelta(milliseconds=500)
+
+
+def test_activation_is_floored_to_the_second(old_key: Ed25519PrivateKey) -> None:
+    ring = KeyRing.start(old_key, T0 + HALF)
+    (record,) = ring.records
+    assert record.created == T0 + HALF
+    assert record.activated == T0
+    assert kids(ring.valid_at(T0)) == [kid_of(old_key)]
+    assert ring.valid_at(T0 - TICK) == []
+
+
+def test_rotation_within_a_second_overlaps_for_that_second(
+    ring: KeyRing, old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey
+) -> None:
+    rotated = ring.rotate(new_key, T1 + HALF)
+    old, new = rotated.records
+    assert old.retired == T1 + timedelta(seconds=1)
+    assert new.activated == T1
+    # A proof dated T1 (to the second) verifies with either key; the newest one signs.
+    assert kids(rotated.valid_at(T1)) == [kid_of(old_key), kid_of(new_key)]
+    assert kids(rotated.valid_at(T1 + timedelta(seconds=1) - TICK)) == [kid_of(old_key), kid_of(new_key)]
+    assert kids(rotated.valid_at(T1 + timedelta(seconds=1))) == [kid_of(new_key)]
+    assert rotated.signing_key(T1 + HALF)[1] is new_key
+    assert rotated.check_valid_at(kid_of(old_key), T1 + HALF).kid == kid_of(old_key)
+
+
+def test_rotation_on_a_whole_second_does_not_overlap(rotated: KeyRing) -> None:
+    old, new = rotated.records
+    assert old.retired == new.activated == T1
+
+
+def test_compromise_instant_is_not_rounded(ring: KeyRing, old_key: Ed25519PrivateKey) -> None:
+    since = T0 + timedelta(days=10) + HALF
+    marked = ring.mark_compromised(kid_of(old_key), since)
+    assert marked.record(kid_of(old_key)).compromised_from == since
+    assert marked.check_valid_at(kid_of(old_key), since - TICK).kid == kid_of(old_key)
+    with pytest.raises(KeyNotValidAtError):
+        marked.check_valid_at(kid_of(old_key), since)
+
+
+# --- published keys ------------------------------------------------------------------------------
+
+
+def test_published_at_keeps_retired_keys_and_drops_compromised_and_inactive(
+    old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey
+) -> None:
+    leaked, staged, future = generate_private_key(), generate_private_key(), generate_private_key()
+    now = T1 + timedelta(days=2)
+    ring = (
+        KeyRing.start(leaked, T0)
+        .rotate(old_key, T0 + timedelta(days=30))
+        .mark_compromised(kid_of(leaked), T0 + timedelta(days=10))
+        .rotate(new_key, T1)
+        .with_key(staged, T1 + timedelta(days=1), activate=False)
+        .rotate(future, now + timedelta(days=1))
+    )
+    assert kids(ring.published_at(now)) == [kid_of(old_key), kid_of(new_key)]
+    assert kids(ring.published_at(now + timedelta(days=1))) == [
+        kid_of(old_key),
+        kid_of(new_key),
+        kid_of(future),
+    ]
+    assert ring.published_at(T0 - TICK) == []
+
+
 # --- compromise ---------------------------------------------------------------------------
 
 
@@ -233,7 +303,9 @@ def test_mark_compromised_unknown_kid(ring: KeyRing) -> None:
         ring.mark_compromised("no-such-kid", T1)
 
 
-def test_rotation_after_compromise(ring: KeyRing, old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey) -> None:
+def test_rotation_after_compromise(
+    ring: KeyRing, old_key: Ed25519PrivateKey, new_key: Ed25519PrivateKey
+) -> None:
     since = T0 + timedelta(days=10)
     ring = ring.mark_compromised(kid_of(old_key), since).rotate(new_key, T1)
     assert ring.valid_at(since) == []
@@ -264,7 +336,16 @@ def test_require_aware() -> None:
         lambda ring, key: ring.signing_key(NAIVE),
         lambda ring, key: ring.records[0].valid_for_signing_at(NAIVE),
     ],
-    ids=["start", "rotate", "with_key", "mark_compromised", "valid_at", "check_valid_at", "signing_key", "record"],
+    ids=[
+        "start",
+        "rotate",
+        "with_key",
+        "mark_compromised",
+        "valid_at",
+        "check_valid_at",
+        "signing_key",
+        "record",
+    ],
 )
 def test_naive_datetimes_are_rejected(ring: KeyRing, new_key: Ed25519PrivateKey, call: Any) -> None:
     with pytest.raises(KeyMaterialError, match="time zone"):
@@ -414,19 +495,20 @@ def test_record_with_naive_instant_is_rejected(old_key: Ed25519PrivateKey, field
         KeyRing.from_public_records([record])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KeyRecord.from_dict lets datetime.fromisoformat's ValueError and a missing member's KeyError "
-    "escape instead of a KeyMaterialError (RegistryError), so malformed records from a peer are not "
-    "reported as bad key material",
-)
+MISSING = object()
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("created", "yesterday"), ("retired", "2026-13-01T00:00:00+00:00"), ("kid", None)],
+    [
+        ("created", "yesterday"),
+        ("retired", "2026-13-01T00:00:00+00:00"),
+        pytest.param("kid", MISSING, id="kid-missing"),
+    ],
 )
 def test_malformed_record_is_a_registry_error(old_key: Ed25519PrivateKey, field: str, value: Any) -> None:
     (record,) = KeyRing.start(old_key, T0).public_records()
-    if value is None:
+    if value is MISSING:
         del record[field]
     else:
         record[field] = value

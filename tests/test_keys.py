@@ -6,10 +6,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from registry.errors import RegistryError
 from registry.signing.encoding import (
@@ -43,6 +45,7 @@ RFC8037_X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
 RFC8037_THUMBPRINT = "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
 
 PASSPHRASE = b"correct horse battery staple"
+NO_ENCRYPTION = serialization.NoEncryption()
 LOAD_FAILURE = "private key cannot be loaded (wrong passphrase or damaged file)"
 
 
@@ -75,10 +78,31 @@ def test_key_material_error_is_a_registry_error_and_a_value_error() -> None:
 
 
 # --- PEM ---------------------------------------------------------------------------------
+# The node's own files: a "Registry-KDF: scrypt n=… r=… p=… salt=…" line, then a PKCS#8
+# PEM encrypted with base64url(scrypt(passphrase)). A plain encrypted PKCS#8 PEM made
+# elsewhere loads with the passphrase as it is.
+
+KDF_LINE = re.compile(rb"^Registry-KDF: scrypt n=(\d+) r=(\d+) p=(\d+) salt=([A-Za-z0-9_-]+)\n")
+
+
+def split_pem(pem: bytes) -> tuple[re.Match[bytes], bytes]:
+    match = KDF_LINE.match(pem)
+    assert match is not None, pem[:80]
+    return match, pem[match.end() :]
+
+
+def der_of(pem: bytes) -> bytes:
+    body = pem.split(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")[1].split(b"-----END")[0]
+    return base64.b64decode(b"".join(body.split()))
+
+
+def raw_seed(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, NO_ENCRYPTION)
 
 
 def test_pem_round_trip_keeps_the_key(key: Ed25519PrivateKey, pem: bytes) -> None:
-    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
+    _, block = split_pem(pem)
+    assert block.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----\n")
     loaded = private_key_from_pem(pem, PASSPHRASE)
     assert same_public_key(loaded.public_key(), key.public_key())
     message = b"signed with the loaded key"
@@ -91,25 +115,46 @@ def test_pem_round_trip_of_a_generated_key() -> None:
     assert same_public_key(loaded.public_key(), fresh.public_key())
 
 
-def test_pem_is_salted(key: Ed25519PrivateKey) -> None:
-    assert private_key_to_pem(key, PASSPHRASE) != private_key_to_pem(key, PASSPHRASE)
+def test_pem_kdf_line_states_scrypt_parameters_and_a_random_salt(key: Ed25519PrivateKey, pem: bytes) -> None:
+    match, _ = split_pem(pem)
+    assert (int(match[1]), int(match[2]), int(match[3])) == (2**15, 8, 1)
+    assert len(b64url(match[4].decode())) == 16
+    other, _ = split_pem(private_key_to_pem(key, PASSPHRASE))
+    assert other[4] != match[4]
+
+
+def test_pem_is_encrypted_with_the_scrypt_stretched_passphrase(key: Ed25519PrivateKey, pem: bytes) -> None:
+    match, block = split_pem(pem)
+    n, r, p = int(match[1]), int(match[2]), int(match[3])
+    secret = Scrypt(salt=b64url(match[4].decode()), length=32, n=n, r=r, p=p).derive(PASSPHRASE)
+    loaded = serialization.load_pem_private_key(block, password=base64.urlsafe_b64encode(secret).rstrip(b"="))
+    assert isinstance(loaded, Ed25519PrivateKey)
+    assert raw_seed(loaded) == raw_seed(key)
+    # The bare passphrase does not open the PKCS#8 block.
+    with pytest.raises(ValueError, match=r"Bad decrypt|Incorrect password"):
+        serialization.load_pem_private_key(block, password=PASSPHRASE)
+
+
+def test_pem_without_its_kdf_line_does_not_load_with_the_passphrase(pem: bytes) -> None:
+    _, block = split_pem(pem)
+    with pytest.raises(KeyMaterialError):
+        private_key_from_pem(block, PASSPHRASE)
 
 
 def test_pem_does_not_hold_the_raw_private_key(key: Ed25519PrivateKey, pem: bytes) -> None:
-    der = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
-    raw = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    assert raw not in der
+    assert raw_seed(key) not in der_of(pem)
+    assert raw_seed(key) not in pem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keys.py says BestAvailableEncryption gives PBES2 with scrypt; with cryptography 50 it gives "
-    "PBES2/PBKDF2-HMAC-SHA256 with only 2048 iterations, a weak KDF for keys encrypted at rest",
-)
-def test_pem_key_derivation_is_scrypt(pem: bytes) -> None:
-    der = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
-    scrypt_oid = bytes.fromhex("06092b06010401da47040b")  # 1.3.6.1.4.1.11591.4.11 (RFC 7914 §7)
-    assert scrypt_oid in der
+def test_plain_pkcs8_pem_made_elsewhere_loads_with_the_passphrase(key: Ed25519PrivateKey) -> None:
+    imported = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(PASSPHRASE),
+    )
+    assert same_public_key(private_key_from_pem(imported, PASSPHRASE).public_key(), key.public_key())
+    with pytest.raises(KeyMaterialError):
+        private_key_from_pem(imported, b"wrong")
 
 
 @pytest.mark.parametrize("passphrase", [b"", None])
@@ -134,9 +179,7 @@ def test_pem_wrong_passphrase(pem: bytes, wrong: bytes) -> None:
 
 
 def test_pem_unencrypted_is_refused_when_a_passphrase_is_given(key: Ed25519PrivateKey) -> None:
-    plain = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    plain = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, NO_ENCRYPTION)
     with pytest.raises(KeyMaterialError) as info:
         private_key_from_pem(plain, PASSPHRASE)
     assert info.value.detail == LOAD_FAILURE
@@ -158,9 +201,37 @@ def test_pem_damaged_file(damaged: bytes) -> None:
 
 def test_pem_truncated(pem: bytes) -> None:
     lines = pem.splitlines(keepends=True)
-    truncated = b"".join([lines[0], lines[1][:20] + b"\n", lines[-1]])
+    truncated = b"".join([lines[0], lines[1], lines[2][:20] + b"\n", lines[-1]])
     with pytest.raises(KeyMaterialError):
         private_key_from_pem(truncated, PASSPHRASE)
+
+
+SALT = b64url_encode(bytes(16)).encode()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"Registry-KDF: scrypt n=8192 r=8 p=1 salt=" + SALT,  # n below 2**14
+        b"Registry-KDF: scrypt n=2097152 r=8 p=1 salt=" + SALT,  # n above 2**20
+        b"Registry-KDF: scrypt n=49152 r=8 p=1 salt=" + SALT,  # not a power of two
+        b"Registry-KDF: scrypt n=32768 r=0 p=1 salt=" + SALT,
+        b"Registry-KDF: scrypt n=32768 r=33 p=1 salt=" + SALT,
+        b"Registry-KDF: scrypt n=32768 r=8 p=0 salt=" + SALT,
+        b"Registry-KDF: scrypt n=32768 r=8 p=17 salt=" + SALT,
+        b"Registry-KDF: scrypt n=32768 r=8 p=1 salt=" + b64url_encode(bytes(8)).encode(),  # short salt
+        b"Registry-KDF: scrypt n=32768 r=8 p=1",  # no salt
+        b"Registry-KDF: scrypt n=32768 r=8 p=1 salt=AAAA=",  # padded salt
+        b"Registry-KDF: scrypt n=lots r=8 p=1 salt=" + SALT,
+        b"Registry-KDF: scrypt n r=8 p=1 salt=" + SALT,
+    ],
+)
+def test_pem_with_a_bad_kdf_line_is_refused(pem: bytes, line: bytes) -> None:
+    _, block = split_pem(pem)
+    with pytest.raises(KeyMaterialError) as info:
+        private_key_from_pem(line + b"\n" + block, PASSPHRASE)
+    assert "KDF" in info.value.detail
+    assert PASSPHRASE.decode() not in info.value.detail
 
 
 def test_pem_of_another_key_type_is_refused() -> None:
@@ -295,8 +366,7 @@ def test_multikey_w3c_key_pair() -> None:
 
 
 def test_secret_multikey_round_trip(key: Ed25519PrivateKey) -> None:
-    seed = key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
-    secret = "z" + b58_encode(ED25519_PRIV + seed)
+    secret = "z" + b58_encode(ED25519_PRIV + raw_seed(key))
     assert secret.startswith("z3u2")
     assert same_public_key(private_key_from_multikey(secret).public_key(), key.public_key())
 
@@ -341,11 +411,7 @@ def test_secret_multikey_rejects(value: str) -> None:
         private_key_from_multikey(value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vc-di-eddsa §2.1.1: an Ed25519 Multikey publicKeyMultibase MUST use the base58-btc 'z' "
-    "prefix; public_key_from_multikey also accepts 'u' (base64url), a second spelling of one key",
-)
 def test_public_multikey_must_be_base58btc() -> None:
+    """vc-di-eddsa §2.1.1: the publicKeyMultibase of an Ed25519 Multikey starts with 'z'."""
     with pytest.raises(KeyMaterialError):
         public_key_from_multikey("u" + b64url_encode(ED25519_PUB + b64url(RFC8037_X)))

@@ -8,11 +8,12 @@ callable; this module never touches the network.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from registry.signing.errors import KeyMaterialError, ResolutionError
 from registry.signing.keyring import KeyRing
@@ -79,7 +80,12 @@ def resolve_did_key(did: str) -> dict[str, Any]:
 
 def did_web(host: str, *path: str) -> str:
     """``did:web`` for a host (with optional port) and path segments."""
-    return ":".join(["did:web", host.replace(":", "%3A"), *path])
+    return ":".join(["did:web", host.replace(":", "%3A"), *(quote(p, safe="") for p in path)])
+
+
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_WEB_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?")
+_BAD_SEGMENT = re.compile(r"[/?#\\@%\s]")
 
 
 def did_web_url(did: str) -> str:
@@ -90,9 +96,12 @@ def did_web_url(did: str) -> str:
     if not parts[0] or any(not p for p in parts):
         raise ResolutionError("did:web has an empty host or path segment")
     host = unquote(parts[0])
-    if "/" in host or "@" in host:
-        raise ResolutionError("did:web host is malformed")
-    path = "/".join(unquote(p) for p in parts[1:])
+    if not _WEB_HOST.fullmatch(host):
+        raise ResolutionError("did:web host is not a host name with an optional port")
+    segments = [unquote(p) for p in parts[1:]]
+    if any(_BAD_SEGMENT.search(p) or p in (".", "..") for p in segments):
+        raise ResolutionError("did:web path segment is malformed")
+    path = "/".join(segments)
     return f"https://{host}/{path}/did.json" if path else f"https://{host}/.well-known/did.json"
 
 
@@ -152,6 +161,11 @@ def verification_method_from_document(document: Mapping[str, Any], vm_id: str) -
     controller = found.get("controller")
     if not isinstance(controller, str):
         raise ResolutionError(f"verification method {vm_id} has no controller")
+    # A method found in the document of DID X speaks for X only. A document that names
+    # someone else as controller of its own key would otherwise let any DID claim to
+    # sign for any issuer; this resolver does not follow such delegations.
+    if controller != did or not vm_id.startswith(did + "#"):
+        raise ResolutionError(f"verification method {vm_id} is not controlled by the DID {did}")
     try:
         if "publicKeyMultibase" in found:
             public_key = public_key_from_multikey(found["publicKeyMultibase"])

@@ -83,11 +83,22 @@ def sign_vc_jwt(
     return sign_jws(credential, private_key, kid, "vc+jwt", algorithm, {"cty": "vc"})
 
 
+def _short(value: Any) -> str:
+    """An untrusted value for an error message, cut to a readable size."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _split(token: str | bytes) -> tuple[bytes, bytes, bytes, bytes]:
-    try:
-        raw = token.encode("ascii") if isinstance(token, str) else bytes(token)
-    except (UnicodeEncodeError, TypeError):
-        raise TokenFormatError("token must be ASCII text") from None
+    if isinstance(token, str):
+        try:
+            raw = token.encode("ascii")
+        except UnicodeEncodeError:
+            raise TokenFormatError("token must be ASCII text") from None
+    elif isinstance(token, (bytes, bytearray, memoryview)):
+        raw = bytes(token)
+    else:
+        raise TokenFormatError("token must be text")
     if len(raw) > MAX_TOKEN_BYTES:
         raise TokenFormatError("token is too large")
     parts = raw.split(b".")
@@ -111,22 +122,27 @@ def verify_jws(
     token: str | bytes,
     resolve_key: VerificationMethodResolver,
     accepted_types: frozenset[str],
+    purpose: str,
     default_issuer: str | None = None,
 ) -> VerifiedJWS:
     """Verify a compact EdDSA JWS. ``kid`` names the verification method (absolute,
-    or a fragment relative to ``default_issuer``); the payload is decoded only after
-    the signature verifies."""
+    or a fragment relative to ``default_issuer``), which its controller must list
+    under ``purpose`` (``assertionMethod`` for credentials, ``authentication`` for a
+    node's requests); the payload is decoded only after the signature verifies.
+    ``accepted_types`` are lower-case."""
     header_b64, payload_b64, signature_b64, signing_input = _split(token)
     # 1. The protected header: a JSON object, an allowed alg, the expected typ.
     header = _json_object(header_b64, "header")
     alg = header.get("alg")
-    if alg not in ACCEPTED_ALGORITHMS:
-        raise TokenFormatError(f"algorithm {alg!r} is not accepted; only EdDSA/Ed25519")
+    if not isinstance(alg, str) or alg not in ACCEPTED_ALGORITHMS:
+        raise TokenFormatError(f"algorithm {_short(alg)} is not accepted; only EdDSA/Ed25519")
     if "crit" in header:
         raise TokenFormatError("critical header parameters are not supported")
     if header.get("b64", True) is not True:
         raise TokenFormatError("unencoded payloads (b64=false) are not accepted")
-    if header.get("typ") not in accepted_types:
+    typ = header.get("typ")
+    # Media type names are case-insensitive (RFC 7515 §4.1.9, RFC 2045).
+    if not isinstance(typ, str) or typ.lower() not in accepted_types:
         raise TokenFormatError(f"token typ must be one of {sorted(accepted_types)}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
@@ -137,6 +153,8 @@ def verify_jws(
     method = resolve_key.resolve(kid)
     if not isinstance(method.public_key, Ed25519PublicKey):
         raise TokenFormatError("verification method is not an Ed25519 key")
+    if purpose not in method.relationships:
+        raise IssuerMismatchError(f"verification method is not listed under {purpose} by its controller")
     # 3. The signature over ASCII(header) '.' ASCII(payload) (RFC 7515 §5.2).
     try:
         signature = b64url_decode(signature_b64)
@@ -164,10 +182,10 @@ def verify_vc_jwt(
     controlled by its issuer; ``iss``, when present, names the issuer; ``nbf`` and
     ``exp``, when present, hold at ``now``."""
     require_aware(now)
-    verified = verify_jws(token, resolver, VC_JWT_TYPES)
+    verified = verify_jws(token, resolver, VC_JWT_TYPES, "assertionMethod")
     credential = verified.payload
     types = credential.get("type")
-    if not isinstance(types, list) or "VerifiableCredential" not in types:
+    if not (types == "VerifiableCredential" or (isinstance(types, list) and "VerifiableCredential" in types)):
         raise TokenFormatError("payload is not a verifiable credential")
     try:
         issuer = issuer_id(credential)
@@ -182,7 +200,8 @@ def verify_vc_jwt(
         raise TokenFormatError("iss claim does not match the credential issuer")
     stamp = now.timestamp()
     for claim in ("nbf", "exp", "iat"):
-        if claim in credential and not isinstance(credential[claim], (int, float)):
+        # A NumericDate is a JSON number; true/false are not (bool is an int in Python).
+        if claim in credential and type(credential[claim]) not in (int, float):
             raise TokenFormatError(f"{claim} claim must be a NumericDate")
     if "nbf" in credential and stamp + leeway.total_seconds() < credential["nbf"]:
         raise TokenFormatError("token is not valid yet (nbf)")

@@ -79,6 +79,15 @@ class KeyRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KeyRecord:
+        try:
+            return cls._from_dict(data)
+        except KeyMaterialError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise KeyMaterialError(f"key record is malformed ({type(exc).__name__})") from None
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> KeyRecord:
         def when(name: str) -> datetime | None:
             value = data.get(name)
             return None if value is None else require_aware(datetime.fromisoformat(value), name)
@@ -124,10 +133,12 @@ class KeyRing:
     def rotate(self, new_key: Ed25519PrivateKey, now: datetime) -> KeyRing:
         """Retire every key active at ``now`` and activate ``new_key`` from ``now``."""
         require_aware(now)
+        if any(r.activated is not None and r.activated > now for r in self.records):
+            raise KeyMaterialError("rotation instant precedes the activation of a key in the ring")
         retired = tuple(
             replace(r, retired=ceil_second(now)) if r.valid_for_signing_at(now) else r for r in self.records
         )
-        return KeyRing(retired, self.private_keys).with_key(new_key, now, activate=True)
+        return KeyRing(retired, dict(self.private_keys)).with_key(new_key, now, activate=True)
 
     def mark_compromised(self, kid: str, since: datetime) -> KeyRing:
         """Signatures dated at or after ``since`` are no longer accepted for ``kid``."""

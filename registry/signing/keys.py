@@ -60,6 +60,7 @@ def generate_private_key() -> Ed25519PrivateKey:
 
 
 _KDF_LINE = b"Registry-KDF: scrypt"
+_LOAD_FAILURE = "private key cannot be loaded (wrong passphrase or damaged file)"
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
 
 
@@ -98,19 +99,29 @@ def _pem_secret(pem: bytes, passphrase: bytes) -> tuple[bytes, bytes]:
         salt = b64url_decode(fields[b"salt"])
     except (KeyError, ValueError, EncodingError):
         raise KeyMaterialError("private key file has a malformed KDF line") from None
-    if not (2**14 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16 and len(salt) >= 16):
+    # At most 256 MiB of scrypt memory (128 * n * r bytes), whatever the file asks for.
+    if not (
+        2**14 <= n <= 2**20
+        and n & (n - 1) == 0
+        and 1 <= r <= 32
+        and 128 * n * r <= 2**28
+        and 1 <= p <= 16
+        and len(salt) >= 16
+    ):
         raise KeyMaterialError("private key file asks for KDF parameters outside the accepted range")
     return rest, _stretch(passphrase, salt, n, r, p)
 
 
 def private_key_from_pem(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
+    if not passphrase:  # keys are only ever loaded from encrypted files
+        raise KeyMaterialError(_LOAD_FAILURE) from None
     pem, secret = _pem_secret(pem, passphrase)
     try:
         key = serialization.load_pem_private_key(pem, password=secret)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         # Wrong passphrase, unencrypted PEM or damaged file: one message for all, so
         # the error says nothing about the key.
-        raise KeyMaterialError("private key cannot be loaded (wrong passphrase or damaged file)") from None
+        raise KeyMaterialError(_LOAD_FAILURE) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyMaterialError("private key is not an Ed25519 key")
     return key
