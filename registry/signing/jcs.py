@@ -70,24 +70,21 @@ def _plain(value: Any) -> bool:
     """True when orjson's sorted output is already canonical for ``value``."""
     t = type(value)
     if t is dict:
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str or not (key.isascii() or _bmp_only(key)):
                 return False
-            ti = type(item)
-            if ti is str or ti is int or ti is bool or item is None:
-                continue
-            if not _plain(item):
-                return False
-        return True
-    if t is list or t is tuple:
-        for item in value:
-            ti = type(item)
-            if ti is str or ti is int or ti is bool or item is None:
-                continue
-            if not _plain(item):
-                return False
-        return True
-    return t is str or t is int or t is bool or value is None
+        items = value.values()
+    elif t is list or t is tuple:
+        items = value
+    else:
+        return t is str or t is int or t is bool or value is None
+    for item in items:
+        ti = type(item)
+        if ti is str or ti is int or ti is bool or item is None:
+            continue
+        if not _plain(item):
+            return False
+    return True
 
 
 def _bmp_only(text: str) -> bool:
