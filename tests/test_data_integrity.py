@@ -292,3 +292,59 @@ def test_every_error_is_a_verification_or_resolution_error() -> None:
     assert issubclass(IssuerMismatchError, VerificationError)
     assert issubclass(ProofConfigurationError, VerificationError)
     assert issubclass(ResolutionError, SigningError)
+
+
+# --- review findings: malformed input is a SigningError, never a crash ----------------
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        "20261127T070000Z",
+        "2026-W48-5T07:00:00Z",
+        "2026-11-27T07Z",
+        "2026-11-27T07:00:00+15:00",
+        "0001-01-01T00:00:00+14:00",
+        "2026-11-27 07:00:00Z",
+        "2026-02-30T07:00:00Z",
+        "２０２６-11-27T07:00:00Z",
+    ],
+)
+def test_created_must_be_an_xml_schema_date_time_stamp(
+    issuer: DidKeyIssuer, resolver: DidResolver, created: str
+) -> None:
+    signed = _signed(issuer)
+    signed["proof"]["created"] = created
+    with pytest.raises(ProofConfigurationError, match="date"):
+        di.verify_issuer_proof(signed, resolver, NOW)
+
+
+@pytest.mark.parametrize("created", ["2026-11-27T07:00:00Z", "2026-11-27T15:00:00.123+08:00"])
+def test_date_time_stamps_are_parsed(created: str) -> None:
+    assert di.parse_datetime(created, "created").tzinfo is not None
+
+
+@pytest.mark.parametrize("document", [None, [], "credential", 5])
+def test_non_object_documents_are_refused(issuer: DidKeyIssuer, resolver: DidResolver, document: Any) -> None:
+    with pytest.raises(ProofConfigurationError):
+        di.verify_issuer_proof(document, resolver, NOW)
+    with pytest.raises(ProofConfigurationError):
+        di.verify_proof(document, resolver, NOW)
+    with pytest.raises(ProofConfigurationError):
+        di.add_proof(document, issuer.key, issuer.vm, NOW)
+
+
+def test_long_proof_value_is_refused_before_decoding(issuer: DidKeyIssuer, resolver: DidResolver) -> None:
+    signed = _signed(issuer)
+    signed["proof"]["proofValue"] = "z" + "2" * 200_000  # quadratic to decode if it were tried
+    with pytest.raises(ProofConfigurationError):
+        di.verify_issuer_proof(signed, resolver, NOW)
+
+
+def test_huge_integer_in_a_document_is_a_proof_error(issuer: DidKeyIssuer, resolver: DidResolver) -> None:
+    signed = _signed(issuer)
+    signed["credentialSubject"]["n"] = 10**5000
+    with pytest.raises(ProofConfigurationError):
+        di.verify_issuer_proof(signed, resolver, NOW)
+    with pytest.raises(ProofConfigurationError):
+        di.add_proof({"x": 10**5000}, issuer.key, issuer.vm, NOW)

@@ -20,6 +20,7 @@ from registry.signing.did import (
     did_web_document,
     did_web_url,
     resolve_did_key,
+    verification_method_from_document,
 )
 from registry.signing.encoding import ED25519_PRIV, ED25519_PUB, b58_encode, b64url_encode, multibase_decode
 from registry.signing.errors import ResolutionError, SigningError
@@ -516,3 +517,72 @@ def test_resolver_rejects_a_method_whose_controller_is_another_did(
         document["assertionMethod"] = [method["id"]]
     with pytest.raises(ResolutionError):
         resolver_for(document).resolve(f"{attacker}#k1")
+
+
+# --- review findings: odd document shapes are resolution errors ---------------------------
+
+
+def _web_document(**changes: Any) -> tuple[str, dict[str, Any]]:
+    did = "did:web:hrss.ah.example"
+    ring = KeyRing.start(generate_private_key(), datetime(2026, 1, 1, tzinfo=UTC))
+    document = did_web_document(did, ring, datetime(2026, 6, 1, tzinfo=UTC))
+    document.update(changes)
+    return f"{did}#{ring.records[0].kid}", document
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"verificationMethod": 5},
+        {"verificationMethod": {"id": "x"}},
+        {"assertionMethod": 5},
+        {"assertionMethod": "#k"},
+    ],
+)
+def test_malformed_document_members_are_resolution_errors(changes: dict[str, Any]) -> None:
+    vm, document = _web_document(**changes)
+    with pytest.raises(ResolutionError):
+        verification_method_from_document(document, vm)
+
+
+@pytest.mark.parametrize("fetched", [[], None, "did", 5])
+def test_fetcher_returning_a_non_object_is_a_resolution_error(fetched: Any) -> None:
+    vm, _ = _web_document()
+    with pytest.raises(ResolutionError):
+        DidResolver(lambda did: fetched).resolve(vm)
+
+
+def test_fetcher_lookup_errors_become_resolution_errors() -> None:
+    vm, _ = _web_document()
+    with pytest.raises(ResolutionError, match="no DID document"):
+        DidResolver({}.__getitem__).resolve(vm)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "EcdsaSecp256k1VerificationKey2019"},
+        {"type": None},
+        {
+            "publicKeyJwk": {
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+            }
+        },
+    ],
+)
+def test_method_type_and_single_key_are_required(change: dict[str, Any]) -> None:
+    vm, document = _web_document()
+    method = {**document["verificationMethod"][0], **change}
+    if method["type"] is None:
+        del method["type"]
+    document["verificationMethod"] = [method]
+    with pytest.raises(ResolutionError, match="Multikey or JsonWebKey"):
+        verification_method_from_document(document, vm)
+
+
+def test_long_did_key_is_refused_before_decoding() -> None:
+    did = "did:key:z" + "2" * 150_000
+    with pytest.raises(ResolutionError):
+        DidResolver().resolve(f"{did}#z")

@@ -91,10 +91,33 @@ def test_lone_surrogates_are_refused(text: str) -> None:
         jcs.canonicalize({text: 1})
 
 
-def test_lone_surrogate_escape_parses_then_fails_canonicalization() -> None:
-    value = jcs.loads('{"s":"\\ud800"}')
-    with pytest.raises(CanonicalizationError):
-        jcs.canonicalize(value)
+@pytest.mark.parametrize("text", ['{"s":"\\ud800"}', '{ "s": "a\\udc00" }', '{"\\ud800": 1}'])
+def test_escaped_lone_surrogates_are_refused_when_parsing(text: str) -> None:
+    with pytest.raises(CanonicalizationError, match="lone surrogate"):
+        jcs.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (None, "str or bytes"),
+        (12, "str or bytes"),
+        (b"\xef\xbb\xbf{}", "byte order mark"),
+        ("\ufeff{}", "byte order mark"),
+        ('{"a": 1}'.encode("utf-16"), "not UTF-8"),
+        ('{"a": 1}'.encode("utf-32"), "not UTF-8"),
+        (b'"\xed\xa0\x80"', "not UTF-8"),
+        (b'"\xff"', "not UTF-8"),
+    ],
+)
+def test_only_utf8_json_text_is_parsed(text: object, match: str) -> None:
+    with pytest.raises(CanonicalizationError, match=match):
+        jcs.loads(text)  # type: ignore[arg-type]
+
+
+def test_huge_integers_are_refused_without_printing_them() -> None:
+    with pytest.raises(CanonicalizationError, match="I-JSON"):
+        jcs.canonicalize({"x": 10**5000})
 
 
 @pytest.mark.parametrize(

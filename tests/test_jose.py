@@ -23,6 +23,7 @@ from registry.errors import RegistryError
 from registry.signing.did import DidResolver, VerificationMethod
 from registry.signing.encoding import b64url_decode, b64url_encode
 from registry.signing.errors import (
+    CanonicalizationError,
     InvalidSignatureError,
     IssuerMismatchError,
     KeyMaterialError,
@@ -1181,3 +1182,24 @@ def test_verification_errors_share_a_base() -> None:
         assert issubclass(cls, VerificationError)
         assert issubclass(cls, RegistryError)
     assert len({TokenFormatError.slug, InvalidSignatureError.slug, IssuerMismatchError.slug}) == 3
+
+
+# --- review findings: the signer refuses what it cannot write faithfully -------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"x": float("nan")}, {"x": 2**60}, {1: 2}, {"x": float("inf")}],
+    ids=["nan", "big-int", "int-key", "inf"],
+)
+def test_signer_refuses_values_it_cannot_write_faithfully(
+    issuer: DidKeyIssuer, extra: dict[Any, Any]
+) -> None:
+    credential = {**credential_for(issuer.did), **extra}
+    with pytest.raises(CanonicalizationError):
+        sign_vc_jwt(credential, issuer.key, issuer.vm)
+
+
+def test_long_did_key_kid_is_refused_quickly(issuer: DidKeyIssuer, refuse: Refuse) -> None:
+    kid = "did:key:z" + "2" * 150_000 + "#k"
+    refuse(forge(vc_header(kid), credential_for(issuer.did), issuer.key), ResolutionError)

@@ -514,3 +514,14 @@ def test_malformed_record_is_a_registry_error(old_key: Ed25519PrivateKey, field:
         record[field] = value
     with pytest.raises(KeyMaterialError):
         KeyRing.from_public_records([record])
+
+
+def test_records_listing_a_key_twice_or_retired_before_activation_are_refused() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ring = KeyRing.start(generate_private_key(), start)
+    record = ring.public_records()[0]
+    with pytest.raises(KeyMaterialError, match="twice"):
+        KeyRing.from_public_records([record, record])
+    backwards = {**record, "retired": (start - timedelta(days=1)).isoformat()}
+    with pytest.raises(KeyMaterialError, match="retired before"):
+        KeyRing.from_public_records([backwards])

@@ -415,3 +415,56 @@ def test_public_multikey_must_be_base58btc() -> None:
     """vc-di-eddsa §2.1.1: the publicKeyMultibase of an Ed25519 Multikey starts with 'z'."""
     with pytest.raises(KeyMaterialError):
         public_key_from_multikey("u" + b64url_encode(ED25519_PUB + b64url(RFC8037_X)))
+
+
+# --- weak keys (review finding: small-order keys let anyone "sign") ----------------------
+
+SMALL_ORDER_ENCODINGS = [
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",  # y = p: not canonical
+]
+
+
+@pytest.mark.parametrize("hex_key", SMALL_ORDER_ENCODINGS)
+def test_small_order_and_non_canonical_public_keys_are_refused(hex_key: str) -> None:
+    with pytest.raises(KeyMaterialError, match="small order"):
+        public_key_from_raw(bytes.fromhex(hex_key))
+
+
+def test_small_order_did_key_cannot_sign_for_anyone() -> None:
+    from registry.credentials.sample import sample_title_credential
+    from registry.signing import data_integrity
+    from registry.signing.did import DidResolver
+    from registry.signing.encoding import ED25519_PUB, b58_encode, multibase_encode_b58
+    from registry.signing.errors import ResolutionError
+    from tests.conftest import NOW
+
+    multikey = multibase_encode_b58(ED25519_PUB + b"\x01" + bytes(31))
+    did = f"did:key:{multikey}"
+    credential = sample_title_credential(did, "https://x.example", NOW)
+    forged = {
+        **credential,
+        "proof": {
+            "type": "DataIntegrityProof",
+            "cryptosuite": "eddsa-jcs-2022",
+            "created": "2026-11-27T07:00:00Z",
+            "verificationMethod": f"{did}#{multikey}",
+            "proofPurpose": "assertionMethod",
+            "@context": credential["@context"],
+            "proofValue": "z" + b58_encode(b"\x01" + bytes(63)),
+        },
+    }
+    with pytest.raises(ResolutionError):
+        data_integrity.verify_issuer_proof(forged, DidResolver(), NOW)
+
+
+def test_honest_keys_pass_the_weak_key_check() -> None:
+    for _ in range(50):
+        raw = public_key_raw(generate_private_key().public_key())
+        assert public_key_raw(public_key_from_raw(raw)) == raw

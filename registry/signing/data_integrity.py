@@ -13,6 +13,7 @@ verification method is controlled by the credential's issuer. Both raise a
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeGuard
@@ -50,16 +51,21 @@ def format_datetime(instant: datetime) -> str:
     return require_aware(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_DATE_TIME_STAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?(?:Z|[+-](?:0[0-9]|1[0-4]):[0-9]{2})"
+)
+
+
 def parse_datetime(value: Any, what: str) -> datetime:
-    """An XML Schema dateTimeStamp: a date-time that carries a time zone."""
-    if not isinstance(value, str) or "T" not in value:
-        raise ProofConfigurationError(f"{what} is not a date-time")
+    """An XML Schema dateTimeStamp (``2026-11-27T08:00:00Z``, offsets up to ±14:00);
+    other ISO 8601 spellings Python would accept (week dates, basic format) are not."""
+    if not isinstance(value, str) or not _DATE_TIME_STAMP.fullmatch(value):
+        raise ProofConfigurationError(f"{what} is not an XML Schema dateTimeStamp")
     try:
         instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise ProofConfigurationError(f"{what} is not a date-time") from None
-    if instant.tzinfo is None:
-        raise ProofConfigurationError(f"{what} has no time zone")
+        instant.astimezone(UTC)  # out of range once moved to UTC (year 1 / 9999)
+    except (ValueError, OverflowError):
+        raise ProofConfigurationError(f"{what} is not a valid date-time") from None
     return instant
 
 
@@ -81,6 +87,8 @@ def add_proof(
     proof_purpose: str = "assertionMethod",
 ) -> dict[str, Any]:
     """Return a copy of ``document`` with an eddsa-jcs-2022 ``proof`` (§3.3.1)."""
+    if not _is_object(document):
+        raise ProofConfigurationError("only a JSON object can be secured")
     if "proof" in document:
         raise ProofConfigurationError("document already has a proof (proof sets are not made here)")
     # §3.3.5 Proof Configuration: type, cryptosuite, created, verificationMethod,
@@ -188,6 +196,8 @@ def verify_issuer_proof(
 ) -> VerifiedProof:
     """:func:`verify_proof` for ``assertionMethod`` and, as VC Data Model 2.0 asks,
     a verification method controlled by the credential's issuer."""
+    if not _is_object(credential):
+        raise ProofConfigurationError("credential must be a JSON object")
     issuer = issuer_id(credential)
     verified = verify_proof(credential, resolver, now, "assertionMethod", max_clock_skew)
     if verified.verification_method.controller != issuer:

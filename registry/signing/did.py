@@ -132,8 +132,23 @@ def did_web_document(did: str, ring: KeyRing, now: datetime) -> dict[str, Any]:
 # --- resolving verification methods -----------------------------------------------
 
 
+MULTIBASE_METHOD_TYPES = frozenset({"Multikey", "Ed25519VerificationKey2020"})
+JWK_METHOD_TYPES = frozenset({"JsonWebKey", "JsonWebKey2020"})
+
+
+def _entries(document: Mapping[str, Any], name: str) -> list[Any]:
+    value = document.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ResolutionError(f"DID document member {name} is not a list")
+    return value
+
+
 def verification_method_from_document(document: Mapping[str, Any], vm_id: str) -> VerificationMethod:
     """Find ``vm_id`` in a DID (controller) document and the relationships it has."""
+    if not isinstance(document, Mapping):
+        raise ResolutionError("DID document is not a JSON object")
     did = document.get("id")
     if not isinstance(did, str):
         raise ResolutionError("DID document has no id")
@@ -145,13 +160,13 @@ def verification_method_from_document(document: Mapping[str, Any], vm_id: str) -
     embedded: dict[str, Mapping[str, Any]] = {}
     relationships = set()
     for relationship in RELATIONSHIPS:
-        for entry in document.get(relationship) or []:
+        for entry in _entries(document, relationship):
             if isinstance(entry, str) and absolute(entry) == vm_id:
                 relationships.add(relationship)
             elif isinstance(entry, Mapping) and absolute(str(entry.get("id", ""))) == vm_id:
                 relationships.add(relationship)
                 embedded[vm_id] = entry
-    for entry in document.get("verificationMethod") or []:
+    for entry in _entries(document, "verificationMethod"):
         if isinstance(entry, Mapping) and absolute(str(entry.get("id", ""))) == vm_id:
             found = entry
             break
@@ -166,13 +181,16 @@ def verification_method_from_document(document: Mapping[str, Any], vm_id: str) -
     # sign for any issuer; this resolver does not follow such delegations.
     if controller != did or not vm_id.startswith(did + "#"):
         raise ResolutionError(f"verification method {vm_id} is not controlled by the DID {did}")
+    method_type = found.get("type")
     try:
-        if "publicKeyMultibase" in found:
-            public_key = public_key_from_multikey(found["publicKeyMultibase"])
-        elif "publicKeyJwk" in found:
-            public_key = public_key_from_jwk(found["publicKeyJwk"])
+        if method_type in MULTIBASE_METHOD_TYPES and "publicKeyJwk" not in found:
+            public_key = public_key_from_multikey(found.get("publicKeyMultibase"))  # type: ignore[arg-type]
+        elif method_type in JWK_METHOD_TYPES and "publicKeyMultibase" not in found:
+            public_key = public_key_from_jwk(found.get("publicKeyJwk"))  # type: ignore[arg-type]
         else:
-            raise ResolutionError(f"verification method {vm_id} has no Ed25519 key")
+            raise ResolutionError(
+                f"verification method {vm_id} is not a Multikey or JsonWebKey with exactly one public key"
+            )
     except KeyMaterialError as exc:
         raise ResolutionError(f"verification method {vm_id}: {exc.detail}") from None
     return VerificationMethod(vm_id, controller, public_key, frozenset(relationships))
@@ -201,8 +219,11 @@ class DidResolver:
                     self._did_key_cache[verification_method_id] = cached
             return cached
         if did.startswith("did:web:") and self._fetch_did_web is not None:
-            document = self._fetch_did_web(did)
-            if document.get("id") != did:
+            try:
+                document = self._fetch_did_web(did)
+            except LookupError:
+                raise ResolutionError(f"no DID document for {did}") from None
+            if not isinstance(document, Mapping) or document.get("id") != did:
                 raise ResolutionError("fetched DID document is about another DID")
             return verification_method_from_document(document, verification_method_id)
         raise ResolutionError(f"cannot resolve DID method of {did}")

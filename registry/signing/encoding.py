@@ -53,7 +53,15 @@ def b58_encode(data: bytes) -> str:
     return str(based58.b58encode(data).decode("ascii"))
 
 
+# Base58 decoding is quadratic in the length; this registry only decodes keys (34-35
+# bytes with their multicodec prefix) and signatures (64 bytes), so anything longer
+# than this is refused before any arithmetic.
+MAX_B58_CHARS = 128
+
+
 def b58_decode(text: str) -> bytes:
+    if not isinstance(text, str) or len(text) > MAX_B58_CHARS:
+        raise EncodingError("base58btc value is not text of at most 128 characters")
     try:
         return bytes(based58.b58decode(text.encode("ascii")))
     except (UnicodeEncodeError, AttributeError, ValueError):

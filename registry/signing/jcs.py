@@ -106,7 +106,8 @@ def _exact(value: Any) -> str:
     if isinstance(value, int):
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return str(int(value))
-        raise CanonicalizationError(f"integer {value} is outside the I-JSON range ±(2**53-1)")
+        # No str(value) here: a huge integer cannot even be printed (sys.set_int_max_str_digits).
+        raise CanonicalizationError("an integer is outside the I-JSON range ±(2**53-1)")
     if isinstance(value, float):
         return es6_number(value)
     if isinstance(value, Mapping):
@@ -212,25 +213,43 @@ def loads(text: str | bytes) -> Any:
     of duplicates, so the round trip would come out shorter). Compact JSON, as this
     registry and most JWT libraries write it, takes that path; any other text goes
     through the standard library's parser with a duplicate-rejecting hook."""
+    if isinstance(text, (bytearray, memoryview)):
+        text = bytes(text)
+    if not isinstance(text, (str, bytes)):
+        raise CanonicalizationError("JSON text must be str or bytes")
     try:
-        value = orjson.loads(text)
+        value = orjson.loads(text)  # strict UTF-8: no BOM, no encoded surrogates
     except orjson.JSONDecodeError:
         pass
     else:
-        raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+        compact = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
         try:
-            if orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER) == raw:
+            if orjson.dumps(value, option=orjson.OPT_STRICT_INTEGER) == compact:
                 return value
         except orjson.JSONEncodeError:
             pass  # an integer beyond 2**53: the path below reads it as a double
+    if isinstance(text, bytes):
+        # JSON exchanged between systems is UTF-8 without a byte order mark (RFC 8259
+        # §8.1); the standard parser would also guess UTF-16/32 from bytes.
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CanonicalizationError("JSON text is not UTF-8") from None
+    if text.startswith("\ufeff"):
+        raise CanonicalizationError("JSON text starts with a byte order mark")
     try:
-        return json.loads(
+        value = json.loads(
             text,
             object_pairs_hook=_object_without_duplicates,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
             parse_int=_integer_or_double,
         )
+        # orjson refused the text or it was not compact: the standard parser lets an
+        # escaped lone surrogate ("\ud800") through, which I-JSON forbids; serializing
+        # exactly finds it (and anything else RFC 8785 cannot represent).
+        _exact(value)
+        return value
     except CanonicalizationError:
         raise
     except RecursionError:

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from cryptography.exceptions import InvalidSignature
 from jwt.algorithms import OKPAlgorithm
 from jwt.api_jws import PyJWS
@@ -36,7 +35,7 @@ from registry.signing.errors import (
     ProofConfigurationError,
     TokenFormatError,
 )
-from registry.signing.jcs import loads
+from registry.signing.jcs import canonicalize, loads
 from registry.signing.keyring import require_aware
 from registry.signing.keys import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -68,7 +67,9 @@ def sign_jws(
     if algorithm not in ACCEPTED_ALGORITHMS:
         raise TokenFormatError(f"algorithm {algorithm!r} is not used here")
     headers = {**(extra_headers or {}), "kid": kid, "typ": typ}
-    return _jws.encode(orjson.dumps(payload), private_key, algorithm=algorithm, headers=headers)
+    # The payload is written canonically (RFC 8785): NaN, integers beyond 2**53 and
+    # non-string member names are refused rather than silently changed.
+    return _jws.encode(canonicalize(payload), private_key, algorithm=algorithm, headers=headers)
 
 
 def sign_vc_jwt(

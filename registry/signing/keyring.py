@@ -189,6 +189,11 @@ class KeyRing:
         cls, records: list[dict[str, Any]], private_keys: dict[str, Ed25519PrivateKey] | None = None
     ) -> KeyRing:
         parsed = tuple(KeyRecord.from_dict(r) for r in records)
+        if len({r.kid for r in parsed}) != len(parsed):
+            raise KeyMaterialError("key ring lists a key twice")
+        for r in parsed:
+            if r.activated is not None and r.retired is not None and r.retired < r.activated:
+                raise KeyMaterialError(f"key {r.kid} is retired before it was activated")
         keys = dict(private_keys or {})
         for kid, key in keys.items():
             if jwk_thumbprint(key.public_key()) != kid:

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Mapping
@@ -131,9 +132,58 @@ def public_key_raw(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+# Curve25519 in Edwards form (RFC 8032 §5.1): p, d.
+_P = 2**255 - 19
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _edwards_add(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    (x1, y1), (x2, y2) = a, b
+    t = _D * x1 * x2 * y1 * y2 % _P
+    x3 = (x1 * y2 + y1 * x2) * pow(1 + t, _P - 2, _P) % _P
+    y3 = (y1 * y2 + x1 * x2) * pow(1 - t, _P - 2, _P) % _P
+    return x3, y3
+
+
+def _is_weak_public_key(raw: bytes) -> bool:
+    """True for encodings no honest key has: a non-canonical y (>= p), a y that is not
+    on the curve, or a point of small order (8P is the identity). With a small-order
+    public key, the all-zero signature scalar verifies for any message under
+    cofactorless verification, so such keys would let anyone "sign" as a did:key."""
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)
+    sign = raw[31] >> 7
+    if y >= _P:
+        return True
+    # RFC 8032 §5.1.3 decoding: x^2 = (y^2 - 1) / (d y^2 + 1).
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if v * x * x % _P == (-u) % _P:
+        x = x * _SQRT_M1 % _P
+    elif v * x * x % _P != u:
+        return True  # not on the curve
+    if x == 0 and sign:
+        return True
+    if x & 1 != sign:
+        x = _P - x
+    point = (x, y)
+    for _ in range(3):
+        point = _edwards_add(point, point)
+    return point == (0, 1)
+
+
 def public_key_from_raw(raw: bytes) -> Ed25519PublicKey:
-    if len(raw) != 32:
+    if not isinstance(raw, bytes) or len(raw) != 32:
         raise KeyMaterialError("an Ed25519 public key is 32 bytes")
+    return _checked_public_key(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_public_key(raw: bytes) -> Ed25519PublicKey:
+    # The weak-key check costs ~1 ms in Python; a node sees few distinct keys, and
+    # public key objects are immutable, so each is checked and built once.
+    if _is_weak_public_key(raw):
+        raise KeyMaterialError("not a valid Ed25519 public key (small order or not canonical)")
     try:
         return Ed25519PublicKey.from_public_bytes(raw)
     except ValueError:
