@@ -18,7 +18,10 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     │       ├── ProofConfigurationError    wrong type / cryptosuite / purpose / created
     │       ├── IssuerMismatchError        verification method not controlled by issuer
     │       └── TokenFormatError           malformed JWS, forbidden alg, wrong typ
-    └── (web, credential and federation errors join here as those packages grow)
+    ├── CredentialError                   (registry.credentials.errors)
+    │   ├── StatusListError               Bitstring Status List §3.2 errors, malformed lists
+    │   └── StatusListFullError           no free index left
+    └── (web and federation errors join here as those packages grow)
 """
 
 from __future__ import annotations
