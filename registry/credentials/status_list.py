@@ -25,7 +25,6 @@ from registry.signing.errors import EncodingError
 MIN_LENGTH = 131_072  # bits; §6.1 "a minimum of 131,072 entries"
 MAX_LENGTH = 16 * MIN_LENGTH  # what this registry accepts from others (256 KiB of bits)
 StatusPurpose = Literal["revocation", "suspension"]
-PURPOSES: tuple[StatusPurpose, ...] = ("revocation", "suspension")
 
 
 class Bitstring:
