@@ -1,91 +1,94 @@
-"""The application factory. Settings, key ring and clock are built or passed in here,
-never at import time."""
+"""The application factory. Settings, database, key ring, clock and randomness are
+built or passed in here, never at import time."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Annotated, Any
+import random
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from registry import __version__
-from registry.node_keys import NodeKeyStore
+from registry.auth import Passwords
+from registry.credentials import catalogue
+from registry.database import Database, migrate
+from registry.limits import BodyLimit
+from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
+from registry.routes import accounts, holder, issuance, public, vcapi, verification
 from registry.settings import Settings
-from registry.signing.did import did_web_document
-from registry.signing.keyring import KeyRing
-from registry.signing.keys import public_key_to_jwk
+from registry.verifier import Verifier
 
-Clock = Callable[[], datetime]
+__all__ = ["Clock", "NodeState", "create_app", "prepare_database", "utc_now"]
 
+BATCH_PATHS = ("/v1/issuance/batches/", "/v1/verifications/batch")
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class NodeState:
-    """What every request of this node may read: settings, key ring, clock."""
-
-    def __init__(self, settings: Settings, ring: KeyRing, clock: Clock) -> None:
-        self.settings = settings
-        self.ring = ring
-        self.clock = clock
+TAGS = [
+    {"name": "public", "description": "Open to anyone: keys, status lists, catalogue, schemas."},
+    {"name": "verification", "description": "HR clients (API key with scope verify or lookup)."},
+    {"name": "issuance", "description": "Issuing officers: issue, batches, revoke, suspend, reinstate."},
+    {"name": "holders", "description": "Holders: own credentials, downloads, verification codes."},
+    {"name": "accounts", "description": "Sign-in."},
+    {"name": "admin", "description": "Node admins and auditors."},
+    {"name": "vc-api", "description": "W3C VC API endpoints."},
+]
 
 
-def get_node(request: Request) -> NodeState:
-    node: NodeState = request.app.state.node
-    return node
+def prepare_database(
+    settings: Settings, db: Database, clock: Clock = utc_now, *, run_migrations: bool = True
+) -> None:
+    """Migrate, make the key ring if there is none, and seed the catalogue if empty."""
+    if run_migrations:
+        migrate(db.engine)
+    with db.session() as session:
+        from registry.node_keys import NodeKeyStore
 
-
-NodeDep = Annotated[NodeState, Depends(get_node)]
-
-
-class DidJSONResponse(JSONResponse):
-    media_type = "application/did+json"
+        NodeKeyStore(settings.key_passphrase).load_or_create(session, clock())
+        if not catalogue.list_types(session, include_inactive=True):
+            catalogue.seed(session, clock())
 
 
 def create_app(
-    settings: Settings | None = None, clock: Clock = utc_now, ring: KeyRing | None = None
+    settings: Settings | None = None,
+    clock: Clock = utc_now,
+    *,
+    database: Database | None = None,
+    passwords: Passwords | None = None,
+    rng: random.Random | None = None,
+    run_migrations: bool = True,
+    verifier: Verifier | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
-    if ring is None:
-        ring = NodeKeyStore(settings.data_dir, settings.key_passphrase).load_or_create(clock())
+    db = database or Database.from_url(settings.resolved_database_url)
+    prepare_database(settings, db, clock, run_migrations=run_migrations)
+    node = NodeState(settings, db, clock, passwords=passwords, rng=rng)
+    node.verifier = verifier or Verifier()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        node.verifier.close()
+
     app = FastAPI(
         title="Yangtze River Delta talent credential registry — provincial node",
         version=__version__,
         description=(
             "Issues and verifies professional-title and qualification credentials "
-            "(W3C VC 2.0, eddsa-jcs-2022, VC-JWT). Every error is RFC 9457 problem+json."
+            "(W3C VC 2.0, eddsa-jcs-2022, VC-JWT, Bitstring Status List). "
+            "Every error is RFC 9457 problem+json."
         ),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
     )
-    app.state.node = NodeState(settings, ring, clock)
+    app.state.node = node
     install_problem_handlers(app)
-
-    @app.get("/health", operation_id="getHealth", tags=["public"])
-    def health(node: NodeDep) -> dict[str, str]:
-        """Liveness: the node answers and holds a key valid for signing now."""
-        signing = "ok" if node.ring.valid_at(node.clock()) else "no-valid-signing-key"
-        return {"status": "ok", "signing": signing, "did": node.settings.did}
-
-    @app.get(
-        "/.well-known/did.json",
-        operation_id="getDidDocument",
-        tags=["public"],
-        response_class=DidJSONResponse,
+    for module in (public, verification, issuance, holder, accounts, vcapi):
+        app.include_router(module.router)
+    app.add_middleware(
+        BodyLimit,
+        default=settings.max_body_bytes,
+        large=settings.max_batch_body_bytes,
+        large_prefixes=BATCH_PATHS,
     )
-    def did_document(node: NodeDep) -> dict[str, Any]:
-        """The node's did:web document: active and retired keys, never compromised ones."""
-        return did_web_document(node.settings.did, node.ring, node.clock())
-
-    @app.get("/.well-known/jwks.json", operation_id="getJwks", tags=["public"])
-    def jwks(node: NodeDep) -> dict[str, list[dict[str, str]]]:
-        """The node's public keys as a JWK Set (RFC 7517), kid = RFC 7638 thumbprint."""
-        keys = [
-            {**public_key_to_jwk(r.public_key), "kid": r.kid, "use": "sig", "alg": "EdDSA"}
-            for r in node.ring.published_at(node.clock())
-        ]
-        return {"keys": keys}
-
     return app

@@ -21,10 +21,24 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     ├── CredentialError                   (registry.credentials.errors)
     │   ├── StatusListError               Bitstring Status List §3.2 errors, malformed lists
     │   └── StatusListFullError           no free index left
-    └── (web and federation errors join here as those packages grow)
+    │   ├── StatusListFullError           no free index left
+    │   ├── InvalidHolderIdError          ID number fails GB 11643 / passport rules
+    │   ├── BatchRejectedError            a batch with row errors (nothing issued)
+    │   └── StatusTransitionError         e.g. reinstating a revoked credential
+    ├── InvalidInputError (422)           well-formed request, unacceptable content
+    ├── NotFoundError (404)               no such record, or not yours to see
+    ├── ConflictError (409)               duplicate code, batch id reused with other content
+    ├── AuthenticationError (401)         no or bad credentials / token / API key
+    ├── PermissionDeniedError (403)       authenticated, but the role or scope is wrong
+    ├── PayloadTooLargeError (413)        request body over the endpoint's limit
+    ├── RateLimitedError (429)            an HR client over its rate
+    └── (federation errors join here as that package grows)
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 PROBLEM_BASE_URI = "https://registry.yrd.example/problems/"
 
@@ -40,10 +54,64 @@ class RegistryError(Exception):
     title: str = "Registry error"
     status: int = 500
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, **extensions: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        #: RFC 9457 extension members (e.g. ``errors`` for a rejected batch).
+        self.extensions: Mapping[str, Any] = extensions
+        #: Extra response headers (e.g. ``Retry-After``, ``WWW-Authenticate``).
+        self.headers: dict[str, str] = {}
 
     @property
     def type_uri(self) -> str:
         return PROBLEM_BASE_URI + self.slug
+
+
+class InvalidInputError(RegistryError):
+    slug = "invalid-input"
+    title = "Input is not acceptable"
+    status = 422
+
+
+class NotFoundError(RegistryError):
+    slug = "not-found"
+    title = "Not found"
+    status = 404
+
+
+class ConflictError(RegistryError):
+    slug = "conflict"
+    title = "Conflicts with the current state"
+    status = 409
+
+
+class AuthenticationError(RegistryError):
+    slug = "unauthenticated"
+    title = "Authentication required"
+    status = 401
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+        self.headers["WWW-Authenticate"] = 'Bearer realm="registry"'
+
+
+class PermissionDeniedError(RegistryError):
+    slug = "forbidden"
+    title = "Not allowed for this role or scope"
+    status = 403
+
+
+class PayloadTooLargeError(RegistryError):
+    slug = "payload-too-large"
+    title = "Request body too large"
+    status = 413
+
+
+class RateLimitedError(RegistryError):
+    slug = "rate-limited"
+    title = "Too many requests"
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retryAfter=retry_after)
+        self.headers["Retry-After"] = str(retry_after)

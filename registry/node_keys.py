@@ -1,68 +1,91 @@
-"""The node's key ring on disk: ``keyring.json`` holds the public history (kid,
-public key, created/activated/retired/compromised-from) and ``keys/<kid>.pem`` each
-private key as passphrase-encrypted PKCS#8. Files are written to a temporary name,
-flushed and renamed, so a crash leaves the old ring or the new one, never half."""
+"""The node's key ring in the database: table ``node_key`` holds each key's public
+history (kid, public key, created/activated/retired/compromised-from) and the private
+key as passphrase-encrypted PKCS#8 PEM. Rows are written in the caller's transaction,
+so a rotation is all there or not at all."""
 
 from __future__ import annotations
 
-import json
-import os
 from datetime import datetime
-from pathlib import Path
+from functools import lru_cache
 
+from sqlmodel import Session, col, select
+
+from registry.models import NodeKey
 from registry.signing.errors import KeyMaterialError
 from registry.signing.keyring import KeyRing
-from registry.signing.keys import generate_private_key, private_key_from_pem, private_key_to_pem
+from registry.signing.keys import (
+    Ed25519PrivateKey,
+    generate_private_key,
+    private_key_from_pem,
+    private_key_to_pem,
+)
 
 
-def _write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+@lru_cache(maxsize=64)
+def _decrypt(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
+    # scrypt makes each decryption cost tens of milliseconds; a key is decrypted once
+    # per process, not once per ring load.
+    return private_key_from_pem(pem, passphrase)
 
 
 class NodeKeyStore:
-    def __init__(self, data_dir: Path, passphrase: str) -> None:
-        self.ring_path = data_dir / "keyring.json"
-        self.keys_dir = data_dir / "keys"
+    def __init__(self, passphrase: str) -> None:
         self._passphrase = passphrase.encode("utf-8")
 
-    def exists(self) -> bool:
-        return self.ring_path.exists()
+    def exists(self, session: Session) -> bool:
+        return session.exec(select(NodeKey.kid).limit(1)).first() is not None
 
-    def load(self) -> KeyRing:
-        records = json.loads(self.ring_path.read_text(encoding="utf-8"))["keys"]
-        private_keys = {}
-        for record in records:
-            pem_path = self.keys_dir / f"{record['kid']}.pem"
-            if pem_path.exists():
-                private_keys[record["kid"]] = private_key_from_pem(pem_path.read_bytes(), self._passphrase)
-        return KeyRing.from_public_records(records, private_keys)
+    def load(self, session: Session) -> KeyRing:
+        rows = session.exec(select(NodeKey).order_by(col(NodeKey.created), col(NodeKey.kid))).all()
+        if not rows:
+            raise KeyMaterialError("the node has no key ring; run 'registry init' first")
+        records = [
+            {
+                "kid": row.kid,
+                "publicKeyMultibase": row.public_multikey,
+                "created": row.created.isoformat(),
+                "activated": row.activated.isoformat() if row.activated else None,
+                "retired": row.retired.isoformat() if row.retired else None,
+                "compromisedFrom": row.compromised_from.isoformat() if row.compromised_from else None,
+            }
+            for row in rows
+        ]
+        keys = {row.kid: _decrypt(bytes(row.private_pem), self._passphrase) for row in rows}
+        return KeyRing.from_public_records(records, keys)
 
-    def save(self, ring: KeyRing) -> None:
-        for kid, key in ring.private_keys.items():
-            pem_path = self.keys_dir / f"{kid}.pem"
-            if not pem_path.exists():
-                _write_atomically(pem_path, private_key_to_pem(key, self._passphrase))
-        body = json.dumps({"keys": ring.public_records()}, indent=2).encode("utf-8")
-        _write_atomically(self.ring_path, body, 0o644)
+    def save(self, session: Session, ring: KeyRing) -> None:
+        existing = {row.kid: row for row in session.exec(select(NodeKey)).all()}
+        for record in ring.records:
+            row = existing.get(record.kid)
+            if row is None:
+                key = ring.private_keys.get(record.kid)
+                if key is None:
+                    raise KeyMaterialError(f"no private key for new ring key {record.kid}")
+                row = NodeKey(
+                    kid=record.kid,
+                    public_multikey=record.to_dict()["publicKeyMultibase"],
+                    created=record.created,
+                    private_pem=private_key_to_pem(key, self._passphrase),
+                )
+            row.activated = record.activated
+            row.retired = record.retired
+            row.compromised_from = record.compromised_from
+            session.add(row)
+        session.flush()
 
-    def load_or_create(self, now: datetime) -> KeyRing:
-        if self.exists():
-            return self.load()
+    def load_or_create(self, session: Session, now: datetime) -> KeyRing:
+        if self.exists(session):
+            return self.load(session)
         ring = KeyRing.start(generate_private_key(), now)
-        self.save(ring)
+        self.save(session, ring)
         return ring
 
-    def rotate(self, now: datetime) -> KeyRing:
-        if not self.exists():
-            raise KeyMaterialError("no key ring to rotate; start the node or run 'registry init' first")
-        ring = self.load().rotate(generate_private_key(), now)
-        self.save(ring)
+    def rotate(self, session: Session, now: datetime) -> KeyRing:
+        ring = self.load(session).rotate(generate_private_key(), now)
+        self.save(session, ring)
+        return ring
+
+    def mark_compromised(self, session: Session, kid: str, since: datetime) -> KeyRing:
+        ring = self.load(session).mark_compromised(kid, since)
+        self.save(session, ring)
         return ring

@@ -32,7 +32,9 @@ def problem(request: Request, status: int, slug: str, title: str, detail: str, *
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RegistryError)
     async def registry_error(request: Request, exc: RegistryError) -> JSONResponse:
-        return problem(request, exc.status, exc.slug, exc.title, exc.detail)
+        response = problem(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extensions)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

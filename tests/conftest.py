@@ -56,3 +56,216 @@ def resolver() -> DidResolver:
 @pytest.fixture
 def now() -> datetime:
     return NOW
+
+
+# --- a provincial node on SQLite (always) and PostgreSQL (when REGISTRY_TEST_DATABASE_URL is set) ---
+
+import os  # noqa: E402
+import shutil  # noqa: E402
+import uuid as _uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+from argon2 import PasswordHasher  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import make_url, text  # noqa: E402
+
+from registry.app import create_app, prepare_database  # noqa: E402
+from registry.auth import Passwords, Principal  # noqa: E402
+from registry.database import Database, make_engine  # noqa: E402
+from registry.settings import Settings  # noqa: E402
+from registry.verifier import Verifier  # noqa: E402
+
+PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
+BASE_URL = "http://127.0.0.1:8032"
+PG_TEMPLATE = "registry_test_template"
+#: argon2id at its cheapest: the tests check behaviour, not hashing cost.
+CHEAP_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+PASSWORD = "correct horse battery staple"
+
+
+def node_settings(tmp: Path, url: str) -> Settings:
+    return Settings(data_dir=tmp, base_url=BASE_URL, database_url=url)
+
+
+class MutableClock:
+    def __init__(self, start: datetime = NOW) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with a key ring and the catalogue, copied per test."""
+    folder = tmp_path_factory.mktemp("template")
+    path = folder / "registry.db"
+    url = f"sqlite:///{path}"
+    db = Database.from_url(url)
+    prepare_database(node_settings(folder, url), db, lambda: NOW)
+    with db.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.dispose()
+    return path
+
+
+def _pg_admin_url() -> str:
+    assert PG_URL is not None
+    return make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
+    """A migrated PostgreSQL template database; each test gets a fresh copy."""
+    if PG_URL is None:
+        yield None
+        return
+    admin = make_engine(_pg_admin_url()).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
+        c.execute(text(f"CREATE DATABASE {PG_TEMPLATE}"))
+    url = make_url(PG_URL).set(database=PG_TEMPLATE).render_as_string(hide_password=False)
+    db = Database.from_url(url)
+    prepare_database(node_settings(tmp_path_factory.mktemp("pg"), url), db, lambda: NOW)
+    db.dispose()
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {PG_TEMPLATE} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+) -> Iterator[str]:
+    """A fresh database for one test: a copy of the migrated template."""
+    if request.param == "sqlite":
+        target = tmp_path / "registry.db"
+        shutil.copy(sqlite_template, target)
+        yield f"sqlite:///{target}"
+        return
+    if pg_template is None:
+        pytest.skip("PostgreSQL tests run when REGISTRY_TEST_DATABASE_URL is set")
+    name = f"registry_test_{_uuid.uuid4().hex[:12]}"
+    admin = make_engine(_pg_admin_url()).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
+    assert PG_URL is not None
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def clock() -> MutableClock:
+    return MutableClock()
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database.from_url(database_url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str, database: Database, clock: MutableClock) -> Any:
+    return create_app(
+        node_settings(tmp_path, database_url),
+        clock,
+        database=database,
+        passwords=CHEAP_PASSWORDS,
+        run_migrations=False,
+        verifier=Verifier(workers=1),
+    )
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+class Actors:
+    """Accounts and keys made straight through the services, and their headers."""
+
+    def __init__(self, app: Any) -> None:
+        self.node = app.state.node
+        self._n = 0
+
+    def _account(self, role: str, holder_id: str | None = None) -> dict[str, str]:
+        from registry.accounts import create_account
+
+        self._n += 1
+        admin = Principal("cli", "tests", "admin")
+        with self.node.db.session() as session:
+            account = create_account(
+                session,
+                self.node.passwords,
+                admin,
+                f"{role}{self._n}",
+                PASSWORD,
+                role,
+                self.node.clock(),
+                holder_id,
+            )
+        token, _ = self.node.tokens.issue(account, self.node.clock())
+        return {"Authorization": f"Bearer {token}"}
+
+    def admin(self) -> dict[str, str]:
+        return self._account("admin")
+
+    def officer(self) -> dict[str, str]:
+        return self._account("issuing_officer")
+
+    def auditor(self) -> dict[str, str]:
+        return self._account("auditor")
+
+    def holder(self, holder_id: str) -> dict[str, str]:
+        return self._account("holder", holder_id)
+
+    def hr(self, scopes: tuple[str, ...] = ("verify", "lookup"), rate: int = 10_000) -> dict[str, str]:
+        from registry.accounts import create_hr_client
+
+        admin = Principal("cli", "tests", "admin")
+        with self.node.db.session() as session:
+            _, key = create_hr_client(session, admin, "测试人才中心", list(scopes), rate, self.node.clock())
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def actors(app: Any) -> Actors:
+    return Actors(app)
+
+
+def issue_row(**overrides: Any) -> dict[str, Any]:
+    """One valid issuance row (JSON names)."""
+    row = {
+        "holderName": "张伟",
+        "idType": "resident",
+        "idNumber": "11010519491231002X",
+        "typeCode": "ENG-ASSOCIATE_SENIOR",
+        "specialty": "电气工程及其自动化",
+        "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
+        "awardedOn": "2026-11-20",
+    }
+    row.update(overrides)
+    return row
+
+
+def resident_id(seed: int) -> str:
+    """A valid GB 11643 resident ID number, different for each ``seed``."""
+    from registry.credentials.identity import gb11643_check_character
+
+    born = date_from_seed(seed)
+    first17 = f"320102{born:%Y%m%d}{seed % 1000:03d}"
+    return first17 + gb11643_check_character(first17)
+
+
+def date_from_seed(seed: int) -> datetime:
+    return datetime(1960, 1, 1, tzinfo=UTC) + timedelta(days=(seed // 1000) % 15000)

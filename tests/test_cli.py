@@ -1,25 +1,30 @@
-"""The ``registry`` command: sample credentials, verification, key rotation."""
+"""The ``registry`` command: init, admin accounts, batch issuance, sample
+credentials, verification, key rotation, the OpenAPI document."""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from registry.app import utc_now
 from registry.cli import main, openapi_json
 from registry.credentials.sample import sample_title_credential
+from registry.database import Database
+from registry.node import utc_now
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
 from registry.signing import data_integrity
+from tests.conftest import resident_id
 
 
 @pytest.fixture
 def node_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("REGISTRY_DATA_DIR", str(tmp_path / "node"))
     monkeypatch.setenv("REGISTRY_BASE_URL", "http://127.0.0.1:8033")
+    monkeypatch.delenv("REGISTRY_DATABASE_URL", raising=False)
     return tmp_path
 
 
@@ -27,6 +32,11 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _verdict(out: str) -> str:
+    verdict: str = json.loads(out)["verdict"]
+    return verdict
 
 
 def test_sample_credential_verifies_before_and_after_rotation(
@@ -38,54 +48,125 @@ def test_sample_credential_verifies_before_and_after_rotation(
     assert credential["issuer"]["id"] == "did:web:127.0.0.1%3A8033"
     assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
     (node_dir / "title.vc.json").write_text(out)
+    code, again, _ = _run(capsys, "sample-credential")
+    assert json.loads(again)["id"] == credential["id"]  # issued once
     code, out, _ = _run(capsys, "sample-credential", "--format", "jwt")
     (node_dir / "title.vc.jwt").write_text(out)
-    assert _run(capsys, "verify", str(node_dir / "title.vc.json"))[0] == 0
+    code, out, _ = _run(capsys, "verify", str(node_dir / "title.vc.json"))
+    assert (code, _verdict(out)) == (0, "valid"), out
     assert _run(capsys, "verify", str(node_dir / "title.vc.jwt"))[0] == 0
     assert _run(capsys, "keys", "rotate")[0] == 0
     # Signed with the retired key before the rotation: still verifies.
     code, out, _ = _run(capsys, "verify", str(node_dir / "title.vc.json"))
     assert code == 0
-    assert json.loads(out)["verificationMethod"] == credential["proof"]["verificationMethod"]
+    assert _verdict(out) == "valid"
     assert _run(capsys, "verify", str(node_dir / "title.vc.jwt"))[0] == 0
 
 
-def test_tampered_credential_fails_with_a_problem(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampered_credential_fails(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = _run(capsys, "sample-credential")
     tampered = json.loads(out)
     tampered["credentialSubject"]["title"]["name"]["zh"] = "正高级工程师"
     (node_dir / "tampered-title.vc.json").write_text(json.dumps(tampered, ensure_ascii=False))
-    code, _, err = _run(capsys, "verify", str(node_dir / "tampered-title.vc.json"))
+    code, out, _ = _run(capsys, "verify", str(node_dir / "tampered-title.vc.json"))
     assert code == 1
-    assert json.loads(err)["type"].endswith("/invalid-signature")
+    report = json.loads(out)
+    assert report["verdict"] == "invalid"
+    assert report["checks"][0] == {
+        "check": "proof",
+        "result": "fail",
+        "reason": "eddsa-jcs-2022 signature does not verify",
+    }
 
 
 def test_retired_key_cannot_sign_after_its_retirement(
     node_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = Settings()
-    store = NodeKeyStore(settings.data_dir, settings.key_passphrase)
+    db = Database.from_url(settings.resolved_database_url)
+    from registry.database import migrate
+
+    migrate(db.engine)
+    store = NodeKeyStore(settings.key_passphrase)
     now = utc_now()
-    ring = store.load_or_create(now - timedelta(days=2))
-    old_record, old_key = ring.signing_key(now - timedelta(days=2))
-    store.rotate(now - timedelta(days=1))
+    with db.session() as session:
+        ring = store.load_or_create(session, now - timedelta(days=2))
+        old_record, old_key = ring.signing_key(now - timedelta(days=2))
+        store.rotate(session, now - timedelta(days=1))
+    db.dispose()
     # The retired (not compromised) key is still published, but it signs "today".
     credential = sample_title_credential(settings.did, settings.base_url, now)
     late = data_integrity.add_proof(credential, old_key, f"{settings.did}#{old_record.kid}", now)
     (node_dir / "signed-after-retirement.vc.json").write_text(json.dumps(late))
-    code, _, err = _run(capsys, "verify", str(node_dir / "signed-after-retirement.vc.json"))
+    code, out, _ = _run(capsys, "verify", str(node_dir / "signed-after-retirement.vc.json"))
     assert code == 1
-    assert json.loads(err)["type"].endswith("/key-not-valid-at-instant")
+    key_check = next(c for c in json.loads(out)["checks"] if c["check"] == "key")
+    assert key_check["result"] == "fail"
+    assert "not valid for signing" in key_check["reason"]
 
 
 def test_init_is_idempotent(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, first, _ = _run(capsys, "init")
     assert code == 0
-    assert "created" in first
     code, second, _ = _run(capsys, "init")
     assert code == 0
-    assert "exists" in second
-    assert first.split()[-1] == second.split()[-1]
+    assert first.split()[-1] == second.split()[-1]  # the same signing key
+
+
+def test_admin_create_then_sign_in(
+    node_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long admin password\n"))
+    code, out, err = _run(capsys, "admin", "create", "root.admin", "--password-stdin")
+    assert code == 0, err
+    assert json.loads(out)["role"] == "admin"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    code, _, err = _run(capsys, "admin", "create", "other.admin", "--password-stdin")
+    assert code == 1
+    assert "12 characters" in err
+    from fastapi.testclient import TestClient
+
+    from registry.app import create_app
+
+    with TestClient(create_app(Settings())) as client:
+        response = client.post(
+            "/v1/auth/token", json={"username": "root.admin", "password": "a long admin password"}
+        )
+        assert response.status_code == 200
+        assert response.json()["role"] == "admin"
+
+
+def test_issue_batch_from_csv_is_all_or_nothing_and_idempotent(
+    node_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    header = "holder_name,id_type,id_number,type_code,specialty,evaluation_committee,awarded_on\n"
+    good = "".join(
+        f"持证人{i},resident,{resident_id(i)},HED-FULL_SENIOR,材料科学,高校教师评委会,2026-11-20\n"
+        for i in range(4)
+    )
+    batch = node_dir / "eval-2026-11.csv"
+    batch.write_text(
+        header + good + "错一行,resident,110105194912310021,HED-FULL_SENIOR,材料,评委会,2026-11-20\n"
+    )
+    code, _, err = _run(capsys, "issue", "--batch", str(batch))
+    assert code == 1
+    problem = json.loads(err)
+    assert problem["errors"][0]["row"] == 5
+    batch.write_text(header + good)
+    code, out, _ = _run(capsys, "issue", "--batch", str(batch))
+    assert code == 0
+    assert json.loads(out) == {"batchId": "eval-2026-11", "count": 4}
+    code, out, _ = _run(capsys, "issue", "--batch", str(batch))
+    assert json.loads(out) == {"batchId": "eval-2026-11", "count": 4}
+    settings = Settings()
+    db = Database.from_url(settings.resolved_database_url)
+    from sqlmodel import func, select
+
+    from registry.models import Credential
+
+    with db.session(write=False) as session:
+        assert session.exec(select(func.count()).select_from(Credential)).one() == 4
+    db.dispose()
 
 
 def test_missing_file_is_a_clear_error(node_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,8 +175,8 @@ def test_missing_file_is_a_clear_error(node_dir: Path, capsys: pytest.CaptureFix
     assert "absent.vc.json" in err
 
 
-def test_committed_openapi_document_matches_the_app(node_dir: Path) -> None:
+def test_committed_openapi_document_matches_the_app() -> None:
     committed = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
-    assert committed.read_text(encoding="utf-8") == openapi_json(Settings()), (
+    assert committed.read_text(encoding="utf-8") == openapi_json(), (
         "openapi/openapi.json drifted: run `registry openapi > openapi/openapi.json`"
     )

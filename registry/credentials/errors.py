@@ -23,3 +23,25 @@ class StatusListFullError(CredentialError):
     slug = "status-list-full"
     title = "No free index left in the status list"
     status = 409
+
+
+class InvalidHolderIdError(CredentialError):
+    """An identity document number that fails its format or check character."""
+
+    slug = "invalid-holder-id"
+    title = "Identity document number is not valid"
+    status = 422
+
+
+class BatchRejectedError(CredentialError):
+    """A batch with at least one bad row: nothing was issued; ``errors`` lists every row."""
+
+    slug = "batch-rejected"
+    title = "Batch rejected; nothing was issued"
+    status = 422
+
+
+class StatusTransitionError(CredentialError):
+    slug = "status-transition-not-allowed"
+    title = "Status change not allowed"
+    status = 409

@@ -39,9 +39,10 @@ def sample_title_credential(issuer: str, base_url: str, issued: datetime) -> dic
                 "name": {"zh": "高级工程师", "en": "Senior Engineer"},
             },
             "specialty": "电气工程及其自动化",
-            "certificateNumber": "32-2025-000123",
+            "certificateNumber": "32-2025-0000123",
             "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
             "awardedOn": issued.date().isoformat(),
+            "province": "32",
         },
         "credentialStatus": [
             {
@@ -64,3 +65,16 @@ def sample_title_credential(issuer: str, base_url: str, issued: datetime) -> dic
             "type": "JsonSchema",
         },
     }
+
+
+#: One row of an evaluation batch: what ``registry sample-credential`` issues (for a
+#: fictitious holder; the resident ID number is the GB 11643 specimen).
+SAMPLE_ROW = {
+    "holderName": "张伟",
+    "idType": "resident",
+    "idNumber": "11010519491231002X",
+    "typeCode": "ENG-ASSOCIATE_SENIOR",
+    "specialty": "电气工程及其自动化",
+    "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
+    "awardedOn": "2026-11-20",
+}

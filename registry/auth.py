@@ -1,0 +1,188 @@
+"""Who is calling: passwords (argon2id), short-lived access tokens (JWT, HS256 under a
+key derived from the node secret), HR clients' API keys (SHA-256 of a 256-bit secret),
+roles and scopes, and the per-client rate limit.
+
+Roles: ``admin`` (accounts, catalogue, HR clients), ``issuing_officer`` (issue,
+revoke, suspend, reinstate), ``auditor`` (read credentials and the audit log),
+``hr_client`` (verification API, with scopes ``verify`` and ``lookup``) and
+``holder`` (own credentials only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from registry.errors import AuthenticationError, InvalidInputError, PermissionDeniedError, RateLimitedError
+from registry.models import Account, HrClient
+
+ROLES = ("admin", "issuing_officer", "auditor", "holder")
+HR_SCOPES = ("verify", "lookup")
+API_KEY_PREFIX = "yrd_"
+ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A subkey of the node secret for one purpose (HMAC-SHA256 as a PRF)."""
+    return hmac.new(secret.encode("utf-8"), purpose.encode("ascii"), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of a request."""
+
+    kind: str  # account | hr_client | cli
+    id: str
+    role: str
+    holder_id: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+CLI_PRINCIPAL = Principal(kind="cli", id="local-operator", role="admin")
+
+
+class Passwords:
+    """argon2id hashing (argon2-cffi, the reference implementation's bindings)."""
+
+    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+        self.hasher = hasher or PasswordHasher()
+        # Compared against when the account does not exist, so that a wrong user name
+        # costs the same time as a wrong password.
+        self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        check_password_strength(password)
+        return self.hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self.hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 12:
+        raise InvalidInputError("a password has at least 12 characters")
+    if len(password) > 256:
+        raise InvalidInputError("a password has at most 256 characters")
+
+
+class AccessTokens:
+    def __init__(self, secret: str, issuer: str, minutes: int) -> None:
+        self._key = derive_key(secret, "access-token")
+        self.issuer = issuer
+        self.audience = issuer + "#api"
+        self.lifetime = timedelta(minutes=minutes)
+
+    def issue(self, account: Account, now: datetime) -> tuple[str, int]:
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": account.id,
+            "role": account.role,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self.lifetime).timestamp()),
+            "jti": uuid.uuid4().hex,
+        }
+        if account.holder_id:
+            claims["hid"] = account.holder_id
+        token = jwt.encode(claims, self._key, algorithm=ACCESS_TOKEN_ALGORITHM, headers={"typ": "at+jwt"})
+        return token, int(self.lifetime.total_seconds())
+
+    def read(self, token: str, now: datetime) -> dict[str, object]:
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ACCESS_TOKEN_ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                # Time is checked below against the node's clock (injected), not the host's.
+                options={
+                    "require": ["exp", "iat", "sub", "iss", "aud"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
+        except jwt.PyJWTError:
+            raise AuthenticationError("access token is not valid") from None
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(exp, int) or now.timestamp() >= exp:
+            raise AuthenticationError("access token has expired")
+        if not isinstance(iat, int) or iat > now.timestamp() + 60:
+            raise AuthenticationError("access token is issued in the future")
+        return claims
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh API key: (whole key shown once, public key id, SHA-256 hex to store)."""
+    key_id = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    return key, key_id, api_key_hash(key)
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def find_hr_client(session: Session, key: str) -> HrClient:
+    parts = key.split("_")
+    if len(parts) != 3 or not key.startswith(API_KEY_PREFIX):
+        raise AuthenticationError("API key is not valid")
+    client = session.exec(select(HrClient).where(HrClient.key_id == parts[1])).first()
+    if client is None or not hmac.compare_digest(client.key_hash, api_key_hash(key)) or not client.active:
+        raise AuthenticationError("API key is not valid")
+    return client
+
+
+def require_role(principal: Principal, *roles: str) -> None:
+    if principal.role not in roles:
+        raise PermissionDeniedError(f"this needs one of the roles: {', '.join(roles)}")
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    if principal.role != "hr_client" or scope not in principal.scopes:
+        raise PermissionDeniedError(f"this needs an HR client key with the scope '{scope}'")
+
+
+class RateLimiter:
+    """A token bucket per HR client (in this worker's memory): ``rate`` requests per
+    minute, bursts up to ``rate``. Each worker counts alone, so N workers admit up to
+    N times the rate; a shared counter belongs with a shared cache (not in this node)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, client_id: str, rate_per_minute: int, cost: int = 1) -> None:
+        now = self._clock()
+        capacity = float(max(rate_per_minute, 1))
+        with self._lock:
+            tokens, last = self._buckets.get(client_id, (capacity, now))
+            tokens = min(capacity, tokens + (now - last) * capacity / 60.0)
+            if tokens < cost:
+                self._buckets[client_id] = (tokens, now)
+                wait = (cost - tokens) * 60.0 / capacity
+                raise RateLimitedError(
+                    f"rate limit of {rate_per_minute} requests per minute reached", retry_after=int(wait) + 1
+                )
+            self._buckets[client_id] = (tokens - cost, now)

@@ -1,0 +1,511 @@
+"""Issuance: one credential or a whole evaluation batch, all-or-nothing.
+
+A batch is checked row by row first and every row error is reported together; if any
+row is bad nothing is written. A batch id makes a batch idempotent: sending the same
+rows again answers with what was issued; other rows under the same id are refused.
+Each credential is a VC 2.0 document signed ``eddsa-jcs-2022`` with one
+``BitstringStatusListEntry`` for revocation and one for suspension.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import random
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+from sqlalchemy import insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from registry.auth import Principal
+from registry.credentials import catalogue
+from registry.credentials.errors import BatchRejectedError, InvalidHolderIdError
+from registry.credentials.identity import (
+    holder_commitment,
+    id_lookup_hash,
+    mask_id_number,
+    new_commitment_salt,
+    normalise_id_number,
+)
+from registry.credentials.status import allocate, list_url
+from registry.credentials.status_list import status_entry
+from registry.errors import ConflictError, InvalidInputError
+from registry.models import (
+    AuditEvent,
+    CertificateSerial,
+    Credential,
+    CredentialType,
+    Holder,
+    IssuanceBatch,
+)
+from registry.signing.data_integrity import add_proof, format_datetime
+from registry.signing.keyring import KeyRing
+
+VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
+REGISTRY_CONTEXT = "https://registry.yrd.example/ns/talent/v1"
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+MAX_BATCH_ROWS = 20_000
+PROVINCES = {
+    "31": ("上海市人力资源和社会保障局", "Shanghai Municipal Human Resources and Social Security Bureau"),
+    "32": (
+        "江苏省人力资源和社会保障厅",
+        "Jiangsu Provincial Department of Human Resources and Social Security",
+    ),
+    "33": (
+        "浙江省人力资源和社会保障厅",
+        "Zhejiang Provincial Department of Human Resources and Social Security",
+    ),
+    "34": (
+        "安徽省人力资源和社会保障厅",
+        "Anhui Provincial Department of Human Resources and Social Security",
+    ),
+}
+CREDENTIAL_TYPES = {
+    "title": ("ProfessionalTitleCredential", "title", "professional-title"),
+    "qualification": ("ProfessionalQualificationCredential", "qualification", "professional-qualification"),
+    "skill": ("VocationalSkillCredential", "qualification", "vocational-skill"),
+}
+CSV_COLUMNS = (
+    "holder_name",
+    "id_type",
+    "id_number",
+    "type_code",
+    "specialty",
+    "evaluation_committee",
+    "awarded_on",
+    "valid_from",
+    "valid_until",
+)
+
+
+class IssueRequest(BaseModel):
+    """One credential to issue (also one row of a batch)."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+    )
+
+    holder_name: str = Field(min_length=1, max_length=128, examples=["张伟"])
+    id_type: Literal["resident", "passport"] = Field(examples=["resident"])
+    id_number: str = Field(min_length=5, max_length=20, examples=["11010519491231002X"])
+    type_code: str = Field(min_length=1, max_length=64, examples=["ENG-ASSOCIATE_SENIOR"])
+    specialty: str = Field(min_length=1, max_length=128, examples=["电气工程及其自动化"])
+    evaluation_committee: str = Field(
+        min_length=1, max_length=256, examples=["江苏省工程技术研究系列高级职称评审委员会"]
+    )
+    awarded_on: date = Field(examples=["2026-11-20"])
+    #: defaults to the start of ``awardedOn`` in China Standard Time
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("a date-time needs a time zone offset (e.g. Z or +08:00)")
+        return value.astimezone(UTC) if value is not None else None
+
+    @model_validator(mode="after")
+    def _period(self) -> IssueRequest:
+        if self.valid_until is not None and self.valid_until <= self.effective_valid_from:
+            raise ValueError("validUntil must be after validFrom")
+        return self
+
+    @property
+    def effective_valid_from(self) -> datetime:
+        if self.valid_from is not None:
+            return self.valid_from
+        return datetime.combine(self.awarded_on, time(0), CHINA_STANDARD_TIME).astimezone(UTC)
+
+
+class IssuedCredential(BaseModel):
+    id: str
+    certificateNumber: str
+    holderId: str
+
+
+class BatchResult(BaseModel):
+    batchId: str | None
+    count: int
+    credentials: list[IssuedCredential]
+
+
+RowError = dict[str, Any]
+
+
+def _row_errors_from_validation(row: int, exc: ValidationError) -> list[RowError]:
+    return [
+        {
+            "row": row,
+            "field": ".".join(str(p) for p in e["loc"]) or None,
+            "message": e["msg"],
+        }
+        for e in exc.errors()
+    ]
+
+
+def _parse(raw_rows: Sequence[Any]) -> tuple[list[tuple[int, IssueRequest]], list[RowError]]:
+    if not raw_rows:
+        raise InvalidInputError("a batch needs at least one credential")
+    if len(raw_rows) > MAX_BATCH_ROWS:
+        raise InvalidInputError(f"a batch has at most {MAX_BATCH_ROWS} credentials")
+    parsed: list[tuple[int, IssueRequest]] = []
+    errors: list[RowError] = []
+    for number, raw in enumerate(raw_rows, start=1):
+        try:
+            parsed.append((number, IssueRequest.model_validate(raw)))
+        except ValidationError as exc:
+            errors.extend(_row_errors_from_validation(number, exc))
+    return parsed, errors
+
+
+def _reject(errors: list[RowError]) -> None:
+    if errors:
+        errors.sort(key=lambda e: e["row"])
+        raise BatchRejectedError(f"{len({e['row'] for e in errors})} rows have errors", errors=errors)
+
+
+def validate_batch(session: Session, raw_rows: Sequence[Any], ctx: IssuanceContext) -> list[IssueRequest]:
+    """Rows (dicts) to requests, or :class:`BatchRejectedError` listing every error of
+    every row: shape, types, identity numbers, catalogue codes, names on record.
+    Writes nothing."""
+    parsed, errors = _parse(raw_rows)
+    numbers = [n for n, _ in parsed]
+    rows = [r for _, r in parsed]
+    _, identities, more = _check_rows(session, rows, ctx, numbers)
+    errors.extend(more)
+    errors.extend(_holders(session, rows, identities, ctx, write=False, numbers=numbers)[1])
+    _reject(errors)
+    return rows
+
+
+def rows_from_csv(text: str) -> list[dict[str, Any]]:
+    """CSV with a header line naming the columns of :data:`CSV_COLUMNS` (empty
+    optional cells are left out)."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = reader.fieldnames or []
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [h for h in CSV_COLUMNS[:7] if h not in header]
+    if unknown or missing:
+        raise InvalidInputError(
+            "CSV header must name the columns "
+            + ", ".join(CSV_COLUMNS)
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+        )
+    rows = []
+    for line in reader:
+        if None in line:
+            raise InvalidInputError(f"CSV line {reader.line_num} has more cells than the header")
+        rows.append({k: v for k, v in line.items() if v not in ("", None)})
+    return rows
+
+
+def batch_digest(rows: Iterable[IssueRequest]) -> str:
+    """SHA-256 over the parsed rows: the same batch as CSV or JSON has the same digest."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(orjson.dumps(row.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+class IssuanceContext:
+    """What issuance needs of the node."""
+
+    def __init__(
+        self,
+        *,
+        did: str,
+        base_url: str,
+        province: str,
+        ring: KeyRing,
+        id_key: bytes,
+        rng: random.Random,
+        now: datetime,
+    ) -> None:
+        self.did, self.base_url, self.province = did, base_url, province
+        self.ring, self.id_key, self.rng, self.now = ring, id_key, rng, now
+
+
+def _reserve_serials(session: Session, province: str, year: int, count: int) -> int:
+    """First of ``count`` consecutive serials for (province, year), atomically."""
+    dialect = session.get_bind().dialect.name
+    values = {"province": province, "year": year, "next_serial": 1}
+    stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(CertificateSerial).values(values)
+    session.execute(stmt.on_conflict_do_nothing())
+    end = session.execute(
+        update(CertificateSerial)
+        .where(col(CertificateSerial.province) == province, col(CertificateSerial.year) == year)
+        .values(next_serial=CertificateSerial.next_serial + count)
+        .returning(col(CertificateSerial.next_serial))
+    ).scalar_one()
+    first: int = end - count
+    if end - 1 > 9_999_999:
+        raise ConflictError(f"certificate serials of {province}-{year} are exhausted")
+    return first
+
+
+def certificate_number(province: str, year: int, serial: int) -> str:
+    """Province code (GB/T 2260), year of issue and a 7-digit serial: ``32-2026-0000123``."""
+    return f"{province}-{year}-{serial:07d}"
+
+
+def _check_rows(
+    session: Session, rows: Sequence[IssueRequest], ctx: IssuanceContext, numbers: Sequence[int] | None = None
+) -> tuple[dict[str, CredentialType], list[tuple[str, str, str]], list[RowError]]:
+    errors: list[RowError] = []
+    types = {t.code: t for t in catalogue.list_types(session)}
+    identities: list[tuple[str, str, str]] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
+        if row.type_code not in types:
+            errors.append(
+                {"row": number, "field": "typeCode", "message": f"no active type {row.type_code!r}"}
+            )
+        try:
+            normal = normalise_id_number(row.id_type, row.id_number)
+        except InvalidHolderIdError as exc:
+            errors.append({"row": number, "field": "idNumber", "message": exc.detail})
+            identities.append((row.id_type, "", ""))
+            continue
+        lookup = id_lookup_hash(ctx.id_key, row.id_type, normal)
+        identities.append((row.id_type, normal, lookup))
+        first = seen.setdefault((row.id_type, lookup, row.type_code), number)
+        if first != number:
+            errors.append(
+                {"row": number, "field": "typeCode", "message": f"same holder and type as row {first}"}
+            )
+    return types, identities, errors
+
+
+def _holders(
+    session: Session,
+    rows: Sequence[IssueRequest],
+    identities: list[tuple[str, str, str]],
+    ctx: IssuanceContext,
+    write: bool = True,
+    numbers: Sequence[int] | None = None,
+) -> tuple[list[Holder | None], list[RowError]]:
+    """The holder of each row: found by keyed hash, or created."""
+    lookups = sorted({lookup for _, _, lookup in identities if lookup})
+    known: dict[tuple[str, str], Holder] = {}
+    for start in range(0, len(lookups), 500):
+        chunk = lookups[start : start + 500]
+        for holder in session.exec(select(Holder).where(col(Holder.id_lookup).in_(chunk))).all():
+            known[(holder.id_type, holder.id_lookup)] = holder
+    errors: list[RowError] = []
+    result: list[Holder | None] = []
+    new: list[Holder] = []
+    numbered = zip(numbers or range(1, len(rows) + 1), rows, identities, strict=True)
+    for number, row, (id_type, normal, lookup) in numbered:
+        if not lookup:
+            result.append(None)
+            continue
+        found = known.get((id_type, lookup))
+        if found is not None and found.name != row.holder_name:
+            errors.append(
+                {
+                    "row": number,
+                    "field": "holderName",
+                    "message": "the name differs from the holder on record for this identity number",
+                }
+            )
+        if found is not None:
+            holder = found
+        else:
+            salt = new_commitment_salt()
+            holder = Holder(
+                id=str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4)),
+                name=row.holder_name,
+                id_type=id_type,
+                id_lookup=lookup,
+                id_masked=mask_id_number(normal),
+                commitment_salt=salt,
+                holder_commitment=holder_commitment(salt, normal),
+                created_at=ctx.now,
+            )
+            known[(id_type, lookup)] = holder
+            new.append(holder)
+        result.append(holder)
+    if write and new and not errors and all(r is not None for r in result):
+        session.execute(insert(Holder), [h.model_dump() for h in new])
+    return result, errors
+
+
+def credential_document(
+    *,
+    credential_id: str,
+    ctx: IssuanceContext,
+    row: IssueRequest,
+    ctype: CredentialType,
+    holder: Holder,
+    number: str,
+    revocation: str,
+    suspension: str,
+) -> dict[str, Any]:
+    vc_type, subject_key, schema = CREDENTIAL_TYPES[ctype.kind]
+    zh, en = PROVINCES[ctx.province]
+    document: dict[str, Any] = {
+        "@context": [VC_CONTEXT_V2, REGISTRY_CONTEXT],
+        "id": f"urn:uuid:{credential_id}",
+        "type": ["VerifiableCredential", vc_type],
+        "issuer": {"id": ctx.did, "name": {"zh": zh, "en": en}},
+        "validFrom": format_datetime(row.effective_valid_from),
+        "credentialSubject": {
+            "id": f"urn:uuid:{holder.id}",
+            "name": row.holder_name,
+            "holderCommitment": holder.holder_commitment,
+            subject_key: catalogue.type_document(ctype),
+            "specialty": row.specialty,
+            "certificateNumber": number,
+            "evaluationCommittee": row.evaluation_committee,
+            "awardedOn": row.awarded_on.isoformat(),
+            "province": ctx.province,
+        },
+        "credentialStatus": [
+            status_entry(revocation.rsplit("#", 1)[0], "revocation", int(revocation.rsplit("#", 1)[1])),
+            status_entry(suspension.rsplit("#", 1)[0], "suspension", int(suspension.rsplit("#", 1)[1])),
+        ],
+        "credentialSchema": {"id": f"{ctx.base_url}/schemas/{schema}/v1.json", "type": "JsonSchema"},
+    }
+    if row.valid_until is not None:
+        document["validUntil"] = format_datetime(row.valid_until)
+    return document
+
+
+def existing_batch(session: Session, batch_id: str, digest: str) -> BatchResult | None:
+    """The result of a batch already issued under ``batch_id``, or None."""
+    batch = session.get(IssuanceBatch, batch_id)
+    if batch is None:
+        return None
+    if batch.request_digest != digest:
+        raise ConflictError(f"batch {batch_id!r} was already issued with other content")
+    return batch_result(session, batch_id)
+
+
+def batch_result(session: Session, batch_id: str) -> BatchResult:
+    rows = session.exec(
+        select(Credential.id, Credential.certificate_number, Credential.holder_id)
+        .where(Credential.batch_id == batch_id)
+        .order_by(col(Credential.certificate_number))
+    ).all()
+    return BatchResult(
+        batchId=batch_id,
+        count=len(rows),
+        credentials=[IssuedCredential(id=i, certificateNumber=n, holderId=h) for i, n, h in rows],
+    )
+
+
+def issue(
+    session: Session,
+    principal: Principal,
+    rows: Sequence[IssueRequest],
+    ctx: IssuanceContext,
+    *,
+    batch_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Issue every row or none. The caller's transaction commits; nothing here does."""
+    digest = batch_digest(rows)
+    if batch_id is not None:
+        previous = existing_batch(session, batch_id, digest)
+        if previous is not None:
+            return previous
+        # Written first: a concurrent submission of the same id waits on this key and fails.
+        session.add(
+            IssuanceBatch(
+                id=batch_id,
+                request_digest=digest,
+                count=len(rows),
+                created_by=principal.actor,
+                created_at=ctx.now,
+            )
+        )
+        session.flush()
+    types, identities, errors = _check_rows(session, rows, ctx)
+    holders, holder_errors = _holders(session, rows, identities, ctx)
+    _reject(errors + holder_errors)
+    total = len(rows)
+    year = ctx.now.astimezone(CHINA_STANDARD_TIME).year
+    first_serial = _reserve_serials(session, ctx.province, year, total)
+    revocations = allocate(session, "revocation", total, ctx.rng)
+    suspensions = allocate(session, "suspension", total, ctx.rng)
+    record, key = ctx.ring.signing_key(ctx.now)
+    vm = f"{ctx.did}#{record.kid}"
+    credential_rows: list[dict[str, Any]] = []
+    audit_rows: list[dict[str, Any]] = []
+    issued: list[IssuedCredential] = []
+    for i, row in enumerate(rows):
+        ctype, holder = types[row.type_code], holders[i]
+        assert holder is not None
+        credential_id = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+        number = certificate_number(ctx.province, year, first_serial + i)
+        (rev_list, rev_number, rev_index), (sus_list, sus_number, sus_index) = revocations[i], suspensions[i]
+        document = credential_document(
+            credential_id=credential_id,
+            ctx=ctx,
+            row=row,
+            ctype=ctype,
+            holder=holder,
+            number=number,
+            revocation=f"{list_url(ctx.base_url, 'revocation', rev_number)}#{rev_index}",
+            suspension=f"{list_url(ctx.base_url, 'suspension', sus_number)}#{sus_index}",
+        )
+        signed = add_proof(document, key, vm, ctx.now)
+        credential_rows.append(
+            {
+                "id": credential_id,
+                "certificate_number": number,
+                "holder_id": holder.id,
+                "type_code": ctype.code,
+                "specialty": row.specialty,
+                "committee": row.evaluation_committee,
+                "awarded_on": row.awarded_on,
+                "valid_from": row.effective_valid_from,
+                "valid_until": row.valid_until,
+                "batch_id": batch_id,
+                "revocation_list_id": rev_list,
+                "revocation_index": rev_index,
+                "suspension_list_id": sus_list,
+                "suspension_index": sus_index,
+                "status": "active",
+                "status_reason": None,
+                "kid": record.kid,
+                "issued_at": ctx.now,
+                "document": orjson.dumps(signed).decode("utf-8"),
+            }
+        )
+        audit_rows.append(
+            {
+                "at": ctx.now,
+                "actor": principal.actor,
+                "actor_role": principal.role,
+                "action": "credential.issue",
+                "target_type": "credential",
+                "target_id": credential_id,
+                "holder_id": holder.id,
+                "reason": None,
+                "detail": json.dumps({"certificateNumber": number, "batchId": batch_id}, ensure_ascii=False),
+            }
+        )
+        issued.append(IssuedCredential(id=credential_id, certificateNumber=number, holderId=holder.id))
+        if progress is not None and (i + 1) % 500 == 0:
+            progress(i + 1, total)
+    for start in range(0, total, 2000):
+        session.execute(insert(Credential), credential_rows[start : start + 2000])
+        session.execute(insert(AuditEvent), audit_rows[start : start + 2000])
+    session.flush()
+    if progress is not None:
+        progress(total, total)
+    return BatchResult(batchId=batch_id, count=total, credentials=issued)

@@ -1,0 +1,315 @@
+"""The node's status lists: index allocation (random, never reused), revoke / suspend /
+reinstate with reason codes, and the signed list credentials it serves.
+
+An index belongs to one credential for ever: the credential row keeps it, and a
+unique constraint on (list, index) refuses a second owner. A list takes new
+credentials until three quarters of it are allocated, so random draws stay cheap and
+every list keeps a crowd to hide in (herd privacy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from registry import audit
+from registry.auth import Principal
+from registry.credentials.errors import StatusTransitionError
+from registry.credentials.status_list import MIN_LENGTH, Bitstring, StatusPurpose, status_list_credential
+from registry.credentials.verification import Check
+from registry.errors import NotFoundError
+from registry.models import Credential, StatusList
+from registry.signing.data_integrity import add_proof
+from registry.signing.keyring import KeyRing
+
+PURPOSES: tuple[StatusPurpose, ...] = ("revocation", "suspension")
+FILL_LIMIT = MIN_LENGTH * 3 // 4
+
+#: Reason codes. Revocation is final; suspension can be lifted (reinstatement).
+REVOCATION_REASONS = {
+    "research_misconduct": "科研失信 Research misconduct (integrity sanction)",
+    "fraudulent_application": "申报材料弄虚作假 Fraudulent application",
+    "issued_in_error": "误发 Issued in error",
+    "evaluation_annulled": "评审结果撤销 Evaluation annulled",
+    "disciplinary_sanction": "纪律处分 Disciplinary sanction",
+    "superseded": "被替代 Superseded by a new credential",
+}
+SUSPENSION_REASONS = {
+    "under_investigation": "调查中 Under investigation",
+    "research_misconduct_investigation": "科研失信调查中 Research-integrity investigation",
+    "disciplinary_procedure": "纪律审查中 Disciplinary procedure",
+    "administrative_hold": "行政暂停 Administrative hold",
+}
+REINSTATEMENT_REASONS = {
+    "investigation_cleared": "调查结论无问题 Investigation cleared",
+    "suspension_expired": "暂停期满 Suspension period ended",
+    "suspended_in_error": "误停 Suspended in error",
+}
+Action = Literal["revoke", "suspend", "reinstate"]
+REASONS: dict[str, dict[str, str]] = {
+    "revoke": REVOCATION_REASONS,
+    "suspend": SUSPENSION_REASONS,
+    "reinstate": REINSTATEMENT_REASONS,
+}
+
+
+def list_url(base_url: str, purpose: str, number: int) -> str:
+    return f"{base_url}/status/{purpose}/{number}"
+
+
+def _open_list(session: Session, purpose: StatusPurpose) -> StatusList:
+    row = session.exec(
+        select(StatusList)
+        .where(StatusList.purpose == purpose, col(StatusList.allocated) < FILL_LIMIT)
+        .order_by(col(StatusList.number))
+        .limit(1)
+    ).first()
+    if row is not None:
+        return row
+    last = session.exec(select(func.max(StatusList.number)).where(StatusList.purpose == purpose)).one()
+    row = StatusList(
+        purpose=purpose,
+        number=(last or 0) + 1,
+        length=MIN_LENGTH,
+        bits=bytes(MIN_LENGTH // 8),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _taken(session: Session, purpose: StatusPurpose, list_id: int) -> set[int]:
+    if purpose == "revocation":
+        query = select(Credential.revocation_index).where(Credential.revocation_list_id == list_id)
+    else:
+        query = select(Credential.suspension_index).where(Credential.suspension_list_id == list_id)
+    return set(session.exec(query).all())
+
+
+def allocate(
+    session: Session, purpose: StatusPurpose, count: int, rng: random.Random
+) -> list[tuple[int, int, int]]:
+    """``count`` fresh (list id, list number, index) slots for ``purpose``.
+
+    The list row's counter is raised first: that update locks the row (PostgreSQL) or
+    the database (SQLite) until commit, so two issuers never draw from the same free
+    set at once; the unique constraint on the credential table is the last guard.
+    """
+    slots: list[tuple[int, int, int]] = []
+    while len(slots) < count:
+        row = _open_list(session, purpose)
+        assert row.id is not None
+        take = min(count - len(slots), FILL_LIMIT - row.allocated)
+        session.execute(
+            update(StatusList)
+            .where(col(StatusList.id) == row.id)
+            .values(allocated=StatusList.allocated + take)
+        )
+        session.refresh(row)
+        taken = _taken(session, purpose, row.id)
+        drawn: set[int] = set()
+        while len(drawn) < take:
+            index = rng.randrange(row.length)
+            if index not in taken and index not in drawn:
+                drawn.add(index)
+        slots.extend((row.id, row.number, index) for index in drawn)
+    rng.shuffle(slots)
+    return slots
+
+
+def sign_list(row: StatusList, did: str, base_url: str, ring: KeyRing, now: datetime, ttl: int) -> None:
+    """Re-sign the list credential of ``row`` (after its bits changed)."""
+    record, key = ring.signing_key(now)
+    url = list_url(base_url, row.purpose, row.number)
+    unsigned = status_list_credential(
+        url,
+        did,
+        row.purpose,  # type: ignore[arg-type]
+        Bitstring(row.length, row.bits),
+        now,
+        now + timedelta(seconds=max(ttl, 60) * 12),
+    )
+    unsigned["@context"] = ["https://www.w3.org/ns/credentials/v2"]
+    signed = add_proof(unsigned, key, f"{did}#{record.kid}", now)
+    text = json.dumps(signed, ensure_ascii=False, separators=(",", ":"))
+    row.signed_credential = text
+    row.signed_at = now
+    row.etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+def get_list(session: Session, purpose: str, number: int) -> StatusList:
+    row = session.exec(
+        select(StatusList).where(StatusList.purpose == purpose, StatusList.number == number)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no {purpose} status list {number}")
+    return row
+
+
+def list_is_fresh(row: StatusList, now: datetime, ttl: int) -> bool:
+    """Signed, and not past half of the signed credential's validity."""
+    return (
+        row.signed_credential is not None
+        and row.signed_at is not None
+        and now - row.signed_at <= timedelta(seconds=max(ttl, 60) * 6)
+    )
+
+
+def current_list_credential(
+    session: Session,
+    purpose: str,
+    number: int,
+    did: str,
+    base_url: str,
+    ring: KeyRing,
+    now: datetime,
+    ttl: int,
+) -> StatusList:
+    """The list row with a signed credential that is still fresh (re-signed when it has
+    never been signed or is past half of its validity)."""
+    row = get_list(session, purpose, number)
+    if not list_is_fresh(row, now, ttl):
+        sign_list(row, did, base_url, ring, now, ttl)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def change_status(
+    session: Session,
+    principal: Principal,
+    credential_id: str,
+    action: Action,
+    reason_code: str,
+    note: str | None,
+    *,
+    did: str,
+    base_url: str,
+    ring: KeyRing,
+    now: datetime,
+    ttl: int,
+) -> Credential:
+    """Revoke, suspend or reinstate one credential, re-sign the list it touches and
+    audit it. Revocation is final; only a suspended credential can be reinstated."""
+    reasons = REASONS[action]
+    if reason_code not in reasons:
+        raise StatusTransitionError(
+            f"reason code {reason_code!r} is not one for {action}; use one of: {', '.join(sorted(reasons))}"
+        )
+    credential = session.get(Credential, credential_id, with_for_update=True)
+    if credential is None:
+        raise NotFoundError(f"no credential {credential_id}")
+    if credential.status == "revoked":
+        raise StatusTransitionError("the credential is revoked; revocation is final")
+    if action == "reinstate" and credential.status != "suspended":
+        raise StatusTransitionError("only a suspended credential can be reinstated")
+    if action == "suspend" and credential.status == "suspended":
+        raise StatusTransitionError("the credential is already suspended")
+    previous = credential.status
+    if action == "revoke":
+        list_id, index, value, credential.status = (
+            credential.revocation_list_id,
+            credential.revocation_index,
+            True,
+            "revoked",
+        )
+    else:
+        list_id, index = credential.suspension_list_id, credential.suspension_index
+        value = action == "suspend"
+        credential.status = "suspended" if value else "active"
+    credential.status_reason = reason_code if action != "reinstate" else None
+    row = session.get(StatusList, list_id, with_for_update=True)
+    assert row is not None
+    bits = Bitstring(row.length, row.bits)
+    bits.set(index, value)
+    row.bits = bits.to_bytes()
+    row.version += 1
+    sign_list(row, did, base_url, ring, now, ttl)
+    session.add_all([credential, row])
+    audit.record(
+        session,
+        principal,
+        now,
+        f"credential.{action}",
+        "credential",
+        credential.id,
+        holder_id=credential.holder_id,
+        reason=reason_code,
+        detail={"from": previous, "to": credential.status, "note": note}
+        if note
+        else {"from": previous, "to": credential.status},
+    )
+    session.flush()
+    return credential
+
+
+def public_list(row: StatusList) -> dict[str, Any]:
+    return {"purpose": row.purpose, "number": row.number, "length": row.length, "allocated": row.allocated}
+
+
+class StatusReader:
+    """Answers the status check of the verification pipeline from this node's own
+    lists (read once per reader); another node's lists are not fetched here."""
+
+    def __init__(self, session: Session, base_url: str) -> None:
+        self.session = session
+        self.prefix = f"{base_url}/status/"
+        self._lists: dict[tuple[str, int], StatusList | None] = {}
+
+    def _list(self, purpose: str, number: int) -> StatusList | None:
+        key = (purpose, number)
+        if key not in self._lists:
+            self._lists[key] = self.session.exec(
+                select(StatusList).where(StatusList.purpose == purpose, StatusList.number == number)
+            ).first()
+        return self._lists[key]
+
+    def _reason(self, row: StatusList, index: int) -> str | None:
+        assert row.id is not None
+        if row.purpose == "revocation":
+            where = (Credential.revocation_list_id == row.id, Credential.revocation_index == index)
+        else:
+            where = (Credential.suspension_list_id == row.id, Credential.suspension_index == index)
+        return self.session.exec(select(Credential.status_reason).where(*where)).first()
+
+    def __call__(self, entries: Sequence[Any]) -> Check:
+        if not entries:
+            return Check("status", "pass", "the credential has no status entry, so it cannot be revoked")
+        findings: list[str] = []
+        unknown: list[str] = []
+        for entry in entries:
+            if not isinstance(entry, dict) or entry.get("type") != "BitstringStatusListEntry":
+                return Check("status", "fail", "a credentialStatus entry is not a BitstringStatusListEntry")
+            url = entry.get("statusListCredential")
+            purpose = entry.get("statusPurpose")
+            raw_index = entry.get("statusListIndex")
+            if not isinstance(url, str) or not isinstance(raw_index, str) or not raw_index.isdigit():
+                return Check("status", "fail", "a credentialStatus entry is malformed")
+            if not url.startswith(self.prefix):
+                unknown.append(f"the {purpose} list {url} is another node's and was not fetched")
+                continue
+            list_purpose, _, number = url[len(self.prefix) :].partition("/")
+            row = self._list(list_purpose, int(number)) if number.isdigit() else None
+            if row is None:
+                return Check("status", "fail", f"this node has no status list {url}")
+            if list_purpose != purpose:
+                return Check("status", "fail", "the entry's purpose differs from its list's")
+            index = int(raw_index)
+            if index >= row.length:
+                return Check("status", "fail", "statusListIndex is beyond the end of the list")
+            if Bitstring(row.length, row.bits).get(index):
+                reason = self._reason(row, index)
+                word = "revoked" if purpose == "revocation" else "suspended"
+                findings.append(f"{word} ({reason})" if reason else word)
+        if findings:
+            return Check("status", "fail", "; ".join(findings))
+        if unknown:
+            return Check("status", "unknown", "; ".join(unknown))
+        return Check("status", "pass", "neither revoked nor suspended")

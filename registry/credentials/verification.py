@@ -1,0 +1,293 @@
+"""The verification pipeline: a presented credential (VC JSON with an eddsa-jcs-2022
+proof, or a VC-JWT) in, a report out with each check as pass / fail / unknown and a
+reason, and an overall verdict.
+
+Checks, in order:
+1. ``proof``      the signature verifies with the method it names.
+2. ``issuer``     the issuer controls that method and is a node this one trusts.
+3. ``key``        the key was valid for signing when the credential was signed.
+4. ``validity``   now is within validFrom .. validUntil.
+5. ``schema``     the credential conforms to the registry schema it names.
+6. ``status``     no revocation or suspension bit is set.
+
+Verdict: ``invalid`` when any check fails, else ``unknown`` when any check could not
+be made, else ``valid``. Nothing is ever ``valid`` on a check that was not made.
+
+Steps 1-5 are pure (:func:`examine`, safe to run in worker processes); step 6 needs
+the node's status lists and runs where they are (:func:`finish`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+
+from registry.credentials import schemas
+from registry.errors import RegistryError
+from registry.signing import data_integrity, jcs, jose
+from registry.signing.did import DidResolver, VerificationMethod
+from registry.signing.errors import (
+    CanonicalizationError,
+    IssuerMismatchError,
+    KeyMaterialError,
+    ResolutionError,
+    SigningError,
+)
+from registry.signing.keyring import KeyRing
+
+Result = Literal["pass", "fail", "unknown"]
+Verdict = Literal["valid", "invalid", "unknown"]
+CHECKS = ("proof", "issuer", "key", "validity", "schema", "status")
+MAX_CREDENTIAL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    result: Result
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"check": self.name, "result": self.result, "reason": self.reason}
+
+
+@dataclass
+class Examination:
+    """What :func:`examine` found (picklable): checks 1-5, and what status needs."""
+
+    format: str
+    checks: list[Check]
+    credential: dict[str, Any] | None = None
+    status_entries: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Report:
+    verdict: Verdict
+    format: str
+    checks: list[Check]
+    credential: dict[str, Any] | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "format": self.format,
+            "checks": [c.to_json() for c in self.checks],
+            "credential": self.credential,
+        }
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a verifier trusts: its own DID and key ring (public history, compromised
+    keys included, so that the key check can tell when they went bad), and the DIDs
+    of the issuers it accepts."""
+
+    own_did: str
+    ring_records: tuple[tuple[tuple[str, Any], ...], ...]
+    trusted_issuers: frozenset[str]
+
+    @classmethod
+    def of(cls, own_did: str, ring: KeyRing, trusted: frozenset[str] = frozenset()) -> Trust:
+        records = tuple(tuple(sorted(r.items())) for r in ring.public_records())
+        return cls(own_did, records, trusted | {own_did})
+
+    def ring(self) -> KeyRing:
+        return _ring(self.ring_records)
+
+
+@lru_cache(maxsize=16)
+def _ring(records: tuple[tuple[tuple[str, Any], ...], ...]) -> KeyRing:
+    return KeyRing.from_public_records([dict(r) for r in records])
+
+
+class _Resolver:
+    """Own methods from the key ring (whatever their state); did:key offline; other
+    did:web cannot be resolved yet (federation will bring trust chains)."""
+
+    def __init__(self, trust: Trust) -> None:
+        self.trust = trust
+        self.did_key = DidResolver()
+
+    def resolve(self, verification_method_id: str) -> VerificationMethod:
+        if not isinstance(verification_method_id, str):
+            raise ResolutionError("verification method id must be a string")
+        did, _, kid = verification_method_id.partition("#")
+        if did == self.trust.own_did:
+            try:
+                record = self.trust.ring().record(kid)
+            except KeyMaterialError:
+                raise ResolutionError(f"this node has no key {kid!r}") from None
+            return VerificationMethod(
+                verification_method_id, did, record.public_key, frozenset({"assertionMethod"})
+            )
+        if did.startswith("did:key:"):
+            return self.did_key.resolve(verification_method_id)
+        raise ResolutionError(f"{did} is not a node this one can resolve")
+
+
+def _unknown_rest(checks: list[Check], reason: str) -> None:
+    done = {c.name for c in checks}
+    checks.extend(Check(n, "unknown", reason) for n in CHECKS if n not in done)
+
+
+def parse_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, Any]:
+    """``("vc", dict)`` or ``("vc-jwt", token)``; raises for anything else."""
+    if isinstance(presented, Mapping):
+        return "vc", dict(presented)
+    raw = presented.encode("utf-8") if isinstance(presented, str) else presented
+    raw = raw.strip()
+    if len(raw) > MAX_CREDENTIAL_BYTES:
+        raise CanonicalizationError(f"a credential is at most {MAX_CREDENTIAL_BYTES} bytes")
+    if raw.startswith(b"{"):
+        return "vc", jcs.loads(raw)
+    if raw.count(b".") == 2 and raw.isascii():
+        return "vc-jwt", raw.decode("ascii")
+    raise CanonicalizationError("not a VC JSON document or a compact VC-JWT")
+
+
+def _summary(credential: Mapping[str, Any]) -> dict[str, Any]:
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, Mapping) else {}
+    typ = subject.get("title") or subject.get("qualification")
+    issuer = credential.get("issuer")
+    return {
+        "id": credential.get("id"),
+        "type": credential.get("type"),
+        "issuer": issuer.get("id") if isinstance(issuer, Mapping) else issuer,
+        "certificateNumber": subject.get("certificateNumber"),
+        "holderName": subject.get("name"),
+        "credentialType": typ.get("code") if isinstance(typ, Mapping) else None,
+        "validFrom": credential.get("validFrom"),
+        "validUntil": credential.get("validUntil"),
+    }
+
+
+def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datetime) -> Examination:
+    """Checks 1-5 of a presented credential (pure)."""
+    checks: list[Check] = []
+    try:
+        fmt, parsed = parse_presented(presented)
+    except RegistryError as exc:
+        checks.append(Check("proof", "fail", f"malformed credential: {exc.detail}"))
+        _unknown_rest(checks, "the credential could not be read")
+        return Examination("unknown", checks)
+    resolver = _Resolver(trust)
+    credential: Mapping[str, Any]
+    method: VerificationMethod | None = None
+    signed_at: datetime | None = None
+    # 1-2. Signature, then the issuer's control of the method.
+    try:
+        if fmt == "vc":
+            if not isinstance(parsed, dict):
+                raise CanonicalizationError("a credential is a JSON object")
+            credential = parsed
+            verified = data_integrity.verify_issuer_proof(credential, resolver, now)
+            method, signed_at = verified.verification_method, verified.created
+        else:
+            token = jose.verify_vc_jwt(parsed, resolver, now)
+            credential, method = token.payload, token.verification_method
+            stamp = credential.get("iat")
+            if isinstance(stamp, int | float) and not isinstance(stamp, bool):
+                signed_at = datetime.fromtimestamp(stamp, tz=now.tzinfo)
+            elif "validFrom" in credential:
+                signed_at = data_integrity.parse_datetime(credential["validFrom"], "validFrom")
+        checks.append(Check("proof", "pass", f"{fmt} signature verifies with {method.id}"))
+    except ResolutionError as exc:
+        checks.append(Check("proof", "unknown", f"the signing key could not be resolved: {exc.detail}"))
+        _unknown_rest(checks, "the signature could not be checked")
+        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+    except IssuerMismatchError as exc:
+        checks.append(Check("proof", "pass", "the signature verifies"))
+        checks.append(Check("issuer", "fail", exc.detail))
+        _unknown_rest(checks, "not checked: the issuer did not sign this credential")
+        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+    except SigningError as exc:
+        checks.append(Check("proof", "fail", exc.detail))
+        _unknown_rest(checks, "not checked: the credential is not authentic")
+        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+    issuer = data_integrity.issuer_id(credential)
+    if issuer in trust.trusted_issuers:
+        who = "this node" if issuer == trust.own_did else "a trusted node"
+        checks.append(Check("issuer", "pass", f"issued by {who} ({issuer})"))
+    elif issuer.startswith("did:key:"):
+        checks.append(Check("issuer", "fail", f"signature valid, but {issuer} is not a trusted issuer"))
+    else:
+        checks.append(
+            Check("issuer", "unknown", f"{issuer} is not a node whose trust can be established here")
+        )
+    # 3. Key valid when it signed.
+    if issuer != trust.own_did:
+        checks.append(Check("key", "unknown", "key history is known only for this node's own keys"))
+    elif signed_at is None:
+        checks.append(Check("key", "fail", "the credential does not say when it was signed"))
+    else:
+        kid = method.id.partition("#")[2]
+        try:
+            trust.ring().check_valid_at(kid, signed_at)
+            checks.append(Check("key", "pass", f"key {kid} was valid for signing at {signed_at.isoformat()}"))
+        except KeyMaterialError as exc:
+            checks.append(Check("key", "fail", exc.detail))
+    # 4. Validity period.
+    checks.append(_validity(credential, now))
+    # 5. Schema.
+    checks.append(_schema(credential))
+    entries = credential.get("credentialStatus")
+    if entries is None:
+        status_entries: list[Any] = []
+    elif isinstance(entries, list):
+        status_entries = entries
+    else:
+        status_entries = [entries]
+    return Examination(fmt, checks, _summary(credential), status_entries)
+
+
+def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
+    try:
+        start = credential.get("validFrom")
+        end = credential.get("validUntil")
+        if start is not None and data_integrity.parse_datetime(start, "validFrom") > now:
+            return Check("validity", "fail", f"not valid before {start}")
+        if end is not None and data_integrity.parse_datetime(end, "validUntil") <= now:
+            return Check("validity", "fail", f"expired at {end}")
+    except SigningError as exc:
+        return Check("validity", "fail", exc.detail)
+    period = f"from {start or '(no start)'} until {end or '(no end)'}"
+    return Check("validity", "pass", f"valid {period}")
+
+
+def _schema(credential: Mapping[str, Any]) -> Check:
+    declared = credential.get("credentialSchema")
+    if not isinstance(declared, Mapping) or not isinstance(declared.get("id"), str):
+        return Check("schema", "unknown", "the credential names no credentialSchema")
+    name = schemas.schema_name_of(declared["id"])
+    if name is None:
+        return Check("schema", "unknown", f"schema {declared['id']} is not one of the registry's")
+    errors = schemas.schema_errors(name, credential)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return Check("schema", "fail", f"does not conform to {name} v1: {errors[0]}{more}")
+    return Check("schema", "pass", f"conforms to {name} v1")
+
+
+StatusChecker = Callable[[Sequence[Any]], Check]
+
+
+def finish(exam: Examination, status_of: StatusChecker) -> Report:
+    """Add the status check (unless the credential failed before) and decide."""
+    checks = list(exam.checks)
+    if not any(c.name == "status" for c in checks):
+        checks.append(status_of(exam.status_entries))
+    results = {c.result for c in checks}
+    verdict: Verdict = "invalid" if "fail" in results else "unknown" if "unknown" in results else "valid"
+    return Report(verdict, exam.format, checks, exam.credential)
+
+
+def examine_many(
+    items: Sequence[str | bytes | Mapping[str, Any]], trust: Trust, now: datetime
+) -> list[Examination]:
+    """:func:`examine` over a chunk (the unit of work sent to a worker process)."""
+    return [examine(item, trust, now) for item in items]

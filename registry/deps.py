@@ -1,0 +1,95 @@
+"""FastAPI dependencies: the node, a unit-of-work session, and the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from registry.auth import API_KEY_PREFIX, Principal, find_hr_client, require_role, require_scope
+from registry.errors import AuthenticationError
+from registry.models import Account
+from registry.node import NodeState
+
+
+def get_node(request: Request) -> NodeState:
+    node: NodeState = request.app.state.node
+    return node
+
+
+NodeDep = Annotated[NodeState, Depends(get_node)]
+
+
+def get_session(node: NodeDep) -> Iterator[Session]:
+    """One transaction per request: committed when the endpoint returns, rolled back
+    when anything raises (so a failed request changes nothing)."""
+    with node.db.session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_read_session(node: NodeDep) -> Iterator[Session]:
+    """A session for endpoints that only read."""
+    with node.db.session(write=False) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An access token from POST /v1/auth/token, or an HR client's API key (yrd_…).",
+)
+
+
+def get_principal(
+    node: NodeDep,
+    session: ReadSessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise AuthenticationError("this needs an access token or an API key (Authorization: Bearer …)")
+    token = credentials.credentials
+    if token.startswith(API_KEY_PREFIX):
+        client = find_hr_client(session, token)
+        node.limiter.take(client.id, client.rate_per_minute)
+        return Principal("hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split()))
+    claims = node.tokens.read(token, node.clock())
+    account = session.get(Account, claims["sub"])
+    if account is None or not account.active:
+        raise AuthenticationError("the account of this token is not active")
+    return Principal("account", account.id, account.role, holder_id=account.holder_id)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def _role_dependency(*roles: str) -> object:
+    def check(principal: PrincipalDep) -> Principal:
+        require_role(principal, *roles)
+        return principal
+
+    return Depends(check)
+
+
+def _scope_dependency(scope: str) -> object:
+    def check(principal: PrincipalDep) -> Principal:
+        require_scope(principal, scope)
+        return principal
+
+    return Depends(check)
+
+
+AdminDep = Annotated[Principal, _role_dependency("admin")]
+# Separation of duties: admins manage accounts, keys and the catalogue but do not issue.
+OfficerDep = Annotated[Principal, _role_dependency("issuing_officer")]
+AuditorDep = Annotated[Principal, _role_dependency("auditor", "admin")]
+StaffDep = Annotated[Principal, _role_dependency("issuing_officer", "auditor")]
+HolderDep = Annotated[Principal, _role_dependency("holder")]
+HrVerifyDep = Annotated[Principal, _scope_dependency("verify")]
+HrLookupDep = Annotated[Principal, _scope_dependency("lookup")]

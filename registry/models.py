@@ -1,0 +1,211 @@
+"""The node's tables (SQLModel). The schema itself is owned by the Alembic migrations in
+``registry/migrations``; a test fails when these models and the migrations differ.
+
+Personal data: a holder's identity number is never stored. ``id_lookup`` is a keyed
+hash (HMAC-SHA256 under the node's secret, which lives outside the database) used to
+find the holder again; ``id_masked`` shows the first and last characters only; the
+credential carries ``holderCommitment`` = SHA-256(salt || number) with a per-holder
+random salt, which the holder can open to prove the binding.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from registry.database import UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Column[datetime]:
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class NodeKey(SQLModel, table=True):
+    """One Ed25519 key of the node's ring: public history and the encrypted private key."""
+
+    __tablename__ = "node_key"
+    kid: str = Field(primary_key=True, max_length=64)
+    public_multikey: str = Field(max_length=64)
+    created: datetime = Field(sa_column=_utc())
+    activated: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    retired: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    compromised_from: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: passphrase-encrypted PKCS#8 PEM (registry.signing.keys.private_key_to_pem)
+    private_pem: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CredentialType(SQLModel, table=True):
+    """A catalogue entry: a title (series x level) or a qualification."""
+
+    __tablename__ = "credential_type"
+    code: str = Field(primary_key=True, max_length=64)
+    #: title | qualification | skill
+    kind: str = Field(max_length=16, index=True)
+    #: licensing | level-evaluation for qualifications; empty for titles
+    category: str | None = Field(default=None, max_length=32)
+    series_code: str = Field(max_length=32, index=True)
+    series_zh: str = Field(max_length=64)
+    series_en: str = Field(max_length=128)
+    level_code: str = Field(max_length=32)
+    level_zh: str = Field(max_length=32)
+    level_en: str = Field(max_length=64)
+    name_zh: str = Field(max_length=64)
+    name_en: str = Field(max_length=128)
+    #: level code of the professional title this qualification counts as (national policy)
+    equivalent_title_level: str | None = Field(default=None, max_length=32)
+    active: bool = True
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Holder(SQLModel, table=True):
+    __tablename__ = "holder"
+    __table_args__ = (UniqueConstraint("id_type", "id_lookup", name="uq_holder_identity"),)
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=128)
+    #: resident (GB 11643 18-character ID) | passport
+    id_type: str = Field(max_length=16)
+    id_lookup: str = Field(max_length=64)
+    id_masked: str = Field(max_length=32)
+    commitment_salt: str = Field(max_length=32)
+    holder_commitment: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class StatusList(SQLModel, table=True):
+    """One Bitstring Status List of the node, with its last signed list credential."""
+
+    __tablename__ = "status_list"
+    __table_args__ = (UniqueConstraint("purpose", "number", name="uq_status_list_number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    purpose: str = Field(max_length=16)
+    number: int
+    length: int
+    #: indexes handed out so far (never handed out again)
+    allocated: int = 0
+    bits: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    version: int = 0
+    signed_credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    etag: str | None = Field(default=None, max_length=80)
+    signed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class IssuanceBatch(SQLModel, table=True):
+    """An evaluation batch, committed together with its credentials (idempotency record)."""
+
+    __tablename__ = "issuance_batch"
+    id: str = Field(primary_key=True, max_length=64)
+    request_digest: str = Field(max_length=64)
+    count: int
+    created_by: str = Field(max_length=80)
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class Credential(SQLModel, table=True):
+    __tablename__ = "credential"
+    __table_args__ = (
+        UniqueConstraint("revocation_list_id", "revocation_index", name="uq_credential_revocation_slot"),
+        UniqueConstraint("suspension_list_id", "suspension_index", name="uq_credential_suspension_slot"),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    certificate_number: str = Field(max_length=32, unique=True)
+    holder_id: str = Field(foreign_key="holder.id", max_length=36, index=True)
+    type_code: str = Field(foreign_key="credential_type.code", max_length=64)
+    specialty: str = Field(max_length=128)
+    committee: str = Field(max_length=256)
+    awarded_on: date
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    batch_id: str | None = Field(default=None, foreign_key="issuance_batch.id", max_length=64, index=True)
+    revocation_list_id: int = Field(foreign_key="status_list.id")
+    revocation_index: int
+    suspension_list_id: int = Field(foreign_key="status_list.id")
+    suspension_index: int
+    #: active | suspended | revoked
+    status: str = Field(default="active", max_length=16)
+    status_reason: str | None = Field(default=None, max_length=64)
+    kid: str = Field(max_length=64)
+    issued_at: datetime = Field(sa_column=_utc())
+    #: the signed VC 2.0 document (eddsa-jcs-2022), as issued
+    document: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class VerificationCode(SQLModel, table=True):
+    """A time-limited code a holder gives an employer to look a credential up."""
+
+    __tablename__ = "verification_code"
+    id: int | None = Field(default=None, primary_key=True)
+    credential_id: str = Field(foreign_key="credential.id", max_length=36, index=True)
+    code_hash: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_column=_utc())
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class CertificateSerial(SQLModel, table=True):
+    """Next serial of certificate numbers per province and year."""
+
+    __tablename__ = "certificate_serial"
+    province: str = Field(primary_key=True, max_length=2)
+    year: int = Field(primary_key=True)
+    next_serial: int = 1
+
+
+class Account(SQLModel, table=True):
+    """A person who signs in: node admin, issuing officer, auditor or holder."""
+
+    __tablename__ = "account"
+    id: str = Field(primary_key=True, max_length=36)
+    username: str = Field(max_length=64, unique=True)
+    password_hash: str = Field(max_length=256)
+    #: admin | issuing_officer | auditor | holder
+    role: str = Field(max_length=32)
+    holder_id: str | None = Field(default=None, foreign_key="holder.id", max_length=36, unique=True)
+    active: bool = True
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class HolderActivation(SQLModel, table=True):
+    """A one-time code, handed to a holder out of band, that lets them open an account."""
+
+    __tablename__ = "holder_activation"
+    id: int | None = Field(default=None, primary_key=True)
+    holder_id: str = Field(foreign_key="holder.id", max_length=36, index=True)
+    code_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_column=_utc())
+    used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
+class HrClient(SQLModel, table=True):
+    """An HR department calling the verification API with an API key."""
+
+    __tablename__ = "hr_client"
+    id: str = Field(primary_key=True, max_length=36)
+    name: str = Field(max_length=128)
+    #: public part of the key (``yrd_<key_id>_<secret>``), to find the record
+    key_id: str = Field(max_length=32, unique=True)
+    #: SHA-256 of the whole key (the secret has 256 bits of entropy)
+    key_hash: str = Field(max_length=64)
+    #: space-separated: verify lookup
+    scopes: str = Field(max_length=128)
+    rate_per_minute: int
+    active: bool = True
+    created_at: datetime = Field(sa_column=_utc())
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who did what, when and why: every state change and every look-up of personal data."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_holder_at", "holder_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc(index=True))
+    actor: str = Field(max_length=80)
+    actor_role: str = Field(max_length=32)
+    action: str = Field(max_length=64, index=True)
+    target_type: str = Field(max_length=32)
+    target_id: str = Field(max_length=64)
+    #: the holder whose data this concerns (so the holder can see it)
+    holder_id: str | None = Field(default=None, max_length=36)
+    reason: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

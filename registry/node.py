@@ -1,0 +1,103 @@
+"""What every request of a node may read: settings, database, key ring, clock,
+randomness and the small in-memory helpers (rate limiter, batch progress)."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from registry.auth import AccessTokens, Passwords, RateLimiter, derive_key
+from registry.database import Database
+from registry.node_keys import NodeKeyStore
+from registry.settings import Settings
+from registry.signing.keyring import KeyRing
+from registry.verifier import Verifier
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BatchProgress:
+    """Progress of batches being issued in this process (a large batch runs in the
+    background; its state is readable while it runs). Finished batches are in the
+    database; failed ones stay here with their errors until the process ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, dict[str, object]] = {}
+
+    def update(self, batch_id: str, **fields: object) -> None:
+        with self._lock:
+            self._items.setdefault(batch_id, {}).update(fields)
+
+    def get(self, batch_id: str) -> dict[str, object] | None:
+        with self._lock:
+            item = self._items.get(batch_id)
+            return dict(item) if item is not None else None
+
+    def claim(self, batch_id: str) -> bool:
+        """Mark a batch as running here; false if it already runs."""
+        with self._lock:
+            current = self._items.get(batch_id)
+            if current is not None and current.get("state") in ("queued", "running"):
+                return False
+            self._items[batch_id] = {"state": "queued"}
+            return True
+
+
+class NodeState:
+    #: How long a loaded key ring is trusted before it is read again (a rotation made
+    #: by another worker or the CLI is seen within this time).
+    RING_TTL_SECONDS = 5.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock = utc_now,
+        *,
+        passwords: Passwords | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.key_store = NodeKeyStore(settings.key_passphrase)
+        self.passwords = passwords or Passwords()
+        self.tokens = AccessTokens(settings.secret_key, settings.did, settings.access_token_minutes)
+        self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
+        self.code_key = derive_key(settings.secret_key, "verification-code")
+        self.limiter = RateLimiter()
+        self.rng = rng or random.SystemRandom()
+        self.batches = BatchProgress()
+        self.verifier: Verifier = Verifier()
+        self._ring: KeyRing | None = None
+        self._ring_loaded = 0.0
+        self._ring_lock = threading.Lock()
+
+    @property
+    def did(self) -> str:
+        return self.settings.did
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url.rstrip("/")
+
+    @property
+    def ring(self) -> KeyRing:
+        with self._ring_lock:
+            if self._ring is None or time.monotonic() - self._ring_loaded > self.RING_TTL_SECONDS:
+                with self.db.session() as session:
+                    self._ring = self.key_store.load_or_create(session, self.clock())
+                self._ring_loaded = time.monotonic()
+            return self._ring
+
+    def set_ring(self, ring: KeyRing) -> None:
+        with self._ring_lock:
+            self._ring, self._ring_loaded = ring, time.monotonic()

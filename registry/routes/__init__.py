@@ -1,0 +1,1 @@
+"""HTTP routes, one module per area. Routes parse and answer; services do the work."""

@@ -1,0 +1,159 @@
+"""A holder's own credentials: list, download as VC JSON or VC-JWT, verification
+codes for employers, and who looked at their data. A holder reaches only records
+whose holder is theirs; anything else is 404, exactly like a record that does not
+exist."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, col, select
+
+from registry import audit, codes
+from registry.auth import Principal
+from registry.deps import HolderDep, NodeDep, ReadSessionDep, SessionDep
+from registry.errors import NotFoundError
+from registry.models import Credential
+from registry.signing import jose
+
+router = APIRouter(tags=["holders"])
+
+
+class OwnCredential(BaseModel):
+    id: str
+    certificateNumber: str
+    typeCode: str
+    status: str
+    issuedAt: str
+    downloads: dict[str, str]
+
+
+class CodeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    valid_days: int = Field(default=7, alias="validDays", ge=1, le=codes.MAX_DAYS)
+
+
+class CodeOut(BaseModel):
+    credentialId: str
+    certificateNumber: str
+    verificationCode: str
+    expiresAt: str
+
+
+def own_credential(session: Session, holder: Principal, credential_id: str) -> Credential:
+    row = session.get(Credential, credential_id)
+    if row is None or holder.holder_id is None or row.holder_id != holder.holder_id:
+        raise NotFoundError(f"no credential {credential_id}")
+    return row
+
+
+@router.get("/v1/holder/credentials", operation_id="listOwnCredentials")
+def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
+    """The signed-in holder's credentials."""
+    rows = session.exec(
+        select(Credential).where(Credential.holder_id == holder.holder_id).order_by(col(Credential.issued_at))
+    ).all()
+    return [
+        OwnCredential(
+            id=r.id,
+            certificateNumber=r.certificate_number,
+            typeCode=r.type_code,
+            status=r.status,
+            issuedAt=r.issued_at.isoformat().replace("+00:00", "Z"),
+            downloads={
+                "vc": f"/v1/holder/credentials/{r.id}?format=vc",
+                "vc-jwt": f"/v1/holder/credentials/{r.id}?format=vc-jwt",
+            },
+        )
+        for r in rows
+    ]
+
+
+@router.get(
+    "/v1/holder/credentials/{credential_id}",
+    operation_id="downloadOwnCredential",
+    responses={
+        200: {
+            "content": {"application/vc": {}, "application/vc+jwt": {"schema": {"type": "string"}}},
+            "description": "The signed credential file",
+        },
+        404: {"description": "No such credential of this holder"},
+    },
+)
+def download(
+    credential_id: str,
+    node: NodeDep,
+    session: ReadSessionDep,
+    holder: HolderDep,
+    format: Annotated[Literal["vc", "vc-jwt"], Query()] = "vc",
+) -> Response:
+    """Download a credential as VC JSON (eddsa-jcs-2022, as issued) or as a VC-JWT
+    signed now by the node's current key (``iat`` says when)."""
+    row = own_credential(session, holder, credential_id)
+    document: dict[str, Any] = json.loads(row.document)
+    name = row.certificate_number
+    if format == "vc":
+        body = json.dumps(document, ensure_ascii=False, indent=2)
+        return Response(
+            body,
+            media_type="application/vc",
+            headers={"Content-Disposition": f'attachment; filename="{name}.vc.json"'},
+        )
+    now = node.clock()
+    record, key = node.ring.signing_key(now)
+    unsecured = {k: v for k, v in document.items() if k != "proof"}
+    unsecured["iat"] = int(now.timestamp())
+    token = jose.sign_vc_jwt(unsecured, key, f"{node.did}#{record.kid}")
+    return Response(
+        token,
+        media_type="application/vc+jwt",
+        headers={"Content-Disposition": f'attachment; filename="{name}.vc.jwt"'},
+    )
+
+
+@router.post(
+    "/v1/holder/credentials/{credential_id}/verification-codes",
+    operation_id="createVerificationCode",
+    status_code=status.HTTP_201_CREATED,
+)
+def create_code(
+    credential_id: str, body: CodeRequest, node: NodeDep, session: SessionDep, holder: HolderDep
+) -> CodeOut:
+    """A time-limited code to give an employer for a look-up of this credential."""
+    row = own_credential(session, holder, credential_id)
+    now = node.clock()
+    code, expires = codes.new_code(session, node.code_key, row.id, now, body.valid_days)
+    audit.record(
+        session,
+        holder,
+        now,
+        "verification-code.create",
+        "credential",
+        row.id,
+        holder_id=row.holder_id,
+        detail={"validDays": body.valid_days},
+    )
+    return CodeOut(
+        credentialId=row.id,
+        certificateNumber=row.certificate_number,
+        verificationCode=code,
+        expiresAt=expires.isoformat().replace("+00:00", "Z"),
+    )
+
+
+@router.get("/v1/holder/audit", operation_id="listOwnAuditEvents")
+def own_audit(
+    session: ReadSessionDep,
+    holder: HolderDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, object]]:
+    """Everything recorded about the holder's data: issuance, status changes,
+    verifications and look-ups, with who did them."""
+    return [
+        audit.public(e)
+        for e in audit.events(session, holder_id=holder.holder_id, after_id=after, limit=limit)
+    ]

@@ -1,0 +1,296 @@
+"""Issuing officers: issue one credential or a batch, read, revoke, suspend, reinstate."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from registry import audit
+from registry.auth import Principal
+from registry.credentials import issuance
+from registry.credentials import status as status_service
+from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
+from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
+from registry.models import Credential
+from registry.node import NodeState
+from registry.signing import jcs
+
+router = APIRouter(tags=["issuance"])
+BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+
+
+def context(node: NodeState) -> issuance.IssuanceContext:
+    return issuance.IssuanceContext(
+        did=node.did,
+        base_url=node.base_url,
+        province=node.settings.province,
+        ring=node.ring,
+        id_key=node.id_key,
+        rng=node.rng,
+        now=node.clock(),
+    )
+
+
+class CredentialRecord(BaseModel):
+    id: str
+    certificateNumber: str
+    holderId: str
+    typeCode: str
+    status: str
+    statusReason: str | None
+    batchId: str | None
+    issuedAt: str
+    verifiableCredential: dict[str, Any]
+
+
+def record_of(row: Credential) -> CredentialRecord:
+    return CredentialRecord(
+        id=row.id,
+        certificateNumber=row.certificate_number,
+        holderId=row.holder_id,
+        typeCode=row.type_code,
+        status=row.status,
+        statusReason=row.status_reason,
+        batchId=row.batch_id,
+        issuedAt=row.issued_at.isoformat().replace("+00:00", "Z"),
+        verifiableCredential=json.loads(row.document),
+    )
+
+
+@router.post(
+    "/v1/credentials",
+    operation_id="issueCredential",
+    status_code=status.HTTP_201_CREATED,
+    responses={422: {"description": "Invalid row (all errors listed)"}},
+)
+def issue_one(
+    body: issuance.IssueRequest, node: NodeDep, session: SessionDep, officer: OfficerDep, response: Response
+) -> CredentialRecord:
+    """Issue one credential (VC 2.0, eddsa-jcs-2022, revocation and suspension entries)."""
+    result = issuance.issue(session, officer, [body], context(node))
+    row = session.get(Credential, result.credentials[0].id)
+    assert row is not None
+    response.headers["Location"] = f"/v1/credentials/{row.id}"
+    return record_of(row)
+
+
+class BatchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credentials: list[dict[str, Any]] = Field(description="Rows as for POST /v1/credentials")
+
+
+class BatchState(BaseModel):
+    batchId: str
+    state: Literal["queued", "running", "done", "failed"]
+    total: int | None = None
+    processed: int | None = None
+    result: issuance.BatchResult | None = None
+    errors: list[dict[str, Any]] | None = None
+    detail: str | None = None
+
+
+async def _batch_rows(request: Request) -> list[dict[str, Any]]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    raw = await request.body()
+    if content_type == "text/csv":
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInputError("CSV must be UTF-8") from None
+        return issuance.rows_from_csv(text)
+    if content_type in ("application/json", ""):
+        try:
+            data = jcs.loads(raw)
+        except RegistryError as exc:
+            raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+        body = BatchBody.model_validate(data) if isinstance(data, dict) else None
+        if body is None:
+            raise InvalidInputError('a JSON batch is an object {"credentials": [...]}')
+        return body.credentials
+    raise InvalidInputError("send the batch as application/json or text/csv")
+
+
+def _run_batch(
+    node: NodeState, principal: Principal, batch_id: str, rows: list[issuance.IssueRequest]
+) -> None:
+    def progress(done: int, total: int) -> None:
+        node.batches.update(batch_id, state="running", processed=done, total=total)
+
+    node.batches.update(batch_id, state="running", processed=0, total=len(rows))
+    try:
+        with node.db.session() as session:
+            result = issuance.issue(
+                session, principal, rows, context(node), batch_id=batch_id, progress=progress
+            )
+        node.batches.update(batch_id, state="done", processed=result.count)
+    except RegistryError as exc:
+        node.batches.update(batch_id, state="failed", detail=exc.detail, errors=exc.extensions.get("errors"))
+    except Exception:  # the request has long returned: record, don't raise into the thread
+        node.batches.update(batch_id, state="failed", detail="the node could not complete the batch")
+
+
+@router.put(
+    "/v1/issuance/batches/{batch_id}",
+    operation_id="issueBatch",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/BatchBody"}},
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": ",".join(issuance.CSV_COLUMNS) + "\n",
+                },
+            },
+        }
+    },
+    responses={
+        200: {"description": "This batch was issued before; the same result", "model": issuance.BatchResult},
+        202: {"description": "Accepted; runs in the background (see Location)", "model": BatchState},
+        409: {"description": "The batch id was used for other rows"},
+        422: {"description": "Rows with errors; nothing was issued"},
+    },
+)
+async def issue_batch(
+    request: Request,
+    batch_id: Annotated[str, Path(pattern=BATCH_ID)],
+    node: NodeDep,
+    officer: OfficerDep,
+) -> JSONResponse:
+    """Issue an evaluation batch (JSON or CSV), all or nothing. The batch id makes the
+    request idempotent; large batches run in the background with visible progress."""
+    raw_rows = await _batch_rows(request)
+
+    def validate() -> list[issuance.IssueRequest]:
+        with node.db.session(write=False) as session:
+            return issuance.validate_batch(session, raw_rows, context(node))
+
+    rows = await run_in_threadpool(validate)
+    digest = issuance.batch_digest(rows)
+    background = len(rows) > node.settings.batch_async_rows or "respond-async" in request.headers.get(
+        "prefer", ""
+    )
+    with node.db.session(write=False) as session:
+        previous = issuance.existing_batch(session, batch_id, digest)
+    if previous is not None:
+        return JSONResponse(previous.model_dump(), status_code=200)
+    location = {"Location": f"/v1/issuance/batches/{batch_id}"}
+    if background:
+        if not node.batches.claim(batch_id):
+            raise ConflictError(f"batch {batch_id!r} is already being issued")
+        threading.Thread(target=_run_batch, args=(node, officer, batch_id, rows), daemon=True).start()
+        state = BatchState(batchId=batch_id, state="queued", total=len(rows), processed=0)
+        return JSONResponse(state.model_dump(exclude_none=True), status_code=202, headers=location)
+
+    def run() -> issuance.BatchResult:
+        with node.db.session() as session:
+            return issuance.issue(session, officer, rows, context(node), batch_id=batch_id)
+
+    result = await run_in_threadpool(run)
+    return JSONResponse(result.model_dump(), status_code=201, headers=location)
+
+
+@router.get("/v1/issuance/batches/{batch_id}", operation_id="getBatch")
+def get_batch(batch_id: str, node: NodeDep, session: SessionDep, officer: StaffDep) -> BatchState:
+    """A batch: done (with its credentials), or its progress while it runs, or why it failed."""
+    running = node.batches.get(batch_id)
+    if running is not None and running.get("state") in ("queued", "running", "failed"):
+        return BatchState.model_validate({"batchId": batch_id, **running})
+    from registry.models import IssuanceBatch
+
+    batch = session.get(IssuanceBatch, batch_id)
+    if batch is None:
+        raise NotFoundError(f"no batch {batch_id!r}")
+    result = issuance.batch_result(session, batch_id)
+    return BatchState(batchId=batch_id, state="done", total=batch.count, processed=batch.count, result=result)
+
+
+def load_credential(session: Session, credential_id: str) -> Credential:
+    row = session.get(Credential, credential_id)
+    if row is None:
+        raise NotFoundError(f"no credential {credential_id}")
+    return row
+
+
+@router.get("/v1/credentials/{credential_id}", operation_id="getCredential")
+def get_credential(
+    credential_id: str, node: NodeDep, session: SessionDep, staff: StaffDep
+) -> CredentialRecord:
+    """A credential and its status (a look-up of personal data: audited)."""
+    row = load_credential(session, credential_id)
+    audit.record(
+        session, staff, node.clock(), "credential.read", "credential", row.id, holder_id=row.holder_id
+    )
+    return record_of(row)
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason_code: str = Field(alias="reasonCode", examples=["research_misconduct"])
+    note: str | None = Field(default=None, max_length=1000)
+
+
+def _change(
+    action: status_service.Action,
+    credential_id: str,
+    body: StatusChange,
+    node: NodeState,
+    session: Session,
+    officer: Principal,
+) -> CredentialRecord:
+    row = status_service.change_status(
+        session,
+        officer,
+        credential_id,
+        action,
+        body.reason_code,
+        body.note,
+        did=node.did,
+        base_url=node.base_url,
+        ring=node.ring,
+        now=node.clock(),
+        ttl=node.settings.status_list_max_age,
+    )
+    return record_of(row)
+
+
+@router.post("/v1/credentials/{credential_id}/revocation", operation_id="revokeCredential")
+def revoke(
+    credential_id: str, body: StatusChange, node: NodeDep, session: SessionDep, officer: OfficerDep
+) -> CredentialRecord:
+    """Revoke (final). Reason codes: see GET /v1/status-reasons."""
+    return _change("revoke", credential_id, body, node, session, officer)
+
+
+@router.post("/v1/credentials/{credential_id}/suspension", operation_id="suspendCredential")
+def suspend(
+    credential_id: str, body: StatusChange, node: NodeDep, session: SessionDep, officer: OfficerDep
+) -> CredentialRecord:
+    """Suspend (can be lifted by reinstatement)."""
+    return _change("suspend", credential_id, body, node, session, officer)
+
+
+@router.post("/v1/credentials/{credential_id}/reinstatement", operation_id="reinstateCredential")
+def reinstate(
+    credential_id: str, body: StatusChange, node: NodeDep, session: SessionDep, officer: OfficerDep
+) -> CredentialRecord:
+    """Lift a suspension."""
+    return _change("reinstate", credential_id, body, node, session, officer)
+
+
+@router.get("/v1/status-reasons", operation_id="listStatusReasons", tags=["public"])
+def status_reasons() -> dict[str, dict[str, str]]:
+    """Reason codes for revocation, suspension and reinstatement."""
+    return {
+        "revoke": status_service.REVOCATION_REASONS,
+        "suspend": status_service.SUSPENSION_REASONS,
+        "reinstate": status_service.REINSTATEMENT_REASONS,
+    }

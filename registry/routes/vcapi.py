@@ -1,0 +1,242 @@
+"""W3C VC API endpoints beside the registry's own API, so standard tools work:
+``POST /credentials/issue`` (201), ``/credentials/verify`` and
+``/presentations/verify`` (200 when verified; 400 when a check failed; 422 when a
+check could not be made), ``/credentials/status`` (200)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session
+
+from registry.credentials import issuance
+from registry.credentials import status as status_service
+from registry.credentials.verification import Report
+from registry.deps import NodeDep, OfficerDep, SessionDep
+from registry.errors import InvalidInputError, NotFoundError
+from registry.models import Credential
+from registry.problems import PROBLEM_JSON
+from registry.routes.issuance import context
+from registry.routes.verification import trust_of
+from registry.signing import data_integrity
+from registry.signing.did import DidResolver
+from registry.signing.errors import SigningError
+from registry.verifier import verify_one
+
+router = APIRouter(tags=["vc-api"])
+SUBJECT_KEYS = ("title", "qualification")
+
+
+class IssueOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class IssueCredentialRequest(BaseModel):
+    credential: dict[str, Any] = Field(
+        description=(
+            "An unsigned credential whose credentialSubject carries name, identifier "
+            "{type: resident|passport, number}, title or qualification {code}, specialty, "
+            "evaluationCommittee and awardedOn. The identity number is used to find the "
+            "holder and never enters the issued credential."
+        )
+    )
+    options: IssueOptions | None = None
+
+
+class IssueCredentialResponse(BaseModel):
+    verifiableCredential: dict[str, Any]
+
+
+class VerifyOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    challenge: str | None = None
+    domain: str | None = None
+
+
+class VerifyCredentialRequest(BaseModel):
+    verifiableCredential: dict[str, Any] | str
+    options: VerifyOptions | None = None
+
+
+class VerifyPresentationRequest(BaseModel):
+    verifiablePresentation: dict[str, Any]
+    options: VerifyOptions | None = None
+
+
+class VerificationResult(BaseModel):
+    verified: bool
+    checks: list[str]
+    warnings: list[str]
+    errors: list[str]
+    results: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class StatusEntry(BaseModel):
+    type: str
+    status: Literal["revoked", "suspended", "active"]
+
+
+class UpdateStatusRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credentialId: str
+    credentialStatus: list[StatusEntry] = Field(min_length=1, max_length=1)
+    reasonCode: str = Field(description="Registry reason code (GET /v1/status-reasons)")
+    note: str | None = None
+
+
+def _issue_request(credential: dict[str, Any]) -> issuance.IssueRequest:
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, dict):
+        raise InvalidInputError("credentialSubject must be an object")
+    found = subject.get("identifier")
+    identifier: dict[str, Any] = found if isinstance(found, dict) else {}
+    kind: dict[str, Any] = next((subject[k] for k in SUBJECT_KEYS if isinstance(subject.get(k), dict)), {})
+    if "proof" in credential:
+        raise InvalidInputError("the credential to issue must not carry a proof")
+    row = {
+        "holderName": subject.get("name"),
+        "idType": identifier.get("type"),
+        "idNumber": identifier.get("number"),
+        "typeCode": kind.get("code"),
+        "specialty": subject.get("specialty"),
+        "evaluationCommittee": subject.get("evaluationCommittee"),
+        "awardedOn": subject.get("awardedOn"),
+    }
+    for name in ("validFrom", "validUntil"):
+        if name in credential:
+            row[name] = credential[name]
+    try:
+        return issuance.IssueRequest.model_validate(row)
+    except ValidationError as exc:
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        raise InvalidInputError(
+            "the credential lacks what the registry needs to issue it", errors=errors
+        ) from None
+
+
+@router.post(
+    "/credentials/issue",
+    operation_id="vcApiIssueCredential",
+    status_code=status.HTTP_201_CREATED,
+    responses={400: {"description": "Invalid input"}, 422: {"description": "Invalid input"}},
+)
+def issue_credential(
+    body: IssueCredentialRequest, node: NodeDep, session: SessionDep, officer: OfficerDep
+) -> IssueCredentialResponse:
+    """Issue a credential (VC API): 201 with the signed credential."""
+    row = _issue_request(body.credential)
+    result = issuance.issue(session, officer, [row], context(node))
+    stored = session.get(Credential, result.credentials[0].id)
+    assert stored is not None
+    return IssueCredentialResponse(verifiableCredential=json.loads(stored.document))
+
+
+def _answer(reports: list[Report], extra_errors: list[str]) -> JSONResponse:
+    checks = sorted({c.name for r in reports for c in r.checks if c.result == "pass"})
+    errors = extra_errors + [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "fail"]
+    warnings = [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "unknown"]
+    verified = not errors and not warnings
+    body = VerificationResult(
+        verified=verified,
+        checks=checks,
+        warnings=warnings,
+        errors=errors,
+        results=[r.to_json() for r in reports],
+    ).model_dump()
+    if verified:
+        return JSONResponse(body, status_code=200)
+    code = 400 if errors else 422
+    problem = {
+        "type": "https://registry.yrd.example/problems/"
+        + ("not-verified" if errors else "verification-incomplete"),
+        "title": "Not verified" if errors else "Could not be fully verified",
+        "status": code,
+        "detail": (errors or warnings)[0],
+        **body,
+    }
+    return JSONResponse(problem, status_code=code, media_type=PROBLEM_JSON)
+
+
+_VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": VerificationResult, "description": "Verified"},
+    400: {"description": "A check failed (problem+json with the checks)"},
+    422: {"description": "A check could not be made (problem+json with the checks)"},
+}
+
+
+def _verify(session: Session, node: Any, presented: dict[str, Any] | str) -> Report:
+    return verify_one(session, presented, trust_of(node), node.base_url, None, node.clock())
+
+
+@router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
+def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: SessionDep) -> JSONResponse:
+    """Verify a credential (VC API)."""
+    return _answer([_verify(session, node, body.verifiableCredential)], [])
+
+
+@router.post("/presentations/verify", operation_id="vcApiVerifyPresentation", responses=_VERIFY_RESPONSES)
+def verify_presentation(body: VerifyPresentationRequest, node: NodeDep, session: SessionDep) -> JSONResponse:
+    """Verify a presentation (VC API): its proof (authentication, with the challenge
+    and domain asked for) when it has one, and every credential in it."""
+    presentation = body.verifiablePresentation
+    options = body.options or VerifyOptions()
+    errors: list[str] = []
+    types = presentation.get("type")
+    if not (
+        types == "VerifiablePresentation" or (isinstance(types, list) and "VerifiablePresentation" in types)
+    ):
+        errors.append("presentation: type must include VerifiablePresentation")
+    proof = presentation.get("proof")
+    if proof is not None:
+        try:
+            data_integrity.verify_proof(presentation, DidResolver(), node.clock(), "authentication")
+            if options.challenge is not None and proof.get("challenge") != options.challenge:
+                errors.append("presentation: proof challenge does not match")
+            if options.domain is not None and proof.get("domain") != options.domain:
+                errors.append("presentation: proof domain does not match")
+        except SigningError as exc:
+            errors.append(f"presentation: {exc.detail}")
+    elif options.challenge is not None:
+        errors.append("presentation: a challenge was asked for but the presentation has no proof")
+    embedded = presentation.get("verifiableCredential", [])
+    embedded = embedded if isinstance(embedded, list) else [embedded]
+    if not all(isinstance(c, dict | str) for c in embedded):
+        raise InvalidInputError("verifiableCredential holds credentials (objects or VC-JWT strings)")
+    reports = [_verify(session, node, c) for c in embedded]
+    return _answer(reports, errors)
+
+
+@router.post(
+    "/credentials/status",
+    operation_id="vcApiUpdateCredentialStatus",
+    responses={404: {"description": "No such credential"}},
+)
+def update_status(
+    body: UpdateStatusRequest, node: NodeDep, session: SessionDep, officer: OfficerDep
+) -> dict[str, str]:
+    """Change a credential's status (VC API): revoked, suspended, or active again."""
+    credential_id = body.credentialId.removeprefix("urn:uuid:")
+    if session.get(Credential, credential_id) is None:
+        raise NotFoundError(f"no credential {body.credentialId}")
+    wanted = body.credentialStatus[0].status
+    action: status_service.Action = {"revoked": "revoke", "suspended": "suspend", "active": "reinstate"}[
+        wanted
+    ]  # type: ignore[assignment]
+    row = status_service.change_status(
+        session,
+        officer,
+        credential_id,
+        action,
+        body.reasonCode,
+        body.note,
+        did=node.did,
+        base_url=node.base_url,
+        ring=node.ring,
+        now=node.clock(),
+        ttl=node.settings.status_list_max_age,
+    )
+    return {"credentialId": f"urn:uuid:{row.id}", "status": row.status}

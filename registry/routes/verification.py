@@ -1,0 +1,200 @@
+"""Verification for HR clients: one credential (VC JSON, VC-JWT or an uploaded file),
+a batch of up to 1,000, and a look-up by certificate number + verification code."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
+
+from registry import codes
+from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
+from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep
+from registry.errors import InvalidInputError, NotFoundError, RegistryError
+from registry.models import Credential
+from registry.node import NodeState
+from registry.signing import jcs
+from registry.verifier import finish_batch, verify_one
+
+router = APIRouter(tags=["verification"])
+MAX_BATCH = 1000
+JSON_TYPES = (
+    "application/json",
+    "application/vc",
+    "application/vc+json",
+    "application/vc+ld+json",
+    "application/ld+json",
+)
+JWT_TYPES = ("application/vc+jwt", "application/jwt")
+
+
+class CheckOut(BaseModel):
+    check: Literal["proof", "issuer", "key", "validity", "schema", "status"]
+    result: Literal["pass", "fail", "unknown"]
+    reason: str
+
+
+class VerificationReport(BaseModel):
+    verdict: Literal["valid", "invalid", "unknown"] = Field(
+        description="valid only when every check passed; unknown when a check could not be made"
+    )
+    format: str
+    checks: list[CheckOut]
+    credential: dict[str, Any] | None = Field(
+        description="What the credential says (unverified unless valid)"
+    )
+
+
+class VerificationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credential: dict[str, Any] | str = Field(description="A VC JSON object, or a compact VC-JWT string")
+
+
+class BatchVerificationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    credentials: list[dict[str, Any] | str] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchVerificationReport(BaseModel):
+    count: int
+    valid: int
+    invalid: int
+    unknown: int
+    results: list[VerificationReport]
+
+
+class LookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    certificate_number: str = Field(alias="certificateNumber", max_length=32, examples=["32-2026-0000123"])
+    verification_code: str = Field(alias="verificationCode", max_length=32, examples=["K7QH-3MZP-X2"])
+
+
+class LookupReport(VerificationReport):
+    verifiableCredential: dict[str, Any]
+
+
+def trust_of(node: NodeState) -> Trust:
+    return Trust.of(node.did, node.ring)
+
+
+async def _presented(request: Request) -> str | bytes | dict[str, Any]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form(max_files=1, max_fields=1)
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidInputError("upload the credential file in the form field 'file'")
+        data = await upload.read(MAX_CREDENTIAL_BYTES + 1)
+        await form.close()
+        if len(data) > MAX_CREDENTIAL_BYTES:
+            raise InvalidInputError(f"a credential file is at most {MAX_CREDENTIAL_BYTES} bytes")
+        return data
+    raw = await request.body()
+    if content_type in JWT_TYPES:
+        return raw
+    if content_type in JSON_TYPES or not content_type:
+        try:
+            data = jcs.loads(raw)
+        except RegistryError as exc:
+            raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+        if content_type == "application/json":
+            return VerificationRequest.model_validate(data).credential
+        if not isinstance(data, dict):
+            raise InvalidInputError("a credential is a JSON object")
+        return data
+    raise InvalidInputError(
+        'send {"credential": ...} as application/json, a credential as application/vc or '
+        "application/vc+jwt, or a file as multipart/form-data"
+    )
+
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/VerificationRequest"}},
+            "application/vc": {"schema": {"type": "object"}},
+            "application/vc+jwt": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+}
+
+
+@router.post("/v1/verifications", operation_id="verifyCredential", openapi_extra=_BODY_DOC)
+async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> VerificationReport:
+    """Verify one credential: each check (proof, issuer, key, validity, schema, status)
+    as pass/fail/unknown with a reason, and a verdict."""
+    presented = await _presented(request)
+    trust, now = trust_of(node), node.clock()
+
+    def run() -> dict[str, Any]:
+        with node.db.session() as session:
+            return verify_one(session, presented, trust, node.base_url, client, now).to_json()
+
+    return VerificationReport.model_validate(await run_in_threadpool(run))
+
+
+@router.post("/v1/verifications/batch", operation_id="verifyCredentialBatch")
+async def verify_batch(
+    body: BatchVerificationRequest, node: NodeDep, client: HrVerifyDep
+) -> BatchVerificationReport:
+    """Verify up to 1,000 credentials; one report per item, in order. Large batches use
+    every core of the node."""
+    trust, now = trust_of(node), node.clock()
+    exams = await node.verifier.examine_batch(body.credentials, trust, now)
+
+    def run() -> list[dict[str, Any]]:
+        with node.db.session() as session:
+            return [r.to_json() for r in finish_batch(session, exams, node.base_url, node.did, client, now)]
+
+    results = [VerificationReport.model_validate(r) for r in await run_in_threadpool(run)]
+    verdicts = [r.verdict for r in results]
+    return BatchVerificationReport(
+        count=len(results),
+        valid=verdicts.count("valid"),
+        invalid=verdicts.count("invalid"),
+        unknown=verdicts.count("unknown"),
+        results=results,
+    )
+
+
+@router.post(
+    "/v1/verifications/lookup",
+    operation_id="lookUpCredential",
+    responses={404: {"description": "No credential with this number and a current code"}},
+)
+def look_up(body: LookupRequest, node: NodeDep, session: SessionDep, client: HrLookupDep) -> LookupReport:
+    """Look a credential up by certificate number and the holder's verification code
+    (a look-up of personal data: audited, and visible to the holder)."""
+    now = node.clock()
+    row = session.exec(
+        select(Credential).where(Credential.certificate_number == body.certificate_number.strip())
+    ).first()
+    if row is None or not codes.code_matches(session, node.code_key, row.id, body.verification_code, now):
+        raise NotFoundError("no credential with this certificate number and a current verification code")
+    document = json.loads(row.document)
+    report = verify_one(session, document, trust_of(node), node.base_url, None, now)
+    from registry import audit
+
+    audit.record(
+        session,
+        client,
+        now,
+        "credential.lookup",
+        "credential",
+        row.id,
+        holder_id=row.holder_id,
+        detail={"certificateNumber": row.certificate_number, "verdict": report.verdict},
+    )
+    return LookupReport.model_validate({**report.to_json(), "verifiableCredential": document})
