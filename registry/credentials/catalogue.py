@@ -24,7 +24,25 @@ _CODE = r"^[A-Z][A-Z0-9_]*(-[A-Z0-9_]+)*$"
 class CredentialTypeIn(BaseModel):
     """A new catalogue entry."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "ENG-ASSOCIATE_SENIOR",
+                    "kind": "title",
+                    "series_code": "ENG",
+                    "series_zh": "工程技术",
+                    "series_en": "Engineering",
+                    "level_code": "ASSOCIATE_SENIOR",
+                    "level_zh": "副高级",
+                    "level_en": "Associate senior",
+                    "name_zh": "高级工程师",
+                    "name_en": "Senior engineer",
+                }
+            ]
+        },
+    )
 
     code: str = Field(min_length=3, max_length=64, pattern=_CODE, examples=["ENG-ASSOCIATE_SENIOR"])
     kind: Literal["title", "qualification", "skill"]

@@ -88,11 +88,26 @@ CSV_COLUMNS = (
 )
 
 
+EXAMPLE_ROW: dict[str, Any] = {
+    "holderName": "张伟",
+    "idType": "resident",
+    "idNumber": "11010519491231002X",
+    "typeCode": "ENG-ASSOCIATE_SENIOR",
+    "specialty": "电气工程及其自动化",
+    "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
+    "awardedOn": "2026-11-20",
+}
+
+
 class IssueRequest(BaseModel):
     """One credential to issue (also one row of a batch)."""
 
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [EXAMPLE_ROW]},
     )
 
     holder_name: str = Field(min_length=1, max_length=128, examples=["张伟"])

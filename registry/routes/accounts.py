@@ -3,7 +3,7 @@ catalogue, keys and the audit log."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,7 +19,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _examples(*examples: Any) -> ConfigDict:
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": list(examples)})
+
+
 class TokenRequest(Strict):
+    model_config = _examples({"username": "officer.wang", "password": "correct horse battery staple"})
     username: str = Field(min_length=1, max_length=64, examples=["officer.wang"])
     password: str = Field(min_length=1, max_length=256, examples=["correct horse battery staple"])
 
@@ -32,6 +37,15 @@ class TokenResponse(BaseModel):
 
 
 class HolderRegistration(Strict):
+    model_config = _examples(
+        {
+            "idType": "resident",
+            "idNumber": "11010519491231002X",
+            "activationCode": "3F9A-0C1D-77E2-B4A0",
+            "username": "zhang.wei",
+            "password": "correct horse battery staple",
+        }
+    )
     id_type: Literal["resident", "passport"] = Field(alias="idType")
     id_number: str = Field(alias="idNumber", min_length=5, max_length=20)
     activation_code: str = Field(alias="activationCode", min_length=4, max_length=32)
@@ -40,6 +54,9 @@ class HolderRegistration(Strict):
 
 
 class AccountCreate(Strict):
+    model_config = _examples(
+        {"username": "officer.wang", "password": "correct horse battery staple", "role": "issuing_officer"}
+    )
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     password: str = Field(min_length=12, max_length=256)
     role: Literal["admin", "issuing_officer", "auditor"]
@@ -52,6 +69,9 @@ class AccountOut(BaseModel):
 
 
 class HrClientCreate(Strict):
+    model_config = _examples(
+        {"name": "苏州工业园区人才服务中心", "scopes": ["verify", "lookup"], "ratePerMinute": 600}
+    )
     name: str = Field(min_length=1, max_length=128, examples=["苏州工业园区人才服务中心"])
     scopes: list[Literal["verify", "lookup"]] = Field(min_length=1, examples=[["verify", "lookup"]])
     rate_per_minute: int | None = Field(default=None, alias="ratePerMinute", ge=1, le=100_000)

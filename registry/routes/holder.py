@@ -32,7 +32,7 @@ class OwnCredential(BaseModel):
 
 
 class CodeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"validDays": 7}]})
     valid_days: int = Field(default=7, alias="validDays", ge=1, le=codes.MAX_DAYS)
 
 

@@ -82,7 +82,9 @@ def issue_one(
 
 
 class BatchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"credentials": [issuance.EXAMPLE_ROW]}]}
+    )
     credentials: list[dict[str, Any]] = Field(description="Rows as for POST /v1/credentials")
 
 
@@ -144,7 +146,7 @@ def _run_batch(
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/BatchBody"}},
+                "application/json": {"schema": BatchBody.model_json_schema()},
                 "text/csv": {
                     "schema": {"type": "string"},
                     "example": ",".join(issuance.CSV_COLUMNS) + "\n",
@@ -178,8 +180,12 @@ async def issue_batch(
     background = len(rows) > node.settings.batch_async_rows or "respond-async" in request.headers.get(
         "prefer", ""
     )
-    with node.db.session(write=False) as session:
-        previous = issuance.existing_batch(session, batch_id, digest)
+
+    def find_previous() -> issuance.BatchResult | None:
+        with node.db.session(write=False) as session:
+            return issuance.existing_batch(session, batch_id, digest)
+
+    previous = await run_in_threadpool(find_previous)
     if previous is not None:
         return JSONResponse(previous.model_dump(), status_code=200)
     location = {"Location": f"/v1/issuance/batches/{batch_id}"}
@@ -233,7 +239,12 @@ def get_credential(
 
 
 class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"reasonCode": "research_misconduct", "note": "省科技厅科研失信处理决定 2026-17号"}]
+        },
+    )
     reason_code: str = Field(alias="reasonCode", examples=["research_misconduct"])
     note: str | None = Field(default=None, max_length=1000)
 

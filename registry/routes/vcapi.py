@@ -16,7 +16,7 @@ from sqlmodel import Session
 from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.credentials.verification import Report
-from registry.deps import NodeDep, OfficerDep, SessionDep
+from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import InvalidInputError, NotFoundError
 from registry.models import Credential
 from registry.problems import PROBLEM_JSON
@@ -35,7 +35,24 @@ class IssueOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+EXAMPLE_UNSIGNED: dict[str, Any] = {
+    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    "type": ["VerifiableCredential", "ProfessionalTitleCredential"],
+    "credentialSubject": {
+        "name": "王芳",
+        "identifier": {"type": "resident", "number": "11010519491231002X"},
+        "title": {"code": "ENG-INTERMEDIATE"},
+        "specialty": "土木工程",
+        "evaluationCommittee": "江苏省工程技术研究系列中级职称评审委员会",
+        "awardedOn": "2026-11-01",
+    },
+}
+
+
 class IssueCredentialRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"credential": EXAMPLE_UNSIGNED, "options": {}}]}
+    )
     credential: dict[str, Any] = Field(
         description=(
             "An unsigned credential whose credentialSubject carries name, identifier "
@@ -58,11 +75,28 @@ class VerifyOptions(BaseModel):
 
 
 class VerifyCredentialRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"verifiableCredential": "eyJhbGciOiJFZERTQSIs…", "options": {}}]}
+    )
     verifiableCredential: dict[str, Any] | str
     options: VerifyOptions | None = None
 
 
 class VerifyPresentationRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "verifiablePresentation": {
+                        "@context": ["https://www.w3.org/ns/credentials/v2"],
+                        "type": ["VerifiablePresentation"],
+                        "verifiableCredential": ["eyJhbGciOiJFZERTQSIs…"],
+                    },
+                    "options": {"challenge": "d1f0a7c2"},
+                }
+            ]
+        }
+    )
     verifiablePresentation: dict[str, Any]
     options: VerifyOptions | None = None
 
@@ -81,7 +115,18 @@ class StatusEntry(BaseModel):
 
 
 class UpdateStatusRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "credentialId": "urn:uuid:0b7c6a5e-3f1d-4c1e-9a51-7f1e2d3c4b5a",
+                    "credentialStatus": [{"type": "BitstringStatusListCredential", "status": "revoked"}],
+                    "reasonCode": "research_misconduct",
+                }
+            ]
+        },
+    )
     credentialId: str
     credentialStatus: list[StatusEntry] = Field(min_length=1, max_length=1)
     reasonCode: str = Field(description="Registry reason code (GET /v1/status-reasons)")
@@ -173,13 +218,15 @@ def _verify(session: Session, node: Any, presented: dict[str, Any] | str) -> Rep
 
 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
-def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: SessionDep) -> JSONResponse:
+def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: ReadSessionDep) -> JSONResponse:
     """Verify a credential (VC API)."""
     return _answer([_verify(session, node, body.verifiableCredential)], [])
 
 
 @router.post("/presentations/verify", operation_id="vcApiVerifyPresentation", responses=_VERIFY_RESPONSES)
-def verify_presentation(body: VerifyPresentationRequest, node: NodeDep, session: SessionDep) -> JSONResponse:
+def verify_presentation(
+    body: VerifyPresentationRequest, node: NodeDep, session: ReadSessionDep
+) -> JSONResponse:
     """Verify a presentation (VC API): its proof (authentication, with the challenge
     and domain asked for) when it has one, and every credential in it."""
     presentation = body.verifiablePresentation

@@ -50,12 +50,18 @@ class VerificationReport(BaseModel):
 
 
 class VerificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"credential": "eyJhbGciOiJFZERTQSIsImN0eSI6InZjIiwia2lkIjoi…"}]},
+    )
     credential: dict[str, Any] | str = Field(description="A VC JSON object, or a compact VC-JWT string")
 
 
 class BatchVerificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"credentials": ["eyJhbGciOiJFZERTQSIs…", "eyJhbGciOiJFZERTQSIs…"]}]},
+    )
     credentials: list[dict[str, Any] | str] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -68,7 +74,12 @@ class BatchVerificationReport(BaseModel):
 
 
 class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"certificateNumber": "32-2026-0000123", "verificationCode": "K7QH-3MZP-X2"}]
+        },
+    )
     certificate_number: str = Field(alias="certificateNumber", max_length=32, examples=["32-2026-0000123"])
     verification_code: str = Field(alias="verificationCode", max_length=32, examples=["K7QH-3MZP-X2"])
 
@@ -116,7 +127,7 @@ _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/VerificationRequest"}},
+            "application/json": {"schema": VerificationRequest.model_json_schema()},
             "application/vc": {"schema": {"type": "object"}},
             "application/vc+jwt": {"schema": {"type": "string"}},
             "multipart/form-data": {
