@@ -144,7 +144,8 @@ def api_key_hash(key: str) -> str:
 
 
 def find_hr_client(session: Session, key: str) -> HrClient:
-    parts = key.split("_")
+    # yrd_<key id>_<secret>; the secret is base64url and may itself contain "_".
+    parts = key.split("_", 2)
     if len(parts) != 3 or not key.startswith(API_KEY_PREFIX):
         raise AuthenticationError("API key is not valid")
     client = session.exec(select(HrClient).where(HrClient.key_id == parts[1])).first()

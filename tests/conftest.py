@@ -78,7 +78,8 @@ from registry.verifier import Verifier  # noqa: E402
 
 PG_URL = os.environ.get("REGISTRY_TEST_DATABASE_URL")
 BASE_URL = "http://127.0.0.1:8032"
-PG_TEMPLATE = "registry_test_template"
+#: One template per test process, so concurrent runs on one server do not collide.
+PG_TEMPLATE = f"registry_test_template_{os.getpid()}"
 #: argon2id at its cheapest: the tests check behaviour, not hashing cost.
 CHEAP_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 PASSWORD = "correct horse battery staple"

@@ -7,7 +7,8 @@ import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
@@ -95,12 +96,11 @@ def trust_of(node: NodeState) -> Trust:
 async def _presented(request: Request) -> str | bytes | dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=1)
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise InvalidInputError("upload the credential file in the form field 'file'")
-        data = await upload.read(MAX_CREDENTIAL_BYTES + 1)
-        await form.close()
+        async with request.form(max_files=1, max_fields=1) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise InvalidInputError("upload the credential file in the form field 'file'")
+            data = await upload.read(MAX_CREDENTIAL_BYTES + 1)
         if len(data) > MAX_CREDENTIAL_BYTES:
             raise InvalidInputError(f"a credential file is at most {MAX_CREDENTIAL_BYTES} bytes")
         return data
@@ -113,7 +113,10 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
         except RegistryError as exc:
             raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
         if content_type == "application/json":
-            return VerificationRequest.model_validate(data).credential
+            try:
+                return VerificationRequest.model_validate(data).credential
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors(include_url=False)) from None
         if not isinstance(data, dict):
             raise InvalidInputError("a credential is a JSON object")
         return data
