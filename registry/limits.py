@@ -1,6 +1,8 @@
 """Request body limits (pure ASGI middleware): a declared Content-Length over the limit
-is refused before the body is read; a body that grows past it while streaming is
-refused as soon as it does. Both answer 413 problem+json."""
+is refused before the body is read; a body without a declared length is read up to
+the limit before the endpoint sees it, and refused as soon as it grows past it. Both
+answer 413 problem+json. (A server such as uvicorn never hands an application more
+body than the Content-Length it declared.)"""
 
 from __future__ import annotations
 
@@ -34,18 +36,29 @@ class BodyLimit:
                 if declared < 0 or declared > limit:
                     await self._refuse(send, path, limit)
                     return
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
+        if not any(name == b"content-length" for name, _ in scope["headers"]):
+            # No declared length (chunked): read up to the limit first, so that an
+            # oversized body is answered 413 before any endpoint parses it.
+            buffered: list[Message] = []
+            received = 0
+            while True:
+                message = await receive()
+                buffered.append(message)
+                if message["type"] != "http.request":
+                    break
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise PayloadTooLargeError(f"the request body is over {limit} bytes")
-            return message
+                    await self._refuse(send, path, limit)
+                    return
+                if not message.get("more_body", False):
+                    break
 
-        await self.app(scope, limited, send)
+            async def replay() -> Message:
+                return buffered.pop(0) if buffered else await receive()
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
 
     @staticmethod
     async def _refuse(send: Send, path: str, limit: int) -> None:

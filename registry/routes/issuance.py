@@ -7,8 +7,9 @@ import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -112,10 +113,12 @@ async def _batch_rows(request: Request) -> list[dict[str, Any]]:
             data = jcs.loads(raw)
         except RegistryError as exc:
             raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
-        body = BatchBody.model_validate(data) if isinstance(data, dict) else None
-        if body is None:
+        if not isinstance(data, dict):
             raise InvalidInputError('a JSON batch is an object {"credentials": [...]}')
-        return body.credentials
+        try:
+            return BatchBody.model_validate(data).credentials
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors(include_url=False)) from None
     raise InvalidInputError("send the batch as application/json or text/csv")
 
 
