@@ -93,8 +93,10 @@ class NodeState:
     def ring(self) -> KeyRing:
         with self._ring_lock:
             if self._ring is None or time.monotonic() - self._ring_loaded > self.RING_TTL_SECONDS:
-                with self.db.session() as session:
-                    self._ring = self.key_store.load_or_create(session, self.clock())
+                # A read session: a request holding SQLite's write lock may get here, and a
+                # second writer would wait for it for ever. The ring exists (create_app).
+                with self.db.session(write=False) as session:
+                    self._ring = self.key_store.load(session)
                 self._ring_loaded = time.monotonic()
             return self._ring
 

@@ -15,10 +15,11 @@ from sqlmodel import Session
 
 from registry.credentials import issuance
 from registry.credentials import status as status_service
+from registry.credentials.errors import StatusTransitionError
 from registry.credentials.verification import Report
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import InvalidInputError, NotFoundError
-from registry.models import Credential
+from registry.models import Credential, CredentialType
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import context
 from registry.routes.verification import trust_of
@@ -32,7 +33,9 @@ SUBJECT_KEYS = ("title", "qualification")
 
 
 class IssueOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """No issuance options are understood; any given is an error (VC API)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 EXAMPLE_UNSIGNED: dict[str, Any] = {
@@ -110,8 +113,18 @@ class VerificationResult(BaseModel):
 
 
 class StatusEntry(BaseModel):
+    """Older VC API form: ``credentialStatus: [{type, status}]``."""
+
     type: str
     status: Literal["revoked", "suspended", "active"]
+
+
+class StatusPurposeRef(BaseModel):
+    """Current VC API form: ``credentialStatus: {type, statusPurpose}`` with ``status: bool``."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    statusPurpose: Literal["revocation", "suspension"]
 
 
 class UpdateStatusRequest(BaseModel):
@@ -128,12 +141,32 @@ class UpdateStatusRequest(BaseModel):
         },
     )
     credentialId: str
-    credentialStatus: list[StatusEntry] = Field(min_length=1, max_length=1)
+    credentialStatus: list[StatusEntry] | StatusPurposeRef = Field(
+        description="VC API: {type, statusPurpose} with status true/false; or the older [{type, status}]"
+    )
+    status: bool | None = None
     reasonCode: str = Field(description="Registry reason code (GET /v1/status-reasons)")
     note: str | None = None
 
+    def action(self) -> status_service.Action:
+        if isinstance(self.credentialStatus, StatusPurposeRef):
+            if self.status is None:
+                raise InvalidInputError(
+                    "status (true or false) is required with credentialStatus.statusPurpose"
+                )
+            purpose = self.credentialStatus.statusPurpose
+            if purpose == "revocation":
+                if not self.status:
+                    raise StatusTransitionError("revocation is final; it cannot be set back to false")
+                return "revoke"
+            return "suspend" if self.status else "reinstate"
+        if len(self.credentialStatus) != 1:
+            raise InvalidInputError("credentialStatus names exactly one status")
+        wanted = self.credentialStatus[0].status
+        return "revoke" if wanted == "revoked" else "suspend" if wanted == "suspended" else "reinstate"
 
-def _issue_request(credential: dict[str, Any]) -> issuance.IssueRequest:
+
+def _issue_request(credential: dict[str, Any], node_did: str) -> issuance.IssueRequest:
     subject = credential.get("credentialSubject")
     if not isinstance(subject, dict):
         raise InvalidInputError("credentialSubject must be an object")
@@ -142,6 +175,32 @@ def _issue_request(credential: dict[str, Any]) -> issuance.IssueRequest:
     kind: dict[str, Any] = next((subject[k] for k in SUBJECT_KEYS if isinstance(subject.get(k), dict)), {})
     if "proof" in credential:
         raise InvalidInputError("the credential to issue must not carry a proof")
+    context = credential.get("@context")
+    if not isinstance(context, list) or not context or context[0] != issuance.VC_CONTEXT_V2:
+        raise InvalidInputError(f"@context must start with {issuance.VC_CONTEXT_V2}")
+    issuer = credential.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if issuer_id is not None and issuer_id != node_did:
+        raise InvalidInputError(f"this node issues as {node_did}, not {issuer_id}")
+    types = credential.get("type")
+    known = {vc_type for vc_type, _, _ in issuance.CREDENTIAL_TYPES.values()}
+    if (
+        not isinstance(types, list)
+        or "VerifiableCredential" not in types
+        or not set(types) - {"VerifiableCredential"} <= known
+    ):
+        raise InvalidInputError("type must be VerifiableCredential and one of " + ", ".join(sorted(known)))
+    unknown = set(subject) - {
+        "name",
+        "identifier",
+        "title",
+        "qualification",
+        "specialty",
+        "evaluationCommittee",
+        "awardedOn",
+    }
+    if unknown:
+        raise InvalidInputError(f"credentialSubject members not understood: {', '.join(sorted(unknown))}")
     row = {
         "holderName": subject.get("name"),
         "idType": identifier.get("type"),
@@ -173,14 +232,21 @@ def issue_credential(
     body: IssueCredentialRequest, node: NodeDep, session: SessionDep, officer: OfficerDep
 ) -> IssueCredentialResponse:
     """Issue a credential (VC API): 201 with the signed credential."""
-    row = _issue_request(body.credential)
+    row = _issue_request(body.credential, node.did)
+    ctype = session.get(CredentialType, row.type_code)
+    declared = set(body.credential.get("type", [])) - {"VerifiableCredential"}
+    if ctype is not None and declared != {issuance.CREDENTIAL_TYPES[ctype.kind][0]}:
+        raise InvalidInputError(
+            f"type code {ctype.code} is a {ctype.kind}: the credential type is "
+            f"{issuance.CREDENTIAL_TYPES[ctype.kind][0]}"
+        )
     result = issuance.issue(session, officer, [row], context(node))
     stored = session.get(Credential, result.credentials[0].id)
     assert stored is not None
     return IssueCredentialResponse(verifiableCredential=json.loads(stored.document))
 
 
-def _answer(reports: list[Report], extra_errors: list[str]) -> JSONResponse:
+def _answer(reports: list[Report], extra_errors: list[str], instance: str) -> JSONResponse:
     checks = sorted({c.name for r in reports for c in r.checks if c.result == "pass"})
     errors = extra_errors + [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "fail"]
     warnings = [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "unknown"]
@@ -201,6 +267,7 @@ def _answer(reports: list[Report], extra_errors: list[str]) -> JSONResponse:
         "title": "Not verified" if errors else "Could not be fully verified",
         "status": code,
         "detail": (errors or warnings)[0],
+        "instance": instance,
         **body,
     }
     return JSONResponse(problem, status_code=code, media_type=PROBLEM_JSON)
@@ -220,7 +287,7 @@ def _verify(session: Session, node: Any, presented: dict[str, Any] | str) -> Rep
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
 def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: ReadSessionDep) -> JSONResponse:
     """Verify a credential (VC API)."""
-    return _answer([_verify(session, node, body.verifiableCredential)], [])
+    return _answer([_verify(session, node, body.verifiableCredential)], [], "/credentials/verify")
 
 
 @router.post("/presentations/verify", operation_id="vcApiVerifyPresentation", responses=_VERIFY_RESPONSES)
@@ -240,7 +307,13 @@ def verify_presentation(
     proof = presentation.get("proof")
     if proof is not None:
         try:
-            data_integrity.verify_proof(presentation, DidResolver(), node.clock(), "authentication")
+            verified = data_integrity.verify_proof(
+                presentation, DidResolver(), node.clock(), "authentication"
+            )
+            holder = presentation.get("holder")
+            holder_id = holder.get("id") if isinstance(holder, dict) else holder
+            if holder_id is not None and verified.verification_method.controller != holder_id:
+                errors.append("presentation: the proof is not by the presentation's holder")
             if options.challenge is not None and proof.get("challenge") != options.challenge:
                 errors.append("presentation: proof challenge does not match")
             if options.domain is not None and proof.get("domain") != options.domain:
@@ -254,7 +327,7 @@ def verify_presentation(
     if not all(isinstance(c, dict | str) for c in embedded):
         raise InvalidInputError("verifiableCredential holds credentials (objects or VC-JWT strings)")
     reports = [_verify(session, node, c) for c in embedded]
-    return _answer(reports, errors)
+    return _answer(reports, errors, "/presentations/verify")
 
 
 @router.post(
@@ -269,10 +342,7 @@ def update_status(
     credential_id = body.credentialId.removeprefix("urn:uuid:")
     if session.get(Credential, credential_id) is None:
         raise NotFoundError(f"no credential {body.credentialId}")
-    wanted = body.credentialStatus[0].status
-    action: status_service.Action = {"revoked": "revoke", "suspended": "suspend", "active": "reinstate"}[
-        wanted
-    ]  # type: ignore[assignment]
+    action = body.action()
     row = status_service.change_status(
         session,
         officer,
