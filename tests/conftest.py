@@ -72,6 +72,7 @@ from sqlalchemy import make_url, text  # noqa: E402
 
 from registry.app import create_app, prepare_database  # noqa: E402
 from registry.auth import Passwords, Principal  # noqa: E402
+from registry.credentials.issuance import EXAMPLE_ROW  # noqa: E402
 from registry.database import Database, make_engine  # noqa: E402
 from registry.settings import Settings  # noqa: E402
 from registry.verifier import Verifier  # noqa: E402
@@ -246,15 +247,7 @@ def actors(app: Any) -> Actors:
 
 def issue_row(**overrides: Any) -> dict[str, Any]:
     """One valid issuance row (JSON names)."""
-    row = {
-        "holderName": "张伟",
-        "idType": "resident",
-        "idNumber": "11010519491231002X",
-        "typeCode": "ENG-ASSOCIATE_SENIOR",
-        "specialty": "电气工程及其自动化",
-        "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
-        "awardedOn": "2026-11-20",
-    }
+    row = dict(EXAMPLE_ROW)
     row.update(overrides)
     return row
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from registry.credentials.issuance import EXAMPLE_ROW
 from registry.signing.data_integrity import format_datetime
 
 VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
@@ -67,14 +68,6 @@ def sample_title_credential(issuer: str, base_url: str, issued: datetime) -> dic
     }
 
 
-#: One row of an evaluation batch: what ``registry sample-credential`` issues (for a
+#: What ``registry sample-credential`` issues: the example row of the issuance API (a
 #: fictitious holder; the resident ID number is the GB 11643 specimen).
-SAMPLE_ROW = {
-    "holderName": "张伟",
-    "idType": "resident",
-    "idNumber": "11010519491231002X",
-    "typeCode": "ENG-ASSOCIATE_SENIOR",
-    "specialty": "电气工程及其自动化",
-    "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
-    "awardedOn": "2026-11-20",
-}
+SAMPLE_ROW = EXAMPLE_ROW

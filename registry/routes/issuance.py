@@ -252,6 +252,31 @@ class StatusChange(BaseModel):
     note: str | None = Field(default=None, max_length=1000)
 
 
+def change_status(
+    node: NodeState,
+    session: Session,
+    officer: Principal,
+    credential_id: str,
+    action: status_service.Action,
+    reason_code: str,
+    note: str | None,
+) -> Credential:
+    """A status change signed with this node's key and list settings."""
+    return status_service.change_status(
+        session,
+        officer,
+        credential_id,
+        action,
+        reason_code,
+        note,
+        did=node.did,
+        base_url=node.base_url,
+        ring=node.ring,
+        now=node.clock(),
+        ttl=node.settings.status_list_max_age,
+    )
+
+
 def _change(
     action: status_service.Action,
     credential_id: str,
@@ -260,20 +285,9 @@ def _change(
     session: Session,
     officer: Principal,
 ) -> CredentialRecord:
-    row = status_service.change_status(
-        session,
-        officer,
-        credential_id,
-        action,
-        body.reason_code,
-        body.note,
-        did=node.did,
-        base_url=node.base_url,
-        ring=node.ring,
-        now=node.clock(),
-        ttl=node.settings.status_list_max_age,
+    return record_of(
+        change_status(node, session, officer, credential_id, action, body.reason_code, body.note)
     )
-    return record_of(row)
 
 
 @router.post("/v1/credentials/{credential_id}/revocation", operation_id="revokeCredential")

@@ -21,7 +21,7 @@ from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import InvalidInputError, NotFoundError
 from registry.models import Credential, CredentialType
 from registry.problems import PROBLEM_JSON
-from registry.routes.issuance import context
+from registry.routes.issuance import change_status, context
 from registry.routes.verification import trust_of
 from registry.signing import data_integrity
 from registry.signing.did import DidResolver
@@ -342,18 +342,5 @@ def update_status(
     credential_id = body.credentialId.removeprefix("urn:uuid:")
     if session.get(Credential, credential_id) is None:
         raise NotFoundError(f"no credential {body.credentialId}")
-    action = body.action()
-    row = status_service.change_status(
-        session,
-        officer,
-        credential_id,
-        action,
-        body.reasonCode,
-        body.note,
-        did=node.did,
-        base_url=node.base_url,
-        ring=node.ring,
-        now=node.clock(),
-        ttl=node.settings.status_list_max_age,
-    )
+    row = change_status(node, session, officer, credential_id, body.action(), body.reasonCode, body.note)
     return {"credentialId": f"urn:uuid:{row.id}", "status": row.status}
