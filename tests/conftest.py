@@ -154,13 +154,15 @@ def database_url(
         pytest.skip("PostgreSQL tests run when REGISTRY_TEST_DATABASE_URL is set")
     name = f"registry_test_{_uuid.uuid4().hex[:12]}"
     admin = make_engine(_pg_admin_url()).execution_options(isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
-    assert PG_URL is not None
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as c:
-        c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        with admin.connect() as c:
+            c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
+        assert PG_URL is not None
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as c:
+            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture

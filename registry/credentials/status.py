@@ -144,10 +144,9 @@ def sign_list(row: StatusList, did: str, base_url: str, ring: KeyRing, now: date
     row.etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
 
 
-def get_list(session: Session, purpose: str, number: int) -> StatusList:
-    row = session.exec(
-        select(StatusList).where(StatusList.purpose == purpose, StatusList.number == number)
-    ).first()
+def get_list(session: Session, purpose: str, number: int, *, for_update: bool = False) -> StatusList:
+    query = select(StatusList).where(StatusList.purpose == purpose, StatusList.number == number)
+    row = session.exec(query.with_for_update() if for_update else query).first()
     if row is None:
         raise NotFoundError(f"no {purpose} status list {number}")
     return row
@@ -173,8 +172,9 @@ def current_list_credential(
     ttl: int,
 ) -> StatusList:
     """The list row with a signed credential that is still fresh (re-signed when it has
-    never been signed or is past half of its validity)."""
-    row = get_list(session, purpose, number)
+    never been signed or is past half of its validity). The row is locked first, so a
+    status change committed meanwhile is signed too, never overwritten by older bits."""
+    row = get_list(session, purpose, number, for_update=True)
     if not list_is_fresh(row, now, ttl):
         sign_list(row, did, base_url, ring, now, ttl)
         session.add(row)
@@ -198,14 +198,14 @@ def change_status(
 ) -> Credential:
     """Revoke, suspend or reinstate one credential, re-sign the list it touches and
     audit it. Revocation is final; only a suspended credential can be reinstated."""
+    credential = session.get(Credential, credential_id, with_for_update=True)
+    if credential is None:
+        raise NotFoundError(f"no credential {credential_id}")
     reasons = REASONS[action]
     if reason_code not in reasons:
         raise StatusTransitionError(
             f"reason code {reason_code!r} is not one for {action}; use one of: {', '.join(sorted(reasons))}"
         )
-    credential = session.get(Credential, credential_id, with_for_update=True)
-    if credential is None:
-        raise NotFoundError(f"no credential {credential_id}")
     if credential.status == "revoked":
         raise StatusTransitionError("the credential is revoked; revocation is final")
     if action == "reinstate" and credential.status != "suspended":

@@ -88,9 +88,18 @@ def status_list(
         "ETag": row.etag,
         "Cache-Control": f"public, max-age={node.settings.status_list_max_age}",
     }
-    if if_none_match is not None and row.etag in [t.strip() for t in if_none_match.split(",")]:
+    if if_none_match is not None and _matches(if_none_match, row.etag):
         return Response(status_code=304, headers=headers)
     return Response(row.signed_credential, media_type="application/vc+json", headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 §13.1.2: ``*`` matches any current representation; entity tags are
+    compared weakly (``W/"x"`` matches ``"x"``)."""
+    if if_none_match.strip() == "*":
+        return True
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return etag.removeprefix("W/") in tags
 
 
 @router.get("/v1/catalogue", operation_id="listCredentialTypes")
