@@ -29,6 +29,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.signing
+	$(BIN)/python -m bench.http_verify
+	$(BIN)/python -m bench.batch_verify
+	$(BIN)/python -m bench.batch_issue
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -67,7 +67,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node.audit_writer.start()
         yield
+        node.audit_writer.stop()
         node.verifier.close()
 
     app = FastAPI(

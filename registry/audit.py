@@ -4,6 +4,8 @@ the same transaction as the change itself (no change without its record)."""
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +13,10 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from registry.auth import Principal
+from registry.database import Database
 from registry.models import AuditEvent
+
+log = logging.getLogger("registry.audit")
 
 
 def record(
@@ -78,3 +83,65 @@ def public(event: AuditEvent) -> dict[str, Any]:
         "reason": event.reason,
         "detail": json.loads(event.detail) if event.detail else None,
     }
+
+
+class AuditWriter:
+    """Writes the audit records of verifications in the background, in batches.
+
+    A verification changes nothing and reads no personal data the caller does not
+    already hold, so its record (which lets the holder see who verified) need not
+    share a transaction: it is queued and written within ``interval`` seconds, one
+    transaction per batch. Readers of the audit log call :meth:`flush` first. A crash
+    loses at most the records of the last ``interval``; state changes and look-ups of
+    personal data are never written this way.
+    """
+
+    MAX_PENDING = 100_000
+
+    def __init__(self, db: Database, interval: float = 0.1) -> None:
+        self.db = db
+        self.interval = interval
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            with self._lock:
+                if len(self._pending) + len(rows) > self.MAX_PENDING:
+                    log.error("audit queue full: %d verification records dropped", len(rows))
+                    return
+                self._pending.extend(rows)
+
+    def flush(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
+            try:
+                with self.db.session() as session:
+                    record_many(session, rows)
+            except Exception:
+                log.exception("writing %d audit records failed; kept for the next attempt", len(rows))
+                with self._lock:
+                    self._pending[:0] = rows
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        self.flush()

@@ -154,6 +154,32 @@ def find_hr_client(session: Session, key: str) -> HrClient:
     return client
 
 
+class ApiKeyCache:
+    """Recently authenticated HR keys (by SHA-256), each trusted for ``ttl`` seconds, so
+    the verification path does not read the database on every call. A key that is
+    deactivated stops working within ``ttl``."""
+
+    def __init__(self, ttl: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._items: dict[str, tuple[Principal, int, float]] = {}
+
+    def get(self, key: str) -> tuple[Principal, int] | None:
+        digest = api_key_hash(key)
+        with self._lock:
+            item = self._items.get(digest)
+        if item is None or item[2] < self._clock():
+            return None
+        return item[0], item[1]
+
+    def put(self, key: str, principal: Principal, rate_per_minute: int) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[api_key_hash(key)] = (principal, rate_per_minute, self._clock() + self.ttl)
+
+
 def require_role(principal: Principal, *roles: str) -> None:
     if principal.role not in roles:
         raise PermissionDeniedError(f"this needs one of the roles: {', '.join(roles)}")

@@ -156,7 +156,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     db = _database(settings)
     with db.session() as session:
         ring = NodeKeyStore(settings.key_passphrase).load(session)
-        report = verify_one(
+        report, _ = verify_one(
             session, data, Trust.of(settings.did, ring), settings.base_url.rstrip("/"), None, now
         )
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -56,9 +56,16 @@ def get_principal(
         raise AuthenticationError("this needs an access token or an API key (Authorization: Bearer …)")
     token = credentials.credentials
     if token.startswith(API_KEY_PREFIX):
-        client = find_hr_client(session, token)
-        node.limiter.take(client.id, client.rate_per_minute)
-        return Principal("hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split()))
+        cached = node.api_keys.get(token)
+        if cached is None:
+            client = find_hr_client(session, token)
+            principal = Principal(
+                "hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split())
+            )
+            cached = principal, client.rate_per_minute
+            node.api_keys.put(token, *cached)
+        node.limiter.take(cached[0].id, cached[1])
+        return cached[0]
     claims = node.tokens.read(token, node.clock())
     account = session.get(Account, claims["sub"])
     if account is None or not account.active:

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from registry.auth import AccessTokens, Passwords, RateLimiter, derive_key
+from registry.audit import AuditWriter
+from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, derive_key
+from registry.credentials.status import StatusCache
 from registry.database import Database
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
@@ -74,6 +76,9 @@ class NodeState:
         self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
         self.code_key = derive_key(settings.secret_key, "verification-code")
         self.limiter = RateLimiter()
+        self.api_keys = ApiKeyCache()
+        self.audit_writer = AuditWriter(db)
+        self.status_cache = StatusCache()
         self.rng = rng or random.SystemRandom()
         self.batches = BatchProgress()
         self.verifier: Verifier = Verifier()

@@ -16,9 +16,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from registry import audit
 from registry.auth import Principal
-from registry.credentials.status import StatusReader
+from registry.credentials.status import StatusCache, StatusReader
 from registry.credentials.verification import Examination, Report, Trust, examine, examine_many, finish
 from registry.models import Credential
 
@@ -89,23 +88,20 @@ def finish_batch(
     own_did: str,
     principal: Principal | None,
     now: datetime,
-) -> list[Report]:
-    """Status checks from this node's lists, and an audit record (visible to the
-    holder) for each of this node's credentials that a client verified."""
-    reader = StatusReader(session, base_url)
+    status_cache: StatusCache | None = None,
+) -> tuple[list[Report], list[dict[str, Any]]]:
+    """Status checks from this node's lists; and the audit records (visible to the
+    holder) of this node's credentials that a client verified, for the caller to
+    write (see :class:`registry.audit.AuditWriter`)."""
+    reader = StatusReader(session, base_url, status_cache)
     reports = [finish(exam, reader) for exam in exams]
-    if principal is not None:
-        own = _own_credential_ids(exams, own_did)
-        holders = (
-            dict(
-                session.exec(
-                    select(Credential.id, Credential.holder_id).where(
-                        col(Credential.id).in_(set(own.values()))
-                    )
-                ).all()
-            )
-            if own
-            else {}
+    rows: list[dict[str, Any]] = []
+    own = _own_credential_ids(exams, own_did) if principal is not None else {}
+    if principal is not None and own:
+        holders = dict(
+            session.exec(
+                select(Credential.id, Credential.holder_id).where(col(Credential.id).in_(set(own.values())))
+            ).all()
         )
         rows = [
             {
@@ -122,8 +118,7 @@ def finish_batch(
             for i, cid in own.items()
             if cid in holders
         ]
-        audit.record_many(session, rows)
-    return reports
+    return reports, rows
 
 
 def verify_one(
@@ -133,5 +128,9 @@ def verify_one(
     base_url: str,
     principal: Principal | None,
     now: datetime,
-) -> Report:
-    return finish_batch(session, [examine(presented, trust, now)], base_url, trust.own_did, principal, now)[0]
+    status_cache: StatusCache | None = None,
+) -> tuple[Report, list[dict[str, Any]]]:
+    reports, rows = finish_batch(
+        session, [examine(presented, trust, now)], base_url, trust.own_did, principal, now, status_cache
+    )
+    return reports[0], rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -254,30 +255,81 @@ def public_list(row: StatusList) -> dict[str, Any]:
     return {"purpose": row.purpose, "number": row.number, "length": row.length, "allocated": row.allocated}
 
 
+class StatusCache:
+    """Bits of this node's lists by (list id, version), shared by the requests of a
+    process: a verification reads only the list's version and reuses the bits while
+    the version is unchanged (every status change raises it), so a change is seen by
+    the very next verification."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._bits: dict[int, tuple[int, bytes]] = {}
+
+    def get(self, list_id: int, version: int) -> bytes | None:
+        with self._lock:
+            item = self._bits.get(list_id)
+        return item[1] if item is not None and item[0] == version else None
+
+    def put(self, list_id: int, version: int, bits: bytes) -> None:
+        with self._lock:
+            self._bits[list_id] = (version, bits)
+
+
+_MAX_DIGITS = 10
+
+
+def _decimal(value: Any) -> int | None:
+    """A non-negative decimal integer written in ASCII digits, or None."""
+    if isinstance(value, str) and 0 < len(value) <= _MAX_DIGITS and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 class StatusReader:
     """Answers the status check of the verification pipeline from this node's own
-    lists (read once per reader); another node's lists are not fetched here."""
+    lists; another node's lists are not fetched here."""
 
-    def __init__(self, session: Session, base_url: str) -> None:
+    def __init__(self, session: Session, base_url: str, cache: StatusCache | None = None) -> None:
         self.session = session
         self.prefix = f"{base_url}/status/"
-        self._lists: dict[tuple[str, int], StatusList | None] = {}
+        self.cache = cache or StatusCache()
+        self._lists: dict[tuple[str, int], tuple[int, int, bytes] | None] = {}
 
-    def _list(self, purpose: str, number: int) -> StatusList | None:
+    def _list(self, purpose: str, number: int) -> tuple[int, int, bytes] | None:
+        """(list id, length, bits) of one of this node's lists."""
         key = (purpose, number)
         if key not in self._lists:
-            self._lists[key] = self.session.exec(
-                select(StatusList).where(StatusList.purpose == purpose, StatusList.number == number)
+            head = self.session.exec(
+                select(StatusList.id, StatusList.version, StatusList.length).where(
+                    StatusList.purpose == purpose, StatusList.number == number
+                )
             ).first()
+            if head is None:
+                self._lists[key] = None
+            else:
+                list_id, version, length = head
+                assert list_id is not None
+                bits = self.cache.get(list_id, version)
+                if bits is None:
+                    bits = bytes(
+                        self.session.exec(select(StatusList.bits).where(StatusList.id == list_id)).one()
+                    )
+                    self.cache.put(list_id, version, bits)
+                self._lists[key] = (list_id, length, bits)
         return self._lists[key]
 
-    def _reason(self, row: StatusList, index: int) -> str | None:
-        assert row.id is not None
-        if row.purpose == "revocation":
-            where = (Credential.revocation_list_id == row.id, Credential.revocation_index == index)
+    def _reason(self, purpose: str, list_id: int, index: int) -> str | None:
+        """The reason of the change that set this bit; a suspension's reason is gone
+        once the credential is revoked (the record keeps the revocation's)."""
+        if purpose == "revocation":
+            where = (Credential.revocation_list_id == list_id, Credential.revocation_index == index)
         else:
-            where = (Credential.suspension_list_id == row.id, Credential.suspension_index == index)
-        return self.session.exec(select(Credential.status_reason).where(*where)).first()
+            where = (Credential.suspension_list_id == list_id, Credential.suspension_index == index)
+        found = self.session.exec(select(Credential.status, Credential.status_reason).where(*where)).first()
+        if found is None:
+            return None
+        status, reason = found
+        return reason if status == ("revoked" if purpose == "revocation" else "suspended") else None
 
     def __call__(self, entries: Sequence[Any]) -> Check:
         if not entries:
@@ -289,23 +341,24 @@ class StatusReader:
                 return Check("status", "fail", "a credentialStatus entry is not a BitstringStatusListEntry")
             url = entry.get("statusListCredential")
             purpose = entry.get("statusPurpose")
-            raw_index = entry.get("statusListIndex")
-            if not isinstance(url, str) or not isinstance(raw_index, str) or not raw_index.isdigit():
+            index = _decimal(entry.get("statusListIndex"))
+            if not isinstance(url, str) or index is None or purpose not in PURPOSES:
                 return Check("status", "fail", "a credentialStatus entry is malformed")
             if not url.startswith(self.prefix):
                 unknown.append(f"the {purpose} list {url} is another node's and was not fetched")
                 continue
-            list_purpose, _, number = url[len(self.prefix) :].partition("/")
-            row = self._list(list_purpose, int(number)) if number.isdigit() else None
-            if row is None:
+            list_purpose, _, raw_number = url[len(self.prefix) :].partition("/")
+            number = _decimal(raw_number)
+            found = self._list(list_purpose, number) if number is not None else None
+            if found is None:
                 return Check("status", "fail", f"this node has no status list {url}")
             if list_purpose != purpose:
                 return Check("status", "fail", "the entry's purpose differs from its list's")
-            index = int(raw_index)
-            if index >= row.length:
+            list_id, length, bits = found
+            if index >= length:
                 return Check("status", "fail", "statusListIndex is beyond the end of the list")
-            if Bitstring(row.length, row.bits).get(index):
-                reason = self._reason(row, index)
+            if bits[index >> 3] >> (7 - (index & 7)) & 1:
+                reason = self._reason(purpose, list_id, index)
                 word = "revoked" if purpose == "revocation" else "suspended"
                 findings.append(f"{word} ({reason})" if reason else word)
         if findings:

@@ -191,13 +191,15 @@ def rotate_key(node: NodeDep, session: SessionDep, admin: AdminDep) -> dict[str,
 
 @router.get("/v1/audit", operation_id="listAuditEvents", tags=["admin"])
 def audit_log(
-    session: ReadSessionDep,
+    node: NodeDep,
     auditor: AuditorDep,
-    after: Annotated[int, Query(ge=0, description="Events with a larger id")] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Events with a larger id")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     action: str | None = None,
     target: str | None = None,
 ) -> list[dict[str, object]]:
     """The audit log, oldest first, paged by event id."""
-    events = audit.events(session, action=action, target_id=target, after_id=after, limit=limit)
-    return [audit.public(e) | {"holderId": e.holder_id} for e in events]
+    node.audit_writer.flush()
+    with node.db.session(write=False) as fresh:  # a snapshot that includes the flushed records
+        events = audit.events(fresh, action=action, target_id=target, after_id=after, limit=limit)
+        return [audit.public(e) | {"holderId": e.holder_id} for e in events]

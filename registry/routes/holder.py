@@ -146,14 +146,16 @@ def create_code(
 
 @router.get("/v1/holder/audit", operation_id="listOwnAuditEvents")
 def own_audit(
-    session: ReadSessionDep,
+    node: NodeDep,
     holder: HolderDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, object]]:
     """Everything recorded about the holder's data: issuance, status changes,
     verifications and look-ups, with who did them."""
-    return [
-        audit.public(e)
-        for e in audit.events(session, holder_id=holder.holder_id, after_id=after, limit=limit)
-    ]
+    node.audit_writer.flush()
+    with node.db.session(write=False) as fresh:  # a snapshot that includes the flushed records
+        return [
+            audit.public(e)
+            for e in audit.events(fresh, holder_id=holder.holder_id, after_id=after, limit=limit)
+        ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from registry.credentials import catalogue, schemas, status
@@ -61,7 +61,7 @@ def jwks(node: NodeDep) -> dict[str, list[dict[str, str]]]:
 )
 def status_list(
     purpose: Literal["revocation", "suspension"],
-    number: int,
+    number: Annotated[int, Path(ge=1, le=2**31 - 1)],
     node: NodeDep,
     session: ReadSessionDep,
     if_none_match: Annotated[str | None, Header()] = None,

@@ -281,7 +281,9 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _verify(session: Session, node: Any, presented: dict[str, Any] | str) -> Report:
-    return verify_one(session, presented, trust_of(node), node.base_url, None, node.clock())
+    return verify_one(
+        session, presented, trust_of(node), node.base_url, None, node.clock(), node.status_cache
+    )[0]
 
 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)

@@ -153,8 +153,12 @@ async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Verifi
     trust, now = trust_of(node), node.clock()
 
     def run() -> dict[str, Any]:
-        with node.db.session() as session:
-            return verify_one(session, presented, trust, node.base_url, client, now).to_json()
+        with node.db.session(write=False) as session:
+            report, rows = verify_one(
+                session, presented, trust, node.base_url, client, now, node.status_cache
+            )
+        node.audit_writer.submit(rows)
+        return report.to_json()
 
     return VerificationReport.model_validate(await run_in_threadpool(run))
 
@@ -169,8 +173,12 @@ async def verify_batch(
     exams = await node.verifier.examine_batch(body.credentials, trust, now)
 
     def run() -> list[dict[str, Any]]:
-        with node.db.session() as session:
-            return [r.to_json() for r in finish_batch(session, exams, node.base_url, node.did, client, now)]
+        with node.db.session(write=False) as session:
+            reports, rows = finish_batch(
+                session, exams, node.base_url, node.did, client, now, node.status_cache
+            )
+        node.audit_writer.submit(rows)
+        return [r.to_json() for r in reports]
 
     results = [VerificationReport.model_validate(r) for r in await run_in_threadpool(run)]
     verdicts = [r.verdict for r in results]
@@ -198,7 +206,7 @@ def look_up(body: LookupRequest, node: NodeDep, session: SessionDep, client: HrL
     if row is None or not codes.code_matches(session, node.code_key, row.id, body.verification_code, now):
         raise NotFoundError("no credential with this certificate number and a current verification code")
     document = json.loads(row.document)
-    report = verify_one(session, document, trust_of(node), node.base_url, None, now)
+    report, _ = verify_one(session, document, trust_of(node), node.base_url, None, now, node.status_cache)
     from registry import audit
 
     audit.record(

@@ -1,0 +1,292 @@
+"""What the node benchmarks share: a node in a temporary folder, accounts and keys made
+straight through the services, valid issuance rows, a uvicorn server in a child process
+on a free loopback port, CPU accounting from /proc (the cores are shared, so a figure
+says how many it had), and small statistics helpers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+from registry.accounts import create_account, create_hr_client
+from registry.app import create_app
+from registry.auth import Passwords, Principal
+from registry.credentials.identity import gb11643_check_character
+from registry.node import NodeState
+from registry.settings import Settings
+from registry.verifier import Verifier
+
+with warnings.catch_warnings():
+    # Starlette asks for its httpx fork; httpx is what the project uses (see pyproject).
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
+    from fastapi.testclient import TestClient
+
+__all__ = ["TestClient"]  # re-exported, imported here without its deprecation warning
+
+HOST = "127.0.0.1"
+ADMIN = Principal("cli", "bench", "admin")
+PASSWORD = "correct horse battery staple"  # noqa: S105 - the benchmark officer's password
+#: argon2id at its cheapest: account set-up is not what these benchmarks measure.
+CHEAP_PASSWORDS = Passwords(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华建国志文斌辉"
+TYPE_CODES = ("ENG-ASSOCIATE_SENIOR", "ENG-INTERMEDIATE", "RES-FULL_SENIOR", "HED-ASSOCIATE_SENIOR")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def node_settings(folder: Path, port: int) -> Settings:
+    return Settings(
+        data_dir=folder, base_url=f"http://{HOST}:{port}", database_url=f"sqlite:///{folder}/registry.db"
+    )
+
+
+def make_app(folder: Path, port: int, workers: int = 1) -> FastAPI:
+    """A node on a fresh (or existing) SQLite file in ``folder``: migrated, with a key
+    ring and the seeded catalogue."""
+    return create_app(node_settings(folder, port), passwords=CHEAP_PASSWORDS, verifier=Verifier(workers))
+
+
+def node_of(app: FastAPI) -> NodeState:
+    node: NodeState = app.state.node
+    return node
+
+
+def officer_headers(node: NodeState, username: str = "bench-officer") -> dict[str, str]:
+    with node.db.session() as session:
+        account = create_account(
+            session, node.passwords, ADMIN, username, PASSWORD, "issuing_officer", node.clock()
+        )
+    token, _ = node.tokens.issue(account, node.clock())
+    return {"Authorization": f"Bearer {token}"}
+
+
+def hr_headers(
+    node: NodeState, scopes: Sequence[str] = ("verify",), rate: int = 1_000_000_000
+) -> dict[str, str]:
+    with node.db.session() as session:
+        _, key = create_hr_client(session, ADMIN, "基准测试人才中心", list(scopes), rate, node.clock())
+    return {"Authorization": f"Bearer {key}"}
+
+
+def resident_id(seed: int) -> str:
+    """A valid GB 11643 resident ID number, different for each ``seed`` below 15,000,000."""
+    born = datetime(1960, 1, 1, tzinfo=UTC) + timedelta(days=(seed // 1000) % 15000)
+    first17 = f"320102{born:%Y%m%d}{seed % 1000:03d}"
+    return first17 + gb11643_check_character(first17)
+
+
+def holder_name(seed: int) -> str:
+    """A plausible name, different for each ``seed`` (a numeric suffix past the pairs)."""
+    n = len(GIVEN)
+    surname = SURNAMES[seed % len(SURNAMES)]
+    rest = seed // len(SURNAMES)
+    name = surname + GIVEN[rest % n] + GIVEN[(rest // n) % n]
+    return name if rest < n * n else f"{name}{rest // (n * n)}"
+
+
+def issue_row(seed: int) -> dict[str, Any]:
+    """One valid issuance row (JSON names) for the holder ``seed``."""
+    return {
+        "holderName": holder_name(seed),
+        "idType": "resident",
+        "idNumber": resident_id(seed),
+        "typeCode": TYPE_CODES[seed % len(TYPE_CODES)],
+        "specialty": "电气工程及其自动化",
+        "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
+        "awardedOn": "2026-11-20",
+    }
+
+
+def issue_rows(count: int, first: int = 0) -> list[dict[str, Any]]:
+    return [issue_row(seed) for seed in range(first, first + count)]
+
+
+def expect(condition: bool, message: str) -> None:
+    """Stop the benchmark when the node answered something else than it should."""
+    if not condition:
+        raise RuntimeError(message)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# --- CPU accounting (Linux /proc; None elsewhere) -----------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def process_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (all its threads)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children_cpu(pid: int) -> float:
+    """CPU seconds of the live children of ``pid`` (a process pool's workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / TICK
+    return total
+
+
+def machine_cpu() -> tuple[float, float] | None:
+    """CPU seconds all processes of the machine have used, and the hypervisor's steal."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / TICK, steal / TICK
+
+
+@dataclass
+class CpuUse:
+    """CPU seconds used over a stretch of wall-clock time: by this process, its
+    children, every other process of the machine, and stolen by the hypervisor."""
+
+    wall: float = 0.0
+    own: float = 0.0
+    children: float = 0.0
+    others: float = 0.0
+    steal: float = 0.0
+
+    def __iadd__(self, other: CpuUse) -> CpuUse:
+        self.wall += other.wall
+        self.own += other.own
+        self.children += other.children
+        self.others += other.others
+        self.steal += other.steal
+        return self
+
+
+class CpuMeter:
+    """Measures a stretch of time: ``with meter.stretch() as use: ...``. Children are
+    the live child processes of this one (a process pool, a server)."""
+
+    def _ours(self) -> tuple[float, float]:
+        return time.process_time(), children_cpu(os.getpid())
+
+    @contextmanager
+    def stretch(self) -> Iterator[CpuUse]:
+        use = CpuUse()
+        machine0, (own0, children0), wall0 = machine_cpu(), self._ours(), time.perf_counter()
+        yield use
+        use.wall = time.perf_counter() - wall0
+        own1, children1 = self._ours()
+        machine1 = machine_cpu()
+        use.own, use.children = own1 - own0, children1 - children0
+        if machine0 is not None and machine1 is not None:
+            use.others = max(0.0, machine1[0] - machine0[0] - use.own - use.children)
+            use.steal = machine1[1] - machine0[1]
+
+
+# --- a uvicorn server in a child process -------------------------------------------------
+
+
+def _serve(folder: str, port: int, hello: bool, log: str) -> None:
+    """Child process: the node on the database in ``folder``, one uvicorn worker; its
+    standard error goes to ``log``."""
+    import uvicorn
+
+    stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
+    os.dup2(stream.fileno(), 2)
+    sys.stderr = stream
+    app = make_app(Path(folder), port)
+    if hello:
+
+        @app.get("/bench/hello", include_in_schema=False)
+        def bench_hello() -> dict[str, str]:
+            return {"hello": "world"}
+
+    uvicorn.run(app, host=HOST, port=port, log_level="warning")
+
+
+class Server:
+    """A node served by uvicorn in a child process; ``log`` is its standard error."""
+
+    def __init__(self, base: str, log: Path, pid: int | None) -> None:
+        self.base, self.log, self.pid = base, log, pid
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time the server process has used (Linux /proc), or None."""
+        return process_cpu(self.pid) if self.pid is not None else None
+
+    def log_summary(self) -> str:
+        text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
+        tracebacks = text.count("Traceback (most recent call last)")
+        if not tracebacks:
+            return "server log: no tracebacks"
+        disconnects = text.count("starlette.requests.ClientDisconnect")
+        return (
+            f"server log: {tracebacks} tracebacks, {disconnects} of them ClientDisconnect "
+            "(a load round ending with requests in flight)"
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+@contextmanager
+def serve(folder: Path, port: int, *, hello: bool = False, timeout: float = 60.0) -> Iterator[Server]:
+    """Serve the node in ``folder`` on ``port`` (a child process started with spawn, so
+    it shares nothing with this one) until the block ends; yields once the node answers."""
+    log = folder / f"server-{port}.log"
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(str(folder), port, hello, str(log)), daemon=True
+    )
+    process.start()
+    server = Server(f"http://{HOST}:{port}", log, process.pid)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if not process.is_alive():
+                raise RuntimeError(f"the server exited with code {process.exitcode}:\n{server.log_tail()}")
+            try:
+                if httpx.get(f"{server.base}/health", timeout=2.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer within {timeout:.0f} s:\n{server.log_tail()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        process.join(15)
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -1,0 +1,371 @@
+"""HTTP verification benchmark: ``python -m bench.http_verify``.
+
+One uvicorn worker (a child process, log level warning) serves a fresh SQLite node on a
+free loopback port, with one extra route, ``GET /bench/hello`` answering
+``{"hello": "world"}`` through the same FastAPI stack (a sync endpoint, like most
+routes). Rounds of load against hello and against ``POST /v1/verifications`` (one
+credential issued by this node, JSON body ``{"credential": <vc>}``, an HR key with scope
+verify) alternate: hello, verify, hello, verify … The medians of requests/s, and the
+ratio verify/hello, are printed; target: verify >= 0.4x hello.
+
+Load comes from ``wrk`` when it is installed (``apt-get install wrk``), else from a
+Python generator: several processes, each with one keep-alive ``http.client``
+connection (slower than wrk, so both rates then say as much about the client).
+Traffic goes only to 127.0.0.1 and every round stops after ``--seconds``.
+
+Two figures explain the ratio: the server's CPU time per request (from /proc, so a
+noisy neighbour inflates it less than it deflates requests/s), and, once the server
+has stopped, where a verification's time goes, each step timed in this process on the
+same database (interleaved rounds, medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import multiprocessing
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import text
+
+from bench.common import (
+    HOST,
+    TestClient,
+    expect,
+    free_port,
+    hr_headers,
+    issue_row,
+    make_app,
+    median,
+    node_of,
+    officer_headers,
+    serve,
+)
+from registry import audit
+from registry.auth import Principal, find_hr_client
+from registry.credentials import schemas
+from registry.credentials.status import StatusReader
+from registry.credentials.verification import Trust, examine
+from registry.routes.verification import VerificationRequest
+from registry.signing import jcs
+from registry.verifier import verify_one
+
+TARGET = 0.4
+VERIFY_PATH = "/v1/verifications"
+HELLO_PATH = "/bench/hello"
+
+
+@dataclass
+class Round:
+    requests: int
+    seconds: float
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    #: CPU time the server used during the round (user + system), when /proc tells
+    cpu_seconds: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+# --- wrk ---------------------------------------------------------------------------------
+
+_DONE = """
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH %d %d %d %d %.0f %.0f\\n", summary.requests, summary.duration,
+    e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    level = "=" * 4
+    assert f"]{level}]" not in text
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_scripts(folder: Path, body: bytes, authorization: str) -> dict[str, Path]:
+    verify = folder / "verify.lua"
+    verify.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = {_lua_string(authorization)}\n'
+        f"wrk.body = {_lua_string(body.decode('utf-8'))}\n" + _DONE,
+        encoding="utf-8",
+    )
+    hello = folder / "hello.lua"
+    hello.write_text(_DONE, encoding="utf-8")
+    return {"hello": hello, "verify": verify}
+
+
+def wrk_round(wrk: str, url: str, script: Path, seconds: float, connections: int) -> Round:
+    command = [
+        wrk,
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout  # noqa: S603
+    found = re.search(r"^BENCH (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"wrk printed no summary:\n{out}")
+    requests, micros, status_errors, socket_errors, p50, p99 = (int(g) for g in found.groups())
+    return Round(requests, micros / 1e6, status_errors + socket_errors, p50 / 1000, p99 / 1000)
+
+
+# --- the Python fallback -----------------------------------------------------------------
+
+
+def _client(
+    port: int, method: str, path: str, body: bytes | None, headers: dict[str, str], seconds: float
+) -> tuple[int, int, list[float]]:
+    """One keep-alive connection sending requests until the deadline."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=10)
+    done = errors = 0
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while True:
+        start = time.perf_counter()
+        if start >= deadline:
+            break
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        latencies.append(time.perf_counter() - start)
+        done += 1
+        errors += response.status != 200
+    connection.close()
+    return done, errors, latencies
+
+
+def python_round(
+    pool: Any,
+    connections: int,
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None,
+    headers: dict[str, str],
+    seconds: float,
+) -> Round:
+    n = connections
+    start = time.perf_counter()
+    parts = pool.starmap(_client, [(port, method, path, body, headers, seconds)] * n)
+    elapsed = time.perf_counter() - start
+    latencies = sorted(x for _, _, lat in parts for x in lat)
+    p50 = latencies[len(latencies) // 2] * 1000 if latencies else None
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000 if latencies else None
+    return Round(sum(d for d, _, _ in parts), elapsed, sum(e for _, e, _ in parts), p50, p99)
+
+
+# --- the benchmark -----------------------------------------------------------------------
+
+
+def prepare(folder: Path, port: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """Node database in ``folder``: one credential and an HR key (its headers)."""
+    app = make_app(folder, port)
+    node = node_of(app)
+    with TestClient(app) as client:
+        response = client.post("/v1/credentials", json=issue_row(0), headers=officer_headers(node))
+        expect(response.status_code == 201, response.text)
+        vc: dict[str, Any] = response.json()["verifiableCredential"]
+    headers = hr_headers(node)
+    node.db.dispose()
+    return vc, headers
+
+
+def check_answers(base: str, body: bytes, headers: dict[str, str]) -> None:
+    hello = httpx.get(base + HELLO_PATH)
+    expect(hello.status_code == 200 and hello.json() == {"hello": "world"}, hello.text)
+    verdict = httpx.post(
+        base + VERIFY_PATH, content=body, headers={**headers, "Content-Type": "application/json"}
+    )
+    expect(verdict.status_code == 200 and verdict.json()["verdict"] == "valid", verdict.text)
+
+
+def breakdown(
+    folder: Path, port: int, vc: dict[str, Any], headers: dict[str, str], rounds: int = 7, n: int = 60
+) -> list[tuple[str, float]]:
+    """Median microseconds of each step of a verification, in this process (one
+    thread), on the benchmark's database; the steps are those of the endpoint."""
+    app = make_app(folder, port)
+    node = node_of(app)
+    key = headers["Authorization"].removeprefix("Bearer ")
+    trust, now = Trust.of(node.did, node.ring), node.clock()
+    with node.db.session(write=False) as session:
+        principal = Principal("hr_client", find_hr_client(session, key).id, "hr_client")
+    exam = examine(vc, trust, now)
+    schema_name = schemas.schema_name_of(vc["credentialSchema"]["id"])
+    expect(schema_name is not None, "the credential names no registry schema")
+    body = orjson.dumps({"credential": vc})
+
+    def nothing_read() -> None:
+        with node.db.session(write=False):
+            pass
+
+    def nothing_write() -> None:
+        with node.db.session() as session:
+            session.execute(text("SELECT 1"))
+
+    def auth() -> None:
+        with node.db.session(write=False) as session:
+            find_hr_client(session, key)
+
+    def status() -> None:
+        with node.db.session(write=False) as session:
+            StatusReader(session, node.base_url)(exam.status_entries)
+
+    def audit_row() -> None:
+        with node.db.session() as session:
+            audit.record(session, principal, now, "credential.verify", "credential", "bench")
+
+    def route_work() -> None:
+        with node.db.session(write=False) as session:
+            report, rows = verify_one(session, vc, trust, node.base_url, principal, now, node.status_cache)
+        node.audit_writer.submit(rows)
+        report.to_json()
+
+    steps: dict[str, Callable[[], object]] = {
+        "parse body (JSON + request model)": lambda: VerificationRequest.model_validate(jcs.loads(body)),
+        "HR key look-up (read session)": auth,
+        "examine: proof, issuer, key, validity, schema": lambda: examine(vc, trust, now),
+        "  of which the JSON Schema check": lambda: schemas.schema_errors(str(schema_name), vc),
+        "status check (read session)": status,
+        "one audit row + commit (write session)": audit_row,
+        "empty read session": nothing_read,
+        "write session, SELECT 1 + commit": nothing_write,
+        "all of verify_one, with audit (the route's work)": route_work,
+    }
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, fn in steps.items():
+            fn()
+            start = time.perf_counter()
+            for _ in range(n):
+                fn()
+            times[name].append((time.perf_counter() - start) / n * 1e6)
+    with node.db.session(write=False) as session:
+        sync = session.execute(text("PRAGMA synchronous")).scalar_one()
+    node.db.dispose()
+    names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+    med = {name: median(values) for name, values in times.items()}
+    total = med["all of verify_one, with audit (the route's work)"]
+    parts = ("examine: proof, issuer, key, validity, schema", "status check (read session)")
+    rest = total - sum(med[p] for p in parts) - med["one audit row + commit (write session)"]
+    return [
+        (f"SQLite synchronous={names.get(sync, sync)}", float("nan")),
+        *med.items(),
+        ("  of which the rest (holder look-up for the audit row, BEGIN IMMEDIATE …)", rest),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each endpoint")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per round")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
+    parser.add_argument(
+        "--python", action="store_true", help="use the Python load generator even if wrk is here"
+    )
+    args = parser.parse_args()
+
+    wrk = None if args.python else shutil.which("wrk")
+    port = free_port()
+    names = ("hello", "verify")
+    rounds: dict[str, list[Round]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="bench-http-verify-") as tmp:
+        folder = Path(tmp)
+        vc, headers = prepare(folder, port)
+        body = orjson.dumps({"credential": vc})
+        with serve(folder, port, hello=True) as server, contextlib.ExitStack() as stack:
+            check_answers(server.base, body, headers)
+            load: Callable[[str, float], Round]
+            if wrk is not None:
+                scripts = wrk_scripts(folder, body, headers["Authorization"])
+                urls = {"hello": server.base + HELLO_PATH, "verify": server.base + VERIFY_PATH}
+
+                def load(name: str, seconds: float) -> Round:
+                    return wrk_round(wrk, urls[name], scripts[name], seconds, args.connections)
+
+                generator = f"wrk, 1 thread, {args.connections} connections"
+            else:
+                json_headers = {**headers, "Content-Type": "application/json"}
+                calls: dict[str, tuple[str, str, bytes | None, dict[str, str]]] = {
+                    "hello": ("GET", HELLO_PATH, None, {}),
+                    "verify": ("POST", VERIFY_PATH, body, json_headers),
+                }
+                pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(args.connections))
+
+                def load(name: str, seconds: float) -> Round:
+                    return python_round(pool, args.connections, port, *calls[name], seconds)
+
+                generator = f"Python http.client, {args.connections} processes x 1 keep-alive connection"
+            for name in names:  # warm-up, not counted
+                load(name, 1.0)
+            for _ in range(args.rounds):
+                for name in names:
+                    before = server.cpu_seconds()
+                    result = load(name, args.seconds)
+                    after = server.cpu_seconds()
+                    if before is not None and after is not None:
+                        result.cpu_seconds = after - before
+                    rounds[name].append(result)
+        log = server.log_summary()
+        steps = breakdown(folder, port, vc, headers)
+
+    print(f"one uvicorn worker (h11, asyncio), SQLite node; load: {generator}")
+    print(f"{args.rounds} alternating rounds of {args.seconds:.0f} s per endpoint; medians")
+    print(
+        f"{'endpoint':26s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>8s} "
+        f"{'errors':>6s} {'CPU ms/req':>10s}"
+    )
+    med: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for name, label in (("hello", f"GET {HELLO_PATH}"), ("verify", f"POST {VERIFY_PATH}")):
+        rates = [r.rate for r in rounds[name]]
+        med[name] = median(rates)
+        p50 = median([r.p50_ms for r in rounds[name] if r.p50_ms is not None])
+        p99 = median([r.p99_ms for r in rounds[name] if r.p99_ms is not None])
+        errors = sum(r.errors for r in rounds[name])
+        cpu[name] = median([r.cpu_seconds / r.requests * 1e3 for r in rounds[name] if r.cpu_seconds])
+        print(
+            f"{label:26s} {med[name]:7.0f} {min(rates):7.0f} {max(rates):7.0f} {p50:7.1f} {p99:8.1f} "
+            f"{errors:6d} {cpu[name]:10.2f}"
+        )
+    per_round = [v.rate / h.rate for h, v in zip(rounds["hello"], rounds["verify"], strict=True)]
+    ratio = med["verify"] / med["hello"]
+    print(f"ratio verify/hello per round: {', '.join(f'{x:.2f}' for x in per_round)}")
+    print(f"CPU per request, hello/verify: {cpu['hello'] / cpu['verify']:.2f}")
+    verdict = "met" if ratio >= TARGET else "MISSED"
+    print(f"target: verify >= {TARGET:.2f}x hello; measured {ratio:.2f}x (median of rates) — {verdict}")
+    print(log)
+    print()
+    print("where a verification's time goes (this process, one thread, median µs per call):")
+    for name, micros in steps:
+        print(f"  {name:74s} {'' if micros != micros else f'{micros:8.0f}'}")
+
+
+if __name__ == "__main__":
+    main()
