@@ -72,10 +72,10 @@ def service_path(node: NodeState, rows: list[dict[str, Any]], batch_id: str) -> 
     officer = Principal("account", "bench-officer", "issuing_officer")
     start = time.perf_counter()
     with node.db.session(write=False) as session:
-        requests = issuance.validate_batch(session, rows, context(node))
+        requests = issuance.validate_batch(session, rows, context(node, session))
     validated = time.perf_counter()
     with node.db.session() as session:
-        result = issuance.issue(session, officer, requests, context(node), batch_id=batch_id)
+        result = issuance.issue(session, officer, requests, context(node, session), batch_id=batch_id)
         issued = time.perf_counter()
     committed = time.perf_counter()
     expect(result.count == len(rows), f"issued {result.count} of {len(rows)}")

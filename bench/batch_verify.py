@@ -68,9 +68,9 @@ def issue_batch(node: NodeState, count: int) -> list[dict[str, Any]]:
     """``count`` credentials issued in one batch; their VC documents."""
     rows = issue_rows(count)
     with node.db.session(write=False) as session:
-        requests = issuance.validate_batch(session, rows, context(node))
+        requests = issuance.validate_batch(session, rows, context(node, session))
     with node.db.session() as session:
-        issuance.issue(session, OFFICER, requests, context(node), batch_id="bench-verify")
+        issuance.issue(session, OFFICER, requests, context(node, session), batch_id="bench-verify")
     with node.db.session(write=False) as session:
         documents = session.exec(
             select(Credential.document)

@@ -49,7 +49,8 @@ def record(
 def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk form of :func:`record` for batches (rows are AuditEvent column dicts)."""
     if rows:
-        session.execute(insert(AuditEvent), rows)
+        # Core insert (executemany), not the ORM's bulk path: several times cheaper.
+        session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[attr-defined]
 
 
 def events(

@@ -49,16 +49,18 @@ _bearer = HTTPBearer(
 
 def get_principal(
     node: NodeDep,
-    session: ReadSessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    """The caller. Sessions are opened only when the database must be asked (a key not
+    in the cache, an access token's account), not on every request."""
     if credentials is None:
         raise AuthenticationError("this needs an access token or an API key (Authorization: Bearer …)")
     token = credentials.credentials
     if token.startswith(API_KEY_PREFIX):
         cached = node.api_keys.get(token)
         if cached is None:
-            client = find_hr_client(session, token)
+            with node.db.session(write=False) as session:
+                client = find_hr_client(session, token)
             principal = Principal(
                 "hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split())
             )
@@ -67,7 +69,8 @@ def get_principal(
         node.limiter.take(cached[0].id, cached[1])
         return cached[0]
     claims = node.tokens.read(token, node.clock())
-    account = session.get(Account, claims["sub"])
+    with node.db.session(write=False) as session:
+        account = session.get(Account, claims["sub"])
     if account is None or not account.active:
         raise AuthenticationError("the account of this token is not active")
     return Principal("account", account.id, account.role, holder_id=account.holder_id)

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlmodel import Session
+
 from registry.audit import AuditWriter
 from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, derive_key
 from registry.credentials.status import StatusCache
@@ -79,6 +81,8 @@ class NodeState:
         self.api_keys = ApiKeyCache()
         self.audit_writer = AuditWriter(db)
         self.status_cache = StatusCache()
+        #: credential id -> holder id (never changes), for verification audit records
+        self.holder_of: dict[str, str] = {}
         self.rng = rng or random.SystemRandom()
         self.batches = BatchProgress()
         self.verifier: Verifier = Verifier()
@@ -104,6 +108,14 @@ class NodeState:
                     self._ring = self.key_store.load(session)
                 self._ring_loaded = time.monotonic()
             return self._ring
+
+    def ring_in(self, session: Session) -> KeyRing:
+        """The ring as the database has it now, read in the caller's transaction: what
+        signs must use this, so a rotation by another worker or the CLI is never
+        missed (the cached :attr:`ring` may be seconds old)."""
+        ring = self.key_store.load(session)
+        self.set_ring(ring)
+        return ring
 
     def set_ring(self, ring: KeyRing) -> None:
         with self._ring_lock:

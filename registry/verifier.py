@@ -14,14 +14,15 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import text
+from sqlmodel import Session
 
 from registry.auth import Principal
 from registry.credentials.status import StatusCache, StatusReader
 from registry.credentials.verification import Examination, Report, Trust, examine, examine_many, finish
-from registry.models import Credential
 
 Presented = str | bytes | Mapping[str, Any]
+_HOLDER_OF = text("SELECT holder_id FROM credential WHERE id = :id")
 #: Below this many credentials a batch is checked in the request's own process.
 POOL_THRESHOLD = 64
 
@@ -89,6 +90,7 @@ def finish_batch(
     principal: Principal | None,
     now: datetime,
     status_cache: StatusCache | None = None,
+    holder_of: dict[str, str] | None = None,
 ) -> tuple[list[Report], list[dict[str, Any]]]:
     """Status checks from this node's lists; and the audit records (visible to the
     holder) of this node's credentials that a client verified, for the caller to
@@ -98,11 +100,17 @@ def finish_batch(
     rows: list[dict[str, Any]] = []
     own = _own_credential_ids(exams, own_did) if principal is not None else {}
     if principal is not None and own:
-        holders = dict(
-            session.exec(
-                select(Credential.id, Credential.holder_id).where(col(Credential.id).in_(set(own.values())))
-            ).all()
-        )
+        holders: dict[str, str] = {}
+        for cid in set(own.values()):
+            holder = holder_of.get(cid) if holder_of is not None else None
+            if holder is None:
+                holder = session.connection().execute(_HOLDER_OF, {"id": cid}).scalar()
+                if holder is not None and holder_of is not None:
+                    if len(holder_of) > 100_000:
+                        holder_of.clear()
+                    holder_of[cid] = holder
+            if holder is not None:
+                holders[cid] = holder
         rows = [
             {
                 "at": now,
@@ -129,8 +137,16 @@ def verify_one(
     principal: Principal | None,
     now: datetime,
     status_cache: StatusCache | None = None,
+    holder_of: dict[str, str] | None = None,
 ) -> tuple[Report, list[dict[str, Any]]]:
     reports, rows = finish_batch(
-        session, [examine(presented, trust, now)], base_url, trust.own_did, principal, now, status_cache
+        session,
+        [examine(presented, trust, now)],
+        base_url,
+        trust.own_did,
+        principal,
+        now,
+        status_cache,
+        holder_of,
     )
     return reports[0], rows

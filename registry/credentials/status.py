@@ -13,11 +13,12 @@ import hashlib
 import json
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
 from registry import audit
@@ -256,23 +257,38 @@ def public_list(row: StatusList) -> dict[str, Any]:
 
 
 class StatusCache:
-    """Bits of this node's lists by (list id, version), shared by the requests of a
-    process: a verification reads only the list's version and reuses the bits while
-    the version is unchanged (every status change raises it), so a change is seen by
-    the very next verification."""
+    """This node's lists as the verification path reads them, shared by the requests of
+    a process: (list id, version, length, bits) per list, trusted for ``max_age``
+    seconds, then re-read when the version moved. A status change made by this process
+    clears the cache at once (:meth:`invalidate`); one made by another worker is seen
+    within ``max_age`` seconds. (Verifiers elsewhere cache the signed lists for
+    ``STATUS_LIST_MAX_AGE``, minutes, so seconds here change nothing for them.)"""
 
-    def __init__(self) -> None:
+    def __init__(self, max_age: float = 2.0) -> None:
+        self.max_age = max_age
         self._lock = threading.Lock()
-        self._bits: dict[int, tuple[int, bytes]] = {}
+        self._lists: dict[tuple[str, int], tuple[float, int, int, int, bytes]] = {}
 
-    def get(self, list_id: int, version: int) -> bytes | None:
+    def get(self, purpose: str, number: int) -> tuple[int, int, int, bytes] | None:
         with self._lock:
-            item = self._bits.get(list_id)
-        return item[1] if item is not None and item[0] == version else None
+            item = self._lists.get((purpose, number))
+        if item is None or time.monotonic() - item[0] > self.max_age:
+            return None
+        return item[1:]
 
-    def put(self, list_id: int, version: int, bits: bytes) -> None:
+    def stale(self, purpose: str, number: int) -> tuple[int, int, int, bytes] | None:
+        """The cached entry whatever its age (its bits are reused if the version holds)."""
         with self._lock:
-            self._bits[list_id] = (version, bits)
+            item = self._lists.get((purpose, number))
+        return None if item is None else item[1:]
+
+    def put(self, purpose: str, number: int, list_id: int, version: int, length: int, bits: bytes) -> None:
+        with self._lock:
+            self._lists[(purpose, number)] = (time.monotonic(), list_id, version, length, bits)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._lists.clear()
 
 
 _MAX_DIGITS = 10
@@ -283,6 +299,22 @@ def _decimal(value: Any) -> int | None:
     if isinstance(value, str) and 0 < len(value) <= _MAX_DIGITS and value.isascii() and value.isdigit():
         return int(value)
     return None
+
+
+# The verification path runs these on every request: plain SQL, compiled once, on the
+# session's connection (the ORM's statement building cost more than the queries).
+_LIST_HEAD = text("SELECT id, version, length FROM status_list WHERE purpose = :purpose AND number = :number")
+_LIST_BITS = text("SELECT bits FROM status_list WHERE id = :id")
+_REASON = {
+    "revocation": text(
+        "SELECT status, status_reason FROM credential"
+        " WHERE revocation_list_id = :id AND revocation_index = :i"
+    ),
+    "suspension": text(
+        "SELECT status, status_reason FROM credential"
+        " WHERE suspension_list_id = :id AND suspension_index = :i"
+    ),
+}
 
 
 class StatusReader:
@@ -299,33 +331,30 @@ class StatusReader:
         """(list id, length, bits) of one of this node's lists."""
         key = (purpose, number)
         if key not in self._lists:
-            head = self.session.exec(
-                select(StatusList.id, StatusList.version, StatusList.length).where(
-                    StatusList.purpose == purpose, StatusList.number == number
-                )
-            ).first()
+            cached = self.cache.get(purpose, number)
+            if cached is not None:
+                list_id, _, length, bits = cached
+                self._lists[key] = (list_id, length, bits)
+                return self._lists[key]
+            connection = self.session.connection()
+            head = connection.execute(_LIST_HEAD, {"purpose": purpose, "number": number}).first()
             if head is None:
                 self._lists[key] = None
             else:
                 list_id, version, length = head
-                assert list_id is not None
-                bits = self.cache.get(list_id, version)
-                if bits is None:
-                    bits = bytes(
-                        self.session.exec(select(StatusList.bits).where(StatusList.id == list_id)).one()
-                    )
-                    self.cache.put(list_id, version, bits)
+                old = self.cache.stale(purpose, number)
+                if old is not None and old[0] == list_id and old[1] == version:
+                    bits = old[3]
+                else:
+                    bits = bytes(connection.execute(_LIST_BITS, {"id": list_id}).scalar_one())
+                self.cache.put(purpose, number, list_id, version, length, bits)
                 self._lists[key] = (list_id, length, bits)
         return self._lists[key]
 
     def _reason(self, purpose: str, list_id: int, index: int) -> str | None:
         """The reason of the change that set this bit; a suspension's reason is gone
         once the credential is revoked (the record keeps the revocation's)."""
-        if purpose == "revocation":
-            where = (Credential.revocation_list_id == list_id, Credential.revocation_index == index)
-        else:
-            where = (Credential.suspension_list_id == list_id, Credential.suspension_index == index)
-        found = self.session.exec(select(Credential.status, Credential.status_reason).where(*where)).first()
+        found = self.session.connection().execute(_REASON[purpose], {"id": list_id, "i": index}).first()
         if found is None:
             return None
         status, reason = found

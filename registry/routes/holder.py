@@ -103,7 +103,7 @@ def download(
             headers={"Content-Disposition": f'attachment; filename="{name}.vc.json"'},
         )
     now = node.clock()
-    record, key = node.ring.signing_key(now)
+    record, key = node.ring_in(session).signing_key(now)
     unsecured = {k: v for k, v in document.items() if k != "proof"}
     unsecured["iat"] = int(now.timestamp())
     token = jose.sign_vc_jwt(unsecured, key, f"{node.did}#{record.kid}")

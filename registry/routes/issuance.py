@@ -27,12 +27,13 @@ router = APIRouter(tags=["issuance"])
 BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
-def context(node: NodeState) -> issuance.IssuanceContext:
+def context(node: NodeState, session: Session) -> issuance.IssuanceContext:
+    """What issuance needs, with the key ring read in ``session`` (the one that signs)."""
     return issuance.IssuanceContext(
         did=node.did,
         base_url=node.base_url,
         province=node.settings.province,
-        ring=node.ring,
+        ring=node.ring_in(session),
         id_key=node.id_key,
         rng=node.rng,
         now=node.clock(),
@@ -75,7 +76,7 @@ def issue_one(
     body: issuance.IssueRequest, node: NodeDep, session: SessionDep, officer: OfficerDep, response: Response
 ) -> CredentialRecord:
     """Issue one credential (VC 2.0, eddsa-jcs-2022, revocation and suspension entries)."""
-    result = issuance.issue(session, officer, [body], context(node))
+    result = issuance.issue(session, officer, [body], context(node, session))
     row = session.get(Credential, result.credentials[0].id)
     assert row is not None
     response.headers["Location"] = f"/v1/credentials/{row.id}"
@@ -132,7 +133,7 @@ def _run_batch(
     try:
         with node.db.session() as session:
             result = issuance.issue(
-                session, principal, rows, context(node), batch_id=batch_id, progress=progress
+                session, principal, rows, context(node, session), batch_id=batch_id, progress=progress
             )
         node.batches.update(batch_id, state="done", processed=result.count)
     except RegistryError as exc:
@@ -176,7 +177,7 @@ async def issue_batch(
 
     def validate() -> list[issuance.IssueRequest]:
         with node.db.session(write=False) as session:
-            return issuance.validate_batch(session, raw_rows, context(node))
+            return issuance.validate_batch(session, raw_rows, context(node, session))
 
     rows = await run_in_threadpool(validate)
     digest = issuance.batch_digest(rows)
@@ -201,7 +202,7 @@ async def issue_batch(
 
     def run() -> issuance.BatchResult:
         with node.db.session() as session:
-            return issuance.issue(session, officer, rows, context(node), batch_id=batch_id)
+            return issuance.issue(session, officer, rows, context(node, session), batch_id=batch_id)
 
     result = await run_in_threadpool(run)
     return JSONResponse(result.model_dump(), status_code=201, headers=location)
@@ -261,8 +262,9 @@ def change_status(
     reason_code: str,
     note: str | None,
 ) -> Credential:
-    """A status change signed with this node's key and list settings."""
-    return status_service.change_status(
+    """A status change signed with this node's key and list settings; this process's
+    verifications see it at once."""
+    row = status_service.change_status(
         session,
         officer,
         credential_id,
@@ -271,10 +273,13 @@ def change_status(
         note,
         did=node.did,
         base_url=node.base_url,
-        ring=node.ring,
+        ring=node.ring_in(session),
         now=node.clock(),
         ttl=node.settings.status_list_max_age,
     )
+    session.commit()  # committed before the cache is cleared, so no reader re-caches the old bits
+    node.status_cache.invalidate()
+    return row
 
 
 def _change(

@@ -78,7 +78,7 @@ def status_list(
                 number,
                 node.did,
                 node.base_url,
-                node.ring,
+                node.ring_in(write),
                 now,
                 node.settings.status_list_max_age,
             )

@@ -240,7 +240,7 @@ def issue_credential(
             f"type code {ctype.code} is a {ctype.kind}: the credential type is "
             f"{issuance.CREDENTIAL_TYPES[ctype.kind][0]}"
         )
-    result = issuance.issue(session, officer, [row], context(node))
+    result = issuance.issue(session, officer, [row], context(node, session))
     stored = session.get(Credential, result.credentials[0].id)
     assert stored is not None
     return IssueCredentialResponse(verifiableCredential=json.loads(stored.document))

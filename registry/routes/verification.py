@@ -155,7 +155,7 @@ async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Verifi
     def run() -> dict[str, Any]:
         with node.db.session(write=False) as session:
             report, rows = verify_one(
-                session, presented, trust, node.base_url, client, now, node.status_cache
+                session, presented, trust, node.base_url, client, now, node.status_cache, node.holder_of
             )
         node.audit_writer.submit(rows)
         return report.to_json()
@@ -175,7 +175,7 @@ async def verify_batch(
     def run() -> list[dict[str, Any]]:
         with node.db.session(write=False) as session:
             reports, rows = finish_batch(
-                session, exams, node.base_url, node.did, client, now, node.status_cache
+                session, exams, node.base_url, node.did, client, now, node.status_cache, node.holder_of
             )
         node.audit_writer.submit(rows)
         return [r.to_json() for r in reports]
