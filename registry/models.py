@@ -5,7 +5,8 @@ Personal data: a holder's identity number is never stored. ``id_lookup`` is a ke
 hash (HMAC-SHA256 under the node's secret, which lives outside the database) used to
 find the holder again; ``id_masked`` shows the first and last characters only; the
 credential carries ``holderCommitment`` = SHA-256(salt || number) with a per-holder
-random salt, which the holder can open to prove the binding.
+salt derived from the node secret and the holder id (never stored), which the holder
+gets from the holder API to open the commitment.
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ class Holder(SQLModel, table=True):
     id_type: str = Field(max_length=16)
     id_lookup: str = Field(max_length=64)
     id_masked: str = Field(max_length=32)
-    commitment_salt: str = Field(max_length=32)
     holder_commitment: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=_utc())
 

@@ -1019,3 +1019,28 @@ def test_holder_commitment_is_sha256_base64url_and_changes_with_the_salt() -> No
     assert commitment == "sha256:" + b64url(expected)
     assert holder_commitment("salt-two", number) != commitment
     assert holder_commitment("salt-one", number) == commitment
+
+
+def test_a_holder_opens_their_commitment_and_the_database_cannot(client: TestClient, actors: Actors) -> None:
+    """The commitment salt is derived from the node secret, not stored: the holder gets
+    it from the API and the commitment opens with their ID number; the holder row
+    alone holds nothing to test ID numbers against."""
+    import base64
+    import hashlib
+
+    from registry.models import Holder
+
+    record = client.post("/v1/credentials", json=issue_row(), headers=actors.officer()).json()
+    opening = client.get("/v1/holder/commitment", headers=actors.holder(record["holderId"]))
+    assert opening.status_code == 200
+    body = opening.json()
+    digest = hashlib.sha256((body["salt"] + "11010519491231002X").encode()).digest()
+    expected = "sha256:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert body["holderCommitment"] == expected
+    assert record["verifiableCredential"]["credentialSubject"]["holderCommitment"] == expected
+    node = client.app.state.node  # type: ignore[attr-defined]
+    with node.db.session(write=False) as session:
+        row = session.get(Holder, record["holderId"])
+        assert row is not None
+        assert body["salt"] not in row.model_dump_json()
+    assert client.get("/v1/holder/commitment", headers=actors.officer()).status_code == 403

@@ -12,7 +12,6 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 from datetime import date
 
 from registry.credentials.errors import InvalidHolderIdError
@@ -70,8 +69,13 @@ def id_lookup_hash(key: bytes, id_type: str, normalised: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def new_commitment_salt() -> str:
-    return secrets.token_urlsafe(16)
+def commitment_salt(id_key: bytes, holder_id: str) -> str:
+    """The salt of a holder's commitment, derived from the node secret and the holder id
+    and never stored: a copy of the database alone cannot test ID numbers against the
+    commitment (the space of resident ID numbers is small enough to enumerate)."""
+    key = hmac.new(id_key, b"holder-commitment", hashlib.sha256).digest()
+    digest = hmac.new(key, holder_id.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
 def holder_commitment(salt: str, normalised: str) -> str:

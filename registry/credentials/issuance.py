@@ -17,12 +17,13 @@ import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy import insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -31,10 +32,10 @@ from registry.auth import Principal
 from registry.credentials import catalogue
 from registry.credentials.errors import BatchRejectedError, InvalidHolderIdError
 from registry.credentials.identity import (
+    commitment_salt,
     holder_commitment,
     id_lookup_hash,
     mask_id_number,
-    new_commitment_salt,
     normalise_id_number,
 )
 from registry.credentials.status import allocate, list_url
@@ -304,6 +305,12 @@ def _check_rows(
     return types, identities, errors
 
 
+class HolderInfo(NamedTuple):
+    id: str
+    name: str
+    holder_commitment: str
+
+
 def _holders(
     session: Session,
     rows: Sequence[IssueRequest],
@@ -311,17 +318,22 @@ def _holders(
     ctx: IssuanceContext,
     write: bool = True,
     numbers: Sequence[int] | None = None,
-) -> tuple[list[Holder | None], list[RowError]]:
-    """The holder of each row: found by keyed hash, or created."""
+) -> tuple[list[HolderInfo | None], list[RowError]]:
+    """The holder of each row: found by keyed hash, or created (plain rows and one
+    executemany: ORM objects cost more than the rest of a holder's issuance)."""
     lookups = sorted({lookup for _, _, lookup in identities if lookup})
-    known: dict[tuple[str, str], Holder] = {}
+    known: dict[tuple[str, str], HolderInfo] = {}
+    table = Holder.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.id, table.c.name, table.c.holder_commitment, table.c.id_type, table.c.id_lookup)
     for start in range(0, len(lookups), 500):
         chunk = lookups[start : start + 500]
-        for holder in session.exec(select(Holder).where(col(Holder.id_lookup).in_(chunk))).all():
-            known[(holder.id_type, holder.id_lookup)] = holder
+        for hid, name, commitment, id_type, lookup in session.connection().execute(
+            query.where(table.c.id_lookup.in_(chunk))
+        ):
+            known[(id_type, lookup)] = HolderInfo(hid, name, commitment)
     errors: list[RowError] = []
-    result: list[Holder | None] = []
-    new: list[Holder] = []
+    result: list[HolderInfo | None] = []
+    new: list[dict[str, Any]] = []
     numbered = zip(numbers or range(1, len(rows) + 1), rows, identities, strict=True)
     for number, row, (id_type, normal, lookup) in numbered:
         if not lookup:
@@ -336,25 +348,27 @@ def _holders(
                     "message": "the name differs from the holder on record for this identity number",
                 }
             )
-        if found is not None:
-            holder = found
-        else:
-            salt = new_commitment_salt()
-            holder = Holder(
-                id=str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4)),
-                name=row.holder_name,
-                id_type=id_type,
-                id_lookup=lookup,
-                id_masked=mask_id_number(normal),
-                commitment_salt=salt,
-                holder_commitment=holder_commitment(salt, normal),
-                created_at=ctx.now,
+        if found is None:
+            hid = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+            found = HolderInfo(
+                hid, row.holder_name, holder_commitment(commitment_salt(ctx.id_key, hid), normal)
             )
-            known[(id_type, lookup)] = holder
-            new.append(holder)
-        result.append(holder)
+            known[(id_type, lookup)] = found
+            if write:
+                new.append(
+                    {
+                        "id": hid,
+                        "name": row.holder_name,
+                        "id_type": id_type,
+                        "id_lookup": lookup,
+                        "id_masked": mask_id_number(normal),
+                        "holder_commitment": found.holder_commitment,
+                        "created_at": ctx.now,
+                    }
+                )
+        result.append(found)
     if write and new and not errors and all(r is not None for r in result):
-        session.execute(insert(Holder), [h.model_dump() for h in new])
+        session.connection().execute(insert(Holder.__table__), new)  # type: ignore[attr-defined]
     return result, errors
 
 
@@ -364,7 +378,7 @@ def credential_document(
     ctx: IssuanceContext,
     row: IssueRequest,
     ctype: CredentialType,
-    holder: Holder,
+    holder: HolderInfo,
     number: str,
     revocation: str,
     suspension: str,
@@ -517,9 +531,10 @@ def issue(
         issued.append(IssuedCredential(id=credential_id, certificateNumber=number, holderId=holder.id))
         if progress is not None and (i + 1) % 500 == 0:
             progress(i + 1, total)
-    for start in range(0, total, 2000):
-        session.execute(insert(Credential), credential_rows[start : start + 2000])
-        session.execute(insert(AuditEvent), audit_rows[start : start + 2000])
+    connection = session.connection()
+    for start in range(0, total, 2000):  # Core executemany, not the ORM's bulk path
+        connection.execute(insert(Credential.__table__), credential_rows[start : start + 2000])  # type: ignore[attr-defined]
+        connection.execute(insert(AuditEvent.__table__), audit_rows[start : start + 2000])  # type: ignore[attr-defined]
     session.flush()
     if progress is not None:
         progress(total, total)

@@ -14,9 +14,10 @@ from sqlmodel import Session, col, select
 
 from registry import audit, codes
 from registry.auth import Principal
+from registry.credentials.identity import commitment_salt
 from registry.deps import HolderDep, NodeDep, ReadSessionDep, SessionDep
 from registry.errors import NotFoundError
-from registry.models import Credential
+from registry.models import Credential, Holder
 from registry.signing import jose
 
 router = APIRouter(tags=["holders"])
@@ -159,3 +160,26 @@ def own_audit(
             audit.public(e)
             for e in audit.events(fresh, holder_id=holder.holder_id, after_id=after, limit=limit)
         ]
+
+
+class CommitmentOpening(BaseModel):
+    holderId: str
+    holderCommitment: str
+    salt: str
+    method: str = Field(description="How the commitment is computed from the salt and the ID number")
+
+
+@router.get("/v1/holder/commitment", operation_id="getOwnCommitmentOpening")
+def own_commitment(node: NodeDep, session: ReadSessionDep, holder: HolderDep) -> CommitmentOpening:
+    """The salt of the holder's ``holderCommitment``: with it and their ID number the
+    holder proves to anyone that a credential is theirs, without the node storing it."""
+    assert holder.holder_id is not None
+    row = session.get(Holder, holder.holder_id)
+    if row is None:
+        raise NotFoundError("no holder record for this account")
+    return CommitmentOpening(
+        holderId=row.id,
+        holderCommitment=row.holder_commitment,
+        salt=commitment_salt(node.id_key, row.id),
+        method="sha256: base64url(SHA-256(ASCII(salt) || ASCII(upper-case ID number)))",
+    )

@@ -76,7 +76,6 @@ def upgrade() -> None:
         sa.Column("id_type", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("id_lookup", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("id_masked", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("commitment_salt", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("holder_commitment", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("created_at", registry.database.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
