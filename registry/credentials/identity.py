@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 from datetime import date
+from functools import lru_cache
 
 from registry.credentials.errors import InvalidHolderIdError
 
@@ -69,12 +70,16 @@ def id_lookup_hash(key: bytes, id_type: str, normalised: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+@lru_cache(maxsize=8)
+def _commitment_key(id_key: bytes) -> bytes:
+    return hmac.new(id_key, b"holder-commitment", hashlib.sha256).digest()
+
+
 def commitment_salt(id_key: bytes, holder_id: str) -> str:
     """The salt of a holder's commitment, derived from the node secret and the holder id
     and never stored: a copy of the database alone cannot test ID numbers against the
     commitment (the space of resident ID numbers is small enough to enumerate)."""
-    key = hmac.new(id_key, b"holder-commitment", hashlib.sha256).digest()
-    digest = hmac.new(key, holder_id.encode("ascii"), hashlib.sha256).digest()
+    digest = hmac.new(_commitment_key(id_key), holder_id.encode("ascii"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
