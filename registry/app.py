@@ -13,7 +13,7 @@ from registry import __version__
 from registry.auth import Passwords
 from registry.credentials import catalogue
 from registry.database import Database, migrate
-from registry.limits import BodyLimit
+from registry.limits import BodyLimit, StrictJSONBodies
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
 from registry.routes import accounts, holder, issuance, public, vcapi, verification
@@ -87,6 +87,7 @@ def create_app(
     install_problem_handlers(app)
     for module in (public, verification, issuance, holder, accounts, vcapi):
         app.include_router(module.router)
+    app.add_middleware(StrictJSONBodies)
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,

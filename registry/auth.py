@@ -164,6 +164,7 @@ class ApiKeyCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._items: dict[str, tuple[Principal, int, float]] = {}
+        self._rates: dict[str, int] = {}
 
     def get(self, key: str) -> tuple[Principal, int] | None:
         digest = api_key_hash(key)
@@ -178,6 +179,12 @@ class ApiKeyCache:
             if len(self._items) > 10_000:
                 self._items.clear()
             self._items[api_key_hash(key)] = (principal, rate_per_minute, self._clock() + self.ttl)
+            self._rates[principal.id] = rate_per_minute
+
+    def rate_of(self, client_id: str) -> int:
+        """The rate of a client authenticated recently (its key went through :meth:`put`)."""
+        with self._lock:
+            return self._rates.get(client_id, 1)
 
 
 def require_role(principal: Principal, *roles: str) -> None:

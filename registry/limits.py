@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from registry.errors import PROBLEM_BASE_URI, PayloadTooLargeError
+from registry.errors import PROBLEM_BASE_URI, PayloadTooLargeError, RegistryError
+from registry.signing import jcs
 
 
 class BodyLimit:
@@ -62,24 +63,80 @@ class BodyLimit:
 
     @staticmethod
     async def _refuse(send: Send, path: str, limit: int) -> None:
-        body = json.dumps(
-            {
-                "type": PROBLEM_BASE_URI + PayloadTooLargeError.slug,
-                "title": PayloadTooLargeError.title,
-                "status": 413,
-                "detail": f"the request body is over {limit} bytes (or its length is not a number)",
-                "instance": path,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"the request body is over {limit} bytes (or its length is not a number)"
+        await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media = value.split(b";")[0].strip().lower()
+            return bool(media == b"application/json" or media.endswith(b"+json"))
+    return False
+
+
+class StrictJSONBodies:
+    """JSON request bodies are read with the registry's strict parser before any
+    endpoint parses them: duplicate member names (which parsers resolve differently, so
+    that a signed credential could say two things), invalid UTF-8 and NaN are answered
+    422 problem+json. Runs inside :class:`BodyLimit`, so the body is already bounded."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD") or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if body:
+            try:
+                jcs.loads(body)
+            except RegistryError as exc:
+                await _problem(
+                    send,
+                    scope["path"],
+                    422,
+                    "invalid-request",
+                    "Request is not valid",
+                    f"malformed JSON: {exc.detail}",
+                )
+                return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _problem(send: Send, path: str, status: int, slug: str, title: str, detail: str) -> None:
+    body = json.dumps(
+        {
+            "type": PROBLEM_BASE_URI + slug,
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "instance": path,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

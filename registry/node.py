@@ -78,6 +78,7 @@ class NodeState:
         self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
         self.code_key = derive_key(settings.secret_key, "verification-code")
         self.limiter = RateLimiter()
+        self.sign_in_limiter = RateLimiter()
         self.api_keys = ApiKeyCache()
         self.audit_writer = AuditWriter(db)
         self.status_cache = StatusCache()

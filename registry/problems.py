@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import PROBLEM_BASE_URI, RegistryError
@@ -59,6 +60,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         response = problem(request, exc.status_code, slug, phrase, detail)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
+        return response
+
+    @app.exception_handler(OperationalError)
+    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite "database is locked" after the busy timeout, PostgreSQL lock or
+        # connection trouble: nothing was committed, and the request may be sent again.
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig))
+        response = problem(
+            request,
+            503,
+            "database-busy",
+            "Database busy",
+            "the node's database is busy; send the request again",
+        )
+        response.headers["Retry-After"] = "2"
         return response
 
     @app.exception_handler(Exception)

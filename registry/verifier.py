@@ -5,12 +5,14 @@ their credentials."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import os
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +24,7 @@ from registry.credentials.status import StatusCache, StatusReader
 from registry.credentials.verification import Examination, Report, Trust, examine, examine_many, finish
 
 Presented = str | bytes | Mapping[str, Any]
+log = logging.getLogger("registry.verifier")
 _HOLDER_OF = text("SELECT holder_id FROM credential WHERE id = :id")
 #: Below this many credentials a batch is checked in the request's own process.
 POOL_THRESHOLD = 64
@@ -57,9 +60,19 @@ class Verifier:
         loop = asyncio.get_running_loop()
         size = -(-len(items) // (self.workers * 4))
         chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
-        parts = await asyncio.gather(
-            *(loop.run_in_executor(pool, examine_many, c, trust, now) for c in chunks)
-        )
+        try:
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, examine_many, c, trust, now) for c in chunks)
+            )
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): drop the pool (the next batch makes
+            # a new one) and check this batch here rather than fail it.
+            log.error("verification worker pool broke; checking this batch in-process")
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            return examine_many(items, trust, now)
         return [exam for part in parts for exam in part]
 
 

@@ -518,13 +518,13 @@ def test_an_hr_verification_is_in_the_holder_s_audit(client: TestClient, actors:
 # --- bad input, authentication, rate limits ---
 
 
-def test_a_malformed_json_body_is_invalid_input(client: TestClient, actors: Actors) -> None:
+def test_a_malformed_json_body_is_an_invalid_request(client: TestClient, actors: Actors) -> None:
     response = client.post(
         "/v1/verifications",
         content=b'{"credential": ',
         headers={**hr_key(actors), "Content-Type": "application/json"},
     )
-    assert_problem(response, 422, "invalid-input")
+    assert_problem(response, 422, "invalid-request")
 
 
 def test_a_credential_that_is_neither_an_object_nor_a_string_is_refused(

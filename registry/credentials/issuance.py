@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import random
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
@@ -26,6 +27,7 @@ from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from registry.auth import Principal
@@ -124,6 +126,15 @@ class IssueRequest(BaseModel):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
 
+    @field_validator("holder_name", "id_number", "type_code", "specialty", "evaluation_committee")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Control characters (NUL among them, which PostgreSQL text refuses) have no
+        # place in a name or a committee and would be signed into the credential.
+        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
+
     @field_validator("valid_from", "valid_until")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
@@ -208,6 +219,13 @@ def validate_batch(session: Session, raw_rows: Sequence[Any], ctx: IssuanceConte
 def rows_from_csv(text: str) -> list[dict[str, Any]]:
     """CSV with a header line naming the columns of :data:`CSV_COLUMNS` (empty
     optional cells are left out)."""
+    try:
+        return _rows_from_csv(text)
+    except csv.Error as exc:
+        raise InvalidInputError(f"CSV cannot be read: {exc}") from None
+
+
+def _rows_from_csv(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     header = reader.fieldnames or []
     unknown = [h for h in header if h not in CSV_COLUMNS]
@@ -368,7 +386,13 @@ def _holders(
                 )
         result.append(found)
     if write and new and not errors and all(r is not None for r in result):
-        session.connection().execute(insert(Holder.__table__), new)  # type: ignore[attr-defined]
+        try:
+            with session.begin_nested():
+                session.connection().execute(insert(Holder.__table__), new)  # type: ignore[attr-defined]
+        except IntegrityError:
+            raise ConflictError(
+                "another request registered one of these holders at the same moment; send the batch again"
+            ) from None
     return result, errors
 
 
@@ -451,7 +475,8 @@ def issue(
         previous = existing_batch(session, batch_id, digest)
         if previous is not None:
             return previous
-        # Written first: a concurrent submission of the same id waits on this key and fails.
+        # Written first: a concurrent submission of the same id waits on this key and
+        # then fails here (the caller may send it again: it will get the first result).
         session.add(
             IssuanceBatch(
                 id=batch_id,
@@ -461,7 +486,12 @@ def issue(
                 created_at=ctx.now,
             )
         )
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:
+            raise ConflictError(
+                f"batch {batch_id!r} was being issued by another request; send it again for its result"
+            ) from None
     types, identities, errors = _check_rows(session, rows, ctx)
     holders, holder_errors = _holders(session, rows, identities, ctx)
     _reject(errors + holder_errors)

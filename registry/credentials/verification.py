@@ -35,6 +35,7 @@ from registry.signing.errors import (
     KeyMaterialError,
     ResolutionError,
     SigningError,
+    TokenFormatError,
 )
 from registry.signing.keyring import KeyRing
 
@@ -192,7 +193,10 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
             credential, method = token.payload, token.verification_method
             stamp = credential.get("iat")
             if isinstance(stamp, int | float) and not isinstance(stamp, bool):
-                signed_at = datetime.fromtimestamp(stamp, tz=now.tzinfo)
+                try:
+                    signed_at = datetime.fromtimestamp(stamp, tz=now.tzinfo)
+                except (OverflowError, ValueError, OSError):
+                    raise TokenFormatError("iat is not a representable instant") from None
             elif "validFrom" in credential:
                 signed_at = data_integrity.parse_datetime(credential["validFrom"], "validFrom")
         checks.append(Check("proof", "pass", f"{fmt} signature verifies with {method.id}"))

@@ -93,7 +93,9 @@ class ActivationCodeOut(BaseModel):
 
 @router.post("/v1/auth/token", operation_id="signIn", tags=["accounts"])
 def sign_in(body: TokenRequest, node: NodeDep, session: ReadSessionDep) -> TokenResponse:
-    """Exchange a user name and password for a short-lived access token (JWT)."""
+    """Exchange a user name and password for a short-lived access token (JWT). Each user
+    name gets 10 attempts a minute (a password guess costs the node an argon2 hash)."""
+    node.sign_in_limiter.take("user:" + body.username.lower(), 10)
     account = accounts.sign_in(session, node.passwords, body.username, body.password)
     token, lifetime = node.tokens.issue(account, node.clock())
     return TokenResponse(access_token=token, expires_in=lifetime, role=account.role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,7 @@ from registry.node import NodeState
 from registry.signing import jcs
 
 router = APIRouter(tags=["issuance"])
+log = logging.getLogger("registry.issuance")
 BATCH_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
@@ -139,6 +141,7 @@ def _run_batch(
     except RegistryError as exc:
         node.batches.update(batch_id, state="failed", detail=exc.detail, errors=exc.extensions.get("errors"))
     except Exception:  # the request has long returned: record, don't raise into the thread
+        log.exception("background batch %s failed", batch_id)
         node.batches.update(batch_id, state="failed", detail="the node could not complete the batch")
 
 

@@ -30,6 +30,8 @@ from registry.verifier import verify_one
 
 router = APIRouter(tags=["vc-api"])
 SUBJECT_KEYS = ("title", "qualification")
+#: What a caller may say of a credential to issue; the node sets id, status, schema, proof.
+ISSUE_MEMBERS = {"@context", "type", "issuer", "credentialSubject", "validFrom", "validUntil"}
 
 
 class IssueOptions(BaseModel):
@@ -175,6 +177,11 @@ def _issue_request(credential: dict[str, Any], node_did: str) -> issuance.IssueR
     kind: dict[str, Any] = next((subject[k] for k in SUBJECT_KEYS if isinstance(subject.get(k), dict)), {})
     if "proof" in credential:
         raise InvalidInputError("the credential to issue must not carry a proof")
+    extra = set(credential) - ISSUE_MEMBERS
+    if extra:
+        raise InvalidInputError(
+            f"members the node sets itself or does not understand: {', '.join(sorted(extra))}"
+        )
     context = credential.get("@context")
     if not isinstance(context, list) or not context or context[0] != issuance.VC_CONTEXT_V2:
         raise InvalidInputError(f"@context must start with {issuance.VC_CONTEXT_V2}")
@@ -326,6 +333,8 @@ def verify_presentation(
         errors.append("presentation: a challenge was asked for but the presentation has no proof")
     embedded = presentation.get("verifiableCredential", [])
     embedded = embedded if isinstance(embedded, list) else [embedded]
+    if not embedded:
+        errors.append("presentation: it holds no credential")
     if not all(isinstance(c, dict | str) for c in embedded):
         raise InvalidInputError("verifiableCredential holds credentials (objects or VC-JWT strings)")
     reports = [_verify(session, node, c) for c in embedded]

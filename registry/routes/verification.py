@@ -168,7 +168,10 @@ async def verify_batch(
     body: BatchVerificationRequest, node: NodeDep, client: HrVerifyDep
 ) -> BatchVerificationReport:
     """Verify up to 1,000 credentials; one report per item, in order. Large batches use
-    every core of the node."""
+    every core of the node. Each credential counts against the client's rate (the
+    request itself counted one already)."""
+    if len(body.credentials) > 1:
+        node.limiter.take(client.id, node.api_keys.rate_of(client.id), cost=len(body.credentials) - 1)
     trust, now = trust_of(node), node.clock()
     exams = await node.verifier.examine_batch(body.credentials, trust, now)
 
