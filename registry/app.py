@@ -68,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         node.audit_writer.start()
+        node.verifier.warm()
         yield
         node.audit_writer.stop()
         node.verifier.close()

@@ -45,6 +45,14 @@ class Verifier:
                 )
             return self._pool
 
+    def warm(self) -> None:
+        """Start the worker processes now (a node's first large batch would otherwise
+        wait seconds for them); does nothing with one worker."""
+        if self.workers > 1:
+            pool = self.pool()
+            for _ in range(self.workers):
+                pool.submit(os.getpid)
+
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
