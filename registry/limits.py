@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.errors import PROBLEM_BASE_URI, PayloadTooLargeError, RegistryError
@@ -67,6 +69,18 @@ class BodyLimit:
         await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)
 
 
+PARSED_BODY = "strict_json_body"
+
+
+def strict_json_body(request: Request) -> Any:
+    """The request's JSON body as the strict parser read it, or ``jcs.loads`` of the
+    body when the middleware did not parse it (another media type)."""
+    state = request.scope.get("state") or {}
+    if PARSED_BODY in state:
+        return state[PARSED_BODY]
+    raise LookupError("body not parsed by StrictJSONBodies")
+
+
 def _is_json(scope: Scope) -> bool:
     for name, value in scope["headers"]:
         if name == b"content-type":
@@ -101,7 +115,8 @@ class StrictJSONBodies:
         body = b"".join(chunks)
         if body:
             try:
-                jcs.loads(body)
+                # Kept for the endpoint (strict_json_body), which need not parse again.
+                scope.setdefault("state", {})[PARSED_BODY] = jcs.loads(body)
             except RegistryError as exc:
                 await _problem(
                     send,

@@ -225,3 +225,16 @@ def test_a_dead_worker_process_does_not_fail_batches(client: TestClient, actors:
         assert verifier.pool() is not pool
     finally:
         verifier.close()
+
+
+def test_the_verification_answer_is_exactly_the_documented_model(client: TestClient, actors: Actors) -> None:
+    """The report is serialised without passing through the response model: it must
+    still be exactly what the OpenAPI document says."""
+    from registry.routes.verification import VerificationReport
+
+    vc = _issue(client, actors)["verifiableCredential"]
+    for credential in (vc, "not a credential"):
+        response = client.post("/v1/verifications", json={"credential": credential}, headers=actors.hr())
+        assert response.headers["content-type"] == "application/json"
+        body = response.json()
+        assert VerificationReport.model_validate(body).model_dump() == body

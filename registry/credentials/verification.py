@@ -293,5 +293,24 @@ def finish(exam: Examination, status_of: StatusChecker) -> Report:
 def examine_many(
     items: Sequence[str | bytes | Mapping[str, Any]], trust: Trust, now: datetime
 ) -> list[Examination]:
-    """:func:`examine` over a chunk (the unit of work sent to a worker process)."""
+    """:func:`examine` over a chunk."""
     return [examine(item, trust, now) for item in items]
+
+
+Packed = tuple[str, list[tuple[str, Result, str]], dict[str, Any] | None, list[Any]]
+
+
+def examine_packed(
+    items: Sequence[str | bytes | Mapping[str, Any]], trust: Trust, now: datetime
+) -> list[Packed]:
+    """:func:`examine` over a chunk sent to a worker process, answered as plain tuples
+    (they pickle several times faster than the dataclasses)."""
+    return [
+        (e.format, [(c.name, c.result, c.reason) for c in e.checks], e.credential, e.status_entries)
+        for e in (examine(item, trust, now) for item in items)
+    ]
+
+
+def unpack(packed: Packed) -> Examination:
+    fmt, checks, credential, entries = packed
+    return Examination(fmt, [Check(*c) for c in checks], credential, entries)

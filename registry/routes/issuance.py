@@ -20,6 +20,7 @@ from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
+from registry.limits import strict_json_body
 from registry.models import Credential
 from registry.node import NodeState
 from registry.signing import jcs
@@ -113,9 +114,12 @@ async def _batch_rows(request: Request) -> list[dict[str, Any]]:
         return issuance.rows_from_csv(text)
     if content_type in ("application/json", ""):
         try:
-            data = jcs.loads(raw)
-        except RegistryError as exc:
-            raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+            data = strict_json_body(request)
+        except LookupError:
+            try:
+                data = jcs.loads(raw)
+            except RegistryError as exc:
+                raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
         if not isinstance(data, dict):
             raise InvalidInputError('a JSON batch is an object {"credentials": [...]}')
         try:
