@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from registry.auth import Principal
@@ -35,7 +35,9 @@ from registry.credentials.verification import (
 
 Presented = str | bytes | Mapping[str, Any]
 log = logging.getLogger("registry.verifier")
-_HOLDER_OF = text("SELECT holder_id FROM credential WHERE id = :id")
+_HOLDERS_OF = text("SELECT id, holder_id FROM credential WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
 #: Below this many credentials a batch is checked in the request's own process.
 POOL_THRESHOLD = 64
 
@@ -50,8 +52,10 @@ class Verifier:
         with self._lock:
             if self._pool is None:
                 # spawn: the serving process has threads; forking it could copy a held lock.
+                # The serving process checks a share itself, so ``workers`` cores are
+                # used with ``workers - 1`` worker processes.
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                    self.workers - 1, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool
 
@@ -60,7 +64,7 @@ class Verifier:
         wait seconds for them); does nothing with one worker."""
         if self.workers > 1:
             pool = self.pool()
-            for _ in range(self.workers):
+            for _ in range(self.workers - 1):
                 pool.submit(os.getpid)
 
     def close(self) -> None:
@@ -76,14 +80,22 @@ class Verifier:
             return examine_many(items, trust, now)
         pool = self.pool()
         loop = asyncio.get_running_loop()
+        # This process checks the first share itself (no copying) while the workers
+        # check the rest; a little less than an even share here, since this process
+        # also sends, receives and answers.
+        local_count = len(items) * 9 // (self.workers * 10)
+        local_items, remote = items[:local_count], items[local_count:]
         # Credentials travel as compact JSON (bytes pickle far faster than nested dicts;
         # the worker's strict parser reads them back exactly), answers as plain tuples.
-        wire = [_compact(item) for item in items]
-        size = -(-len(wire) // (self.workers * 4))
+        wire = [_compact(item) for item in remote]
+        size = -(-len(wire) // ((self.workers - 1) * 2))
         chunks = [wire[i : i + size] for i in range(0, len(wire), size)]
         try:
-            parts = await asyncio.gather(
+            remote_parts = asyncio.gather(
                 *(loop.run_in_executor(pool, examine_packed, c, trust, now) for c in chunks)
+            )
+            local, parts = await asyncio.gather(
+                loop.run_in_executor(None, examine_many, local_items, trust, now), remote_parts
             )
         except BrokenProcessPool:
             # A worker died (killed, out of memory): drop the pool (the next batch makes
@@ -94,7 +106,7 @@ class Verifier:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
             return examine_many(items, trust, now)
-        return [unpack(packed) for part in parts for packed in part]
+        return local + [unpack(packed) for part in parts for packed in part]
 
 
 def _compact(item: Presented) -> Presented:
@@ -143,17 +155,23 @@ def finish_batch(
     rows: list[dict[str, Any]] = []
     own = _own_credential_ids(exams, own_did) if principal is not None else {}
     if principal is not None and own:
-        holders: dict[str, str] = {}
-        for cid in set(own.values()):
-            holder = holder_of.get(cid) if holder_of is not None else None
-            if holder is None:
-                holder = session.connection().execute(_HOLDER_OF, {"id": cid}).scalar()
-                if holder is not None and holder_of is not None:
-                    if len(holder_of) > 100_000:
-                        holder_of.clear()
-                    holder_of[cid] = holder
-            if holder is not None:
-                holders[cid] = holder
+        known = holder_of if holder_of is not None else {}
+        missing = sorted({cid for cid in own.values() if cid not in known})
+        found: dict[str, str] = {}
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            found.update(
+                (cid, holder) for cid, holder in session.connection().execute(_HOLDERS_OF, {"ids": chunk})
+            )
+        holders = {
+            cid: known[cid] if cid in known else found[cid]
+            for cid in own.values()
+            if cid in known or cid in found
+        }
+        if holder_of is not None:
+            if len(holder_of) > 100_000:
+                holder_of.clear()
+            holder_of.update(found)
         rows = [
             {
                 "at": now,
