@@ -14,6 +14,7 @@ from sqlmodel import Session
 from registry.audit import AuditWriter
 from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, derive_key
 from registry.credentials.status import StatusCache
+from registry.credentials.verification import Trust
 from registry.database import Database
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
@@ -82,6 +83,8 @@ class NodeState:
         self.api_keys = ApiKeyCache()
         self.audit_writer = AuditWriter(db)
         self.status_cache = StatusCache()
+        #: the key ring and the verification Trust built from it
+        self.trust_cache: tuple[KeyRing, Trust] | None = None
         #: credential id -> holder id (never changes), for verification audit records
         self.holder_of: dict[str, str] = {}
         self.rng = rng or random.SystemRandom()

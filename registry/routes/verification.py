@@ -92,7 +92,13 @@ class LookupReport(VerificationReport):
 
 
 def trust_of(node: NodeState) -> Trust:
-    return Trust.of(node.did, node.ring)
+    """What this node trusts, rebuilt only when its key ring changed."""
+    ring = node.ring
+    cached = node.trust_cache
+    if cached is None or cached[0] is not ring:
+        cached = ring, Trust.of(node.did, ring)
+        node.trust_cache = cached
+    return cached[1]
 
 
 async def _presented(request: Request) -> str | bytes | dict[str, Any]:
