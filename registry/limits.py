@@ -13,7 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from registry.errors import PROBLEM_BASE_URI, PayloadTooLargeError, RegistryError
+from registry.errors import PROBLEM_BASE_URI, InvalidInputError, PayloadTooLargeError, RegistryError
 from registry.signing import jcs
 
 
@@ -73,12 +73,24 @@ PARSED_BODY = "strict_json_body"
 
 
 def strict_json_body(request: Request) -> Any:
-    """The request's JSON body as the strict parser read it, or ``jcs.loads`` of the
-    body when the middleware did not parse it (another media type)."""
+    """The request's JSON body as :class:`StrictJSONBodies` read it; LookupError when
+    it did not (the body was not sent as JSON)."""
     state = request.scope.get("state") or {}
     if PARSED_BODY in state:
         return state[PARSED_BODY]
     raise LookupError("body not parsed by StrictJSONBodies")
+
+
+def json_body(request: Request, raw: bytes) -> Any:
+    """The body as JSON, read once and strictly: the middleware's parse when there is
+    one (JSON media types), else the strict parser on ``raw`` (e.g. application/vc)."""
+    try:
+        return strict_json_body(request)
+    except LookupError:
+        try:
+            return jcs.loads(raw)
+        except RegistryError as exc:
+            raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
 
 
 def _is_json(scope: Scope) -> bool:

@@ -20,10 +20,9 @@ from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
-from registry.limits import strict_json_body
+from registry.limits import json_body
 from registry.models import Credential
 from registry.node import NodeState
-from registry.signing import jcs
 
 router = APIRouter(tags=["issuance"])
 log = logging.getLogger("registry.issuance")
@@ -113,13 +112,7 @@ async def _batch_rows(request: Request) -> list[dict[str, Any]]:
             raise InvalidInputError("CSV must be UTF-8") from None
         return issuance.rows_from_csv(text)
     if content_type in ("application/json", ""):
-        try:
-            data = strict_json_body(request)
-        except LookupError:
-            try:
-                data = jcs.loads(raw)
-            except RegistryError as exc:
-                raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+        data = json_body(request, raw)
         if not isinstance(data, dict):
             raise InvalidInputError('a JSON batch is an object {"credentials": [...]}')
         try:

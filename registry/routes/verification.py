@@ -16,11 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from registry import codes
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep
-from registry.errors import InvalidInputError, NotFoundError, RegistryError
-from registry.limits import strict_json_body
+from registry.errors import InvalidInputError, NotFoundError
+from registry.limits import json_body, strict_json_body
 from registry.models import Credential
 from registry.node import NodeState
-from registry.signing import jcs
 from registry.verifier import finish_batch, verify_one
 
 router = APIRouter(tags=["verification"])
@@ -116,13 +115,7 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
     if content_type in JWT_TYPES:
         return raw
     if content_type in JSON_TYPES or not content_type:
-        try:
-            data = strict_json_body(request)
-        except LookupError:
-            try:
-                data = jcs.loads(raw)
-            except RegistryError as exc:
-                raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+        data = json_body(request, raw)
         if content_type == "application/json":
             try:
                 return VerificationRequest.model_validate(data).credential
