@@ -180,3 +180,49 @@ def test_committed_openapi_document_matches_the_app() -> None:
     assert committed.read_text(encoding="utf-8") == openapi_json(), (
         "openapi/openapi.json drifted: run `registry openapi > openapi/openapi.json`"
     )
+
+
+def test_serve_runs_a_node_on_loopback(tmp_path: Path) -> None:
+    """`registry serve` in a real process: it answers on its port, then stops cleanly."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "REGISTRY_DATA_DIR": str(tmp_path / "node"),
+        "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
+        "REGISTRY_PORT": str(port),
+    }
+    env.pop("REGISTRY_DATABASE_URL", None)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "registry.cli", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=sink
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not answer"
+                time.sleep(0.1)
+        assert health.json()["status"] == "ok"
+        assert health.json()["did"] == f"did:web:127.0.0.1%3A{port}"
+        did = httpx.get(f"http://127.0.0.1:{port}/.well-known/did.json", timeout=5).json()
+        assert did["id"] == health.json()["did"]
+    finally:
+        server.terminate()
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit says why.
+        assert server.wait(timeout=20) in (0, -15)
+    assert "Application shutdown complete" in log.read_text()
