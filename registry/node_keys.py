@@ -35,8 +35,21 @@ class NodeKeyStore:
     def exists(self, session: Session) -> bool:
         return session.exec(select(NodeKey.kid).limit(1)).first() is not None
 
-    def load(self, session: Session) -> KeyRing:
-        rows = session.exec(select(NodeKey).order_by(col(NodeKey.created), col(NodeKey.kid))).all()
+    def load(self, session: Session, *, for_update: bool = False) -> KeyRing:
+        """The ring; ``for_update`` locks its rows (PostgreSQL) so that two rotations at
+        once run one after the other instead of leaving two active keys."""
+        query = select(NodeKey).order_by(col(NodeKey.created), col(NodeKey.kid))
+        if for_update:
+            # Lock the first key, then read the ring afresh: a rotation that committed
+            # while this one waited is seen (its new key included), not overwritten.
+            session.exec(
+                select(NodeKey.kid)
+                .order_by(col(NodeKey.created), col(NodeKey.kid))
+                .limit(1)
+                .with_for_update()
+            ).first()
+            query = query.execution_options(populate_existing=True)
+        rows = session.exec(query).all()
         if not rows:
             raise KeyMaterialError("the node has no key ring; run 'registry init' first")
         records = [
@@ -81,11 +94,11 @@ class NodeKeyStore:
         return ring
 
     def rotate(self, session: Session, now: datetime) -> KeyRing:
-        ring = self.load(session).rotate(generate_private_key(), now)
+        ring = self.load(session, for_update=True).rotate(generate_private_key(), now)
         self.save(session, ring)
         return ring
 
     def mark_compromised(self, session: Session, kid: str, since: datetime) -> KeyRing:
-        ring = self.load(session).mark_compromised(kid, since)
+        ring = self.load(session, for_update=True).mark_compromised(kid, since)
         self.save(session, ring)
         return ring

@@ -209,3 +209,41 @@ def test_every_issued_credential_is_audited_with_its_holder(client: TestClient, 
     assert event.holder_id == record["holderId"]
     assert event.actor_role == "issuing_officer"
     assert event.at == NOW
+
+
+def test_concurrent_submissions_of_one_batch_issue_it_once(client: TestClient, actors: Actors) -> None:
+    """Three clients send the same batch at once: one issues it; the others get its
+    result (200) or are told it was being issued (409) — never a 500, never twice."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    officer = actors.officer()
+    rows = [issue_row(idNumber=resident_id(i), holderName=f"持证人{i}") for i in range(20)]
+
+    def send(_: int) -> int:
+        return client.put(
+            "/v1/issuance/batches/race", json={"credentials": rows}, headers=officer
+        ).status_code
+
+    with ThreadPoolExecutor(3) as pool:
+        codes = list(pool.map(send, range(3)))
+    assert codes.count(201) == 1, codes
+    assert set(codes) <= {200, 201, 409}, codes
+    assert count(client, Credential) == 20
+    assert (
+        client.put("/v1/issuance/batches/race", json={"credentials": rows}, headers=officer).status_code
+        == 200
+    )
+
+
+def test_concurrent_rotations_leave_one_active_key(client: TestClient, actors: Actors, clock: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock.advance(hours=1)
+    admins = [actors.admin() for _ in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        codes = list(pool.map(lambda h: client.post("/v1/keys/rotation", headers=h).status_code, admins))
+    assert all(c in (200, 503) for c in codes), codes
+    node = client.app.state.node  # type: ignore[attr-defined]
+    with node.db.session(write=False) as session:
+        ring = node.key_store.load(session)
+    assert len(ring.valid_at(clock())) == 1

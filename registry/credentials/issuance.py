@@ -165,6 +165,8 @@ class BatchResult(BaseModel):
     batchId: str | None
     count: int
     credentials: list[IssuedCredential]
+    #: True when this batch id had been issued before (the answer repeats that result)
+    replayed: bool = Field(default=False, exclude=True)
 
 
 RowError = dict[str, Any]
@@ -457,6 +459,7 @@ def batch_result(session: Session, batch_id: str) -> BatchResult:
         batchId=batch_id,
         count=len(rows),
         credentials=[IssuedCredential(id=i, certificateNumber=n, holderId=h) for i, n, h in rows],
+        replayed=True,
     )
 
 

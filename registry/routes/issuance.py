@@ -205,7 +205,8 @@ async def issue_batch(
             return issuance.issue(session, officer, rows, context(node, session), batch_id=batch_id)
 
     result = await run_in_threadpool(run)
-    return JSONResponse(result.model_dump(), status_code=201, headers=location)
+    # Another request may have issued this batch while this one waited for the lock.
+    return JSONResponse(result.model_dump(), status_code=200 if result.replayed else 201, headers=location)
 
 
 @router.get("/v1/issuance/batches/{batch_id}", operation_id="getBatch")
