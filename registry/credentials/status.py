@@ -252,10 +252,6 @@ def change_status(
     return credential
 
 
-def public_list(row: StatusList) -> dict[str, Any]:
-    return {"purpose": row.purpose, "number": row.number, "length": row.length, "allocated": row.allocated}
-
-
 class StatusCache:
     """This node's lists as the verification path reads them, shared by the requests of
     a process: (list id, version, length, bits) per list, trusted for ``max_age``
