@@ -567,3 +567,14 @@ def test_a_request_holding_the_write_lock_survives_a_key_ring_reload(
     node = client.app.state.node  # type: ignore[attr-defined]
     node.RING_TTL_SECONDS = 0.0
     assert client.post("/credentials/issue", json=issue_body(), headers=actors.officer()).status_code == 201
+
+
+def test_verification_problems_are_also_given_as_problem_details(client: TestClient, actors: Actors) -> None:
+    vc = issue_vc(client, actors)
+    good = client.post("/credentials/verify", json={"verifiableCredential": vc}).json()
+    assert good["problemDetails"] == []
+    body = assert_problem(
+        client.post("/credentials/verify", json={"verifiableCredential": tampered(vc)}), 400
+    )
+    assert body["problemDetails"][0]["type"].endswith("/check-failed")
+    assert body["problemDetails"][0]["detail"] == body["errors"][0]

@@ -18,7 +18,7 @@ from registry.credentials import status as status_service
 from registry.credentials.errors import StatusTransitionError
 from registry.credentials.verification import Report
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
-from registry.errors import InvalidInputError, NotFoundError
+from registry.errors import PROBLEM_BASE_URI, InvalidInputError, NotFoundError
 from registry.models import Credential, CredentialType
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import change_status, context
@@ -106,11 +106,21 @@ class VerifyPresentationRequest(BaseModel):
     options: VerifyOptions | None = None
 
 
+class ProblemDetail(BaseModel):
+    type: str
+    title: str
+    detail: str
+
+
 class VerificationResult(BaseModel):
+    """Both shapes the VC API has used: ``checks``/``warnings``/``errors`` as strings, and
+    ``problemDetails`` as RFC 9457 objects; ``results`` has the registry's own reports."""
+
     verified: bool
     checks: list[str]
     warnings: list[str]
     errors: list[str]
+    problemDetails: list[ProblemDetail] = Field(default_factory=list)
     results: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -258,11 +268,19 @@ def _answer(reports: list[Report], extra_errors: list[str], instance: str) -> JS
     errors = extra_errors + [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "fail"]
     warnings = [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "unknown"]
     verified = not errors and not warnings
+    details = [
+        ProblemDetail(type=PROBLEM_BASE_URI + "check-failed", title="A check failed", detail=e)
+        for e in errors
+    ] + [
+        ProblemDetail(type=PROBLEM_BASE_URI + "check-not-made", title="A check could not be made", detail=w)
+        for w in warnings
+    ]
     body = VerificationResult(
         verified=verified,
         checks=checks,
         warnings=warnings,
         errors=errors,
+        problemDetails=details,
         results=[r.to_json() for r in reports],
     ).model_dump()
     if verified:
