@@ -24,7 +24,14 @@ from sqlmodel import Session, col, select
 from registry import audit
 from registry.auth import Principal
 from registry.credentials.errors import StatusTransitionError
-from registry.credentials.status_list import MIN_LENGTH, Bitstring, StatusPurpose, status_list_credential
+from registry.credentials.status_list import (
+    MIN_LENGTH,
+    Bitstring,
+    StatusPurpose,
+    allocate_index,
+    bit_at,
+    status_list_credential,
+)
 from registry.credentials.verification import Check
 from registry.errors import NotFoundError
 from registry.models import Credential, StatusList
@@ -116,12 +123,10 @@ def allocate(
         )
         session.refresh(row)
         taken = _taken(session, purpose, row.id)
-        drawn: set[int] = set()
-        while len(drawn) < take:
-            index = rng.randrange(row.length)
-            if index not in taken and index not in drawn:
-                drawn.add(index)
-        slots.extend((row.id, row.number, index) for index in drawn)
+        for _ in range(take):
+            index = allocate_index(taken.__contains__, row.length, rng)
+            taken.add(index)
+            slots.append((row.id, row.number, index))
     rng.shuffle(slots)
     return slots
 
@@ -382,7 +387,7 @@ class StatusReader:
             list_id, length, bits = found
             if index >= length:
                 return Check("status", "fail", "statusListIndex is beyond the end of the list")
-            if bits[index >> 3] >> (7 - (index & 7)) & 1:
+            if bit_at(bits, index):
                 reason = self._reason(purpose, list_id, index)
                 word = "revoked" if purpose == "revocation" else "suspended"
                 findings.append(f"{word} ({reason})" if reason else word)

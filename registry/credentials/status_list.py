@@ -27,6 +27,12 @@ MAX_LENGTH = 16 * MIN_LENGTH  # what this registry accepts from others (256 KiB 
 StatusPurpose = Literal["revocation", "suspension"]
 
 
+def bit_at(data: bytes | bytearray, index: int) -> bool:
+    """Bit ``index`` of raw list bytes (MSB first), without copying them into a
+    :class:`Bitstring`; the caller checks the range."""
+    return bool(data[index >> 3] & (0x80 >> (index & 7)))
+
+
 class Bitstring:
     """A mutable bitstring of ``length`` bits, all clear at first."""
 
@@ -46,7 +52,7 @@ class Bitstring:
 
     def get(self, index: int) -> bool:
         self._check(index)
-        return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))
+        return bit_at(self._bits, index)
 
     def set(self, index: int, value: bool = True) -> None:
         self._check(index)

@@ -21,7 +21,7 @@ from registry.credentials import status as status_service
 from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from registry.limits import json_body
-from registry.models import Credential
+from registry.models import Credential, IssuanceBatch
 from registry.node import NodeState
 
 router = APIRouter(tags=["issuance"])
@@ -215,8 +215,6 @@ def get_batch(batch_id: str, node: NodeDep, session: SessionDep, officer: StaffD
     running = node.batches.get(batch_id)
     if running is not None and running.get("state") in ("queued", "running", "failed"):
         return BatchState.model_validate({"batchId": batch_id, **running})
-    from registry.models import IssuanceBatch
-
     batch = session.get(IssuanceBatch, batch_id)
     if batch is None:
         raise NotFoundError(f"no batch {batch_id!r}")

@@ -20,6 +20,7 @@ from registry.credentials.verification import Report
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import PROBLEM_BASE_URI, InvalidInputError, NotFoundError
 from registry.models import Credential, CredentialType
+from registry.node import NodeState
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import change_status, context
 from registry.routes.verification import trust_of
@@ -305,7 +306,7 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _verify(session: Session, node: Any, presented: dict[str, Any] | str) -> Report:
+def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) -> Report:
     return verify_one(
         session, presented, trust_of(node), node.base_url, None, node.clock(), node.status_cache
     )[0]
