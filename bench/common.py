@@ -61,10 +61,12 @@ def node_settings(folder: Path, port: int) -> Settings:
     )
 
 
-def make_app(folder: Path, port: int, workers: int = 1) -> FastAPI:
+def make_app(folder: Path, port: int, workers: int = 1, *, real_passwords: bool = False) -> FastAPI:
     """A node on a fresh (or existing) SQLite file in ``folder``: migrated, with a key
-    ring and the seeded catalogue."""
-    return create_app(node_settings(folder, port), passwords=CHEAP_PASSWORDS, verifier=Verifier(workers))
+    ring and the seeded catalogue. Passwords are hashed at argon2's cheapest unless
+    ``real_passwords`` (the node's production parameters)."""
+    passwords = Passwords() if real_passwords else CHEAP_PASSWORDS
+    return create_app(node_settings(folder, port), passwords=passwords, verifier=Verifier(workers))
 
 
 def node_of(app: FastAPI) -> NodeState:
@@ -215,7 +217,7 @@ class CpuMeter:
 # --- a uvicorn server in a child process -------------------------------------------------
 
 
-def _serve(folder: str, port: int, hello: bool, log: str) -> None:
+def _serve(folder: str, port: int, hello: bool, log: str, real_passwords: bool = False) -> None:
     """Child process: the node on the database in ``folder``, one uvicorn worker; its
     standard error goes to ``log``."""
     import uvicorn
@@ -223,7 +225,7 @@ def _serve(folder: str, port: int, hello: bool, log: str) -> None:
     stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
     os.dup2(stream.fileno(), 2)
     sys.stderr = stream
-    app = make_app(Path(folder), port)
+    app = make_app(Path(folder), port, real_passwords=real_passwords)
     if hello:
 
         @app.get("/bench/hello", include_in_schema=False)
@@ -261,12 +263,14 @@ class Server:
 
 
 @contextmanager
-def serve(folder: Path, port: int, *, hello: bool = False, timeout: float = 60.0) -> Iterator[Server]:
+def serve(
+    folder: Path, port: int, *, hello: bool = False, timeout: float = 60.0, real_passwords: bool = False
+) -> Iterator[Server]:
     """Serve the node in ``folder`` on ``port`` (a child process started with spawn, so
     it shares nothing with this one) until the block ends; yields once the node answers."""
     log = folder / f"server-{port}.log"
     process = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(str(folder), port, hello, str(log)), daemon=True
+        target=_serve, args=(str(folder), port, hello, str(log), real_passwords), daemon=True
     )
     process.start()
     server = Server(f"http://{HOST}:{port}", log, process.pid)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 import uuid
 from datetime import datetime, timedelta
 
@@ -13,7 +14,7 @@ from sqlmodel import Session, select
 
 from registry import audit
 from registry.auth import HR_SCOPES, ROLES, Passwords, Principal, new_api_key
-from registry.credentials.identity import id_lookup_hash, normalise_id_number
+from registry.credentials.identity import id_lookup_hash, normalise_id_number, normalise_text
 from registry.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
 from registry.models import Account, Holder, HolderActivation, HrClient
 
@@ -21,7 +22,9 @@ ACTIVATION_DAYS = 30
 
 
 def _code_hash(key: bytes, code: str) -> str:
-    return hmac.new(key, code.strip().upper().encode("utf-8"), hashlib.sha256).hexdigest()
+    # NFKC: a code typed with a Chinese input method in full-width mode is the same code.
+    normal = unicodedata.normalize("NFKC", code).strip().upper()
+    return hmac.new(key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def create_account(
@@ -134,6 +137,13 @@ def create_hr_client(
     unknown = [s for s in scopes if s not in HR_SCOPES]
     if unknown or not scopes:
         raise InvalidInputError(f"scopes are some of {', '.join(HR_SCOPES)}")
+    # Shown to holders among those who verified their credentials: the rules of names apply.
+    try:
+        name = normalise_text(name.strip())
+    except ValueError as exc:
+        raise InvalidInputError(f"name {exc}") from None
+    if not 1 <= len(name) <= 128:
+        raise InvalidInputError("name must be 1 to 128 characters")
     key, key_id, key_hash = new_api_key()
     client = HrClient(
         id=str(uuid.uuid4()),

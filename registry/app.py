@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from registry import __version__
-from registry.auth import Passwords
+from registry.auth import API_KEY_PREFIX, Passwords
 from registry.credentials import catalogue
 from registry.database import Database, migrate
-from registry.limits import BodyLimit, StrictJSONBodies
+from registry.limits import BodyLimit, NoSecretsInQuery, StrictJSONBodies
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
 from registry.routes import accounts, holder, issuance, public, vcapi, verification
@@ -22,7 +22,35 @@ from registry.verifier import Verifier
 
 __all__ = ["Clock", "NodeState", "create_app", "prepare_database", "utc_now"]
 
-BATCH_PATHS = ("/v1/issuance/batches/", "/v1/verifications/batch")
+#: Routes whose large bodies are read only after the caller is authenticated.
+DEFERRED_BODY_ROUTES = ("/v1/issuance/batches/", "/v1/verifications/batch")
+#: The largest verification batch body: 1,000 credentials of up to ~8 KiB each.
+VERIFICATION_BATCH_BYTES = 8 << 20
+
+
+def body_limits(settings: Settings) -> list[tuple[str, int]]:
+    """Each route's body limit (exact path, or a prefix ending in ``/``; first match
+    wins); anything else gets ``MAX_BODY_BYTES``. A sign-in needs a few hundred bytes,
+    so it may not send more than 2 KiB."""
+    kib = 1 << 10
+    return [
+        ("/v1/auth/token", 2 * kib),
+        ("/v1/holder/registration", 2 * kib),
+        ("/v1/verifications/lookup", 2 * kib),
+        ("/v1/holder/credentials/", 2 * kib),
+        ("/v1/holders/", 2 * kib),
+        ("/v1/accounts", 4 * kib),
+        ("/v1/hr-clients", 4 * kib),
+        ("/v1/keys/", 4 * kib),
+        ("/credentials/status", 4 * kib),
+        ("/v1/credentials/", 8 * kib),  # revoke, suspend, reinstate
+        ("/v1/catalogue", 16 * kib),
+        ("/v1/credentials", 64 * kib),  # issue one
+        ("/credentials/issue", 64 * kib),
+        ("/v1/verifications/batch", VERIFICATION_BATCH_BYTES),
+        ("/v1/issuance/batches/", settings.max_batch_body_bytes),
+    ]
+
 
 TAGS = [
     {"name": "public", "description": "Open to anyone: keys, status lists, catalogue, schemas."},
@@ -88,11 +116,12 @@ def create_app(
     install_problem_handlers(app)
     for module in (public, verification, issuance, holder, accounts, vcapi):
         app.include_router(module.router)
-    app.add_middleware(StrictJSONBodies)
+    app.add_middleware(StrictJSONBodies, deferred=DEFERRED_BODY_ROUTES)
+    app.add_middleware(NoSecretsInQuery, key_prefix=API_KEY_PREFIX)
     app.add_middleware(
         BodyLimit,
         default=settings.max_body_bytes,
-        large=settings.max_batch_body_bytes,
-        large_prefixes=BATCH_PATHS,
+        routes=body_limits(settings),
+        deferred=DEFERRED_BODY_ROUTES,
     )
     return app

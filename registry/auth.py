@@ -10,13 +10,16 @@ revoke, suspend, reinstate), ``auditor`` (read credentials and the audit log),
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -25,7 +28,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
-from registry.errors import AuthenticationError, InvalidInputError, PermissionDeniedError, RateLimitedError
+from registry.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServiceUnavailableError,
+)
 from registry.models import Account, HrClient
 
 ROLES = ("admin", "issuing_officer", "auditor", "holder")
@@ -220,3 +229,93 @@ class RateLimiter:
                     f"rate limit of {rate_per_minute} requests per minute reached", retry_after=int(wait) + 1
                 )
             self._buckets[client_id] = (tokens - cost, now)
+
+
+class SignInGuard:
+    """What stands between a flood of anonymous sign-ins and the node:
+
+    * per client address, a token bucket of ``address_rate`` attempts a minute;
+    * per (user name, address), a back-off after ``free_failures`` failures: each
+      further attempt must wait 2, 4, 8 … seconds (at most ``max_backoff``) after the
+      last failure. It is not a lock: the same name from another address is not
+      slowed, so nobody can lock a real user out by failing with their name;
+    * at most ``hashing_slots`` argon2 verifications at once in this process (one
+      fewer than the cores; argon2id takes ~100 ms of a core and 64 MiB); a sign-in that gets no slot within
+      ``slot_wait`` seconds answers 503 with ``Retry-After``. Waiting for a slot holds
+      no thread and no database connection.
+
+    Memory is bounded: past ``max_entries`` names, the oldest back-offs are dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        address_rate: int = 60,
+        free_failures: int = 5,
+        max_backoff: float = 300.0,
+        hashing_slots: int | None = None,
+        slot_wait: float = 5.0,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.address_rate = address_rate
+        self.free_failures = free_failures
+        self.max_backoff = max_backoff
+        self.slot_wait = slot_wait
+        self.max_entries = max_entries
+        self._clock = clock
+        self._addresses = RateLimiter(clock)
+        self._lock = threading.Lock()
+        self._failures: dict[tuple[str, str], tuple[int, float]] = {}
+        # One core fewer than the machine has: the event loop always keeps a core.
+        slots = hashing_slots if hashing_slots is not None else max(1, (os.cpu_count() or 2) - 1)
+        self._slots = threading.BoundedSemaphore(slots)
+
+    def _backoff(self, failures: int) -> float:
+        over = failures - self.free_failures
+        return 0.0 if over <= 0 else min(self.max_backoff, 2.0**over)
+
+    def admit(self, username: str, address: str) -> None:
+        """Raise :class:`RateLimitedError` (429, true ``Retry-After``) when this attempt
+        must wait; otherwise count it against the address."""
+        key = (username.lower(), address)
+        now = self._clock()
+        with self._lock:
+            failures, last = self._failures.get(key, (0, now))
+        wait = last + self._backoff(failures) - now
+        if wait > 0:
+            raise RateLimitedError(
+                "too many failed sign-ins for this user name from this address; try again later",
+                retry_after=int(wait) + 1,
+            )
+        self._addresses.take("address:" + address, self.address_rate)
+
+    def failed(self, username: str, address: str) -> None:
+        key = (username.lower(), address)
+        with self._lock:
+            failures, _ = self._failures.pop(key, (0, 0.0))
+            self._failures[key] = (failures + 1, self._clock())
+            while len(self._failures) > self.max_entries:  # oldest first (insertion order)
+                del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, username: str, address: str) -> None:
+        with self._lock:
+            self._failures.pop((username.lower(), address), None)
+
+    @asynccontextmanager
+    async def hashing_slot(self) -> AsyncIterator[None]:
+        """A slot for one password hash. Polls instead of blocking, so that waiters hold
+        no thread (and the guard is not tied to one event loop)."""
+        deadline = time.monotonic() + self.slot_wait
+        while not self._slots.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise ServiceUnavailableError("the node is busy checking passwords; try again", 1)
+            await asyncio.sleep(0.01)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+def find_account(session: Session, username: str) -> Account | None:
+    return session.exec(select(Account).where(Account.username == username)).first()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -19,7 +20,8 @@ MAX_DAYS = 30
 
 
 def _digest(key: bytes, credential_id: str, code: str) -> str:
-    normal = code.strip().upper().replace("-", "").replace(" ", "")
+    # NFKC: a code typed with a Chinese input method in full-width mode is the same code.
+    normal = unicodedata.normalize("NFKC", code).strip().upper().replace("-", "").replace(" ", "")
     return hmac.new(key, f"{credential_id}\x00{normal}".encode(), hashlib.sha256).hexdigest()
 
 

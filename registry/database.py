@@ -5,7 +5,7 @@ URL through the same code."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,7 +72,9 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 8, pool_timeout: float = 10.0) -> Engine:
+    """An engine whose pool waits at most ``pool_timeout`` seconds for a connection
+    (then the request answers 503 with Retry-After, see problems.py)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
         database = make_url(url).database
@@ -83,12 +85,22 @@ def make_engine(url: str) -> Engine:
             url,
             connect_args={"check_same_thread": False},
             poolclass=StaticPool if memory else QueuePool,
-            **({} if memory else {"pool_size": 8, "max_overflow": 8}),
+            **(
+                {}
+                if memory
+                else {"pool_size": pool_size, "max_overflow": pool_size, "pool_timeout": pool_timeout}
+            ),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size + 2,
+        max_overflow=pool_size + 2,
+        pool_timeout=pool_timeout,
+    )
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
@@ -101,6 +113,22 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+_ON_COMMIT = "registry_on_commit"
+
+
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` after ``session``'s transaction has committed, and never if it
+    rolls back: in-memory state (a cached key ring, a cleared cache) must not get ahead
+    of what the database holds."""
+    session.info.setdefault(_ON_COMMIT, []).append(callback)
+
+
+def run_after_commit(session: Session) -> None:
+    """Run the callbacks registered with :func:`on_commit` (after an explicit commit)."""
+    for callback in session.info.pop(_ON_COMMIT, []):
+        callback()
 
 
 class Database:
@@ -118,14 +146,17 @@ class Database:
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """A unit of work: commits when the block ends normally, rolls back on any
         error, so a failed request or batch leaves nothing behind. ``write=False``
-        is for sessions that only read (on SQLite they never wait for a writer)."""
+        is for sessions that only read (on SQLite they never wait for a writer).
+        Callbacks given to :func:`on_commit` run once the commit has succeeded."""
         with Session(self._write_engine if write else self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
             except BaseException:
                 session.rollback()
+                session.info.pop(_ON_COMMIT, None)
                 raise
+            run_after_commit(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -30,7 +30,10 @@ def get_session(node: NodeDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit runs when the endpoint returns and *before* the response
+# is sent (a request-scoped yield dependency would commit after the client already had
+# its 2xx). A failed commit therefore reaches the problem handlers: 503, never a 2xx.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_read_session(node: NodeDep) -> Iterator[Session]:
@@ -39,7 +42,7 @@ def get_read_session(node: NodeDep) -> Iterator[Session]:
         yield session
 
 
-ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -13,6 +13,7 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     │   ├── CanonicalizationError         RFC 8785 (NaN, big integers, lone surrogates, …)
     │   │   └── DuplicateMemberError      duplicate member name while parsing
     │   ├── ResolutionError               DID / verification method cannot be resolved
+    │   │   └── UnknownVerificationMethodError  the DID is known in full and lacks it: a failure
     │   └── VerificationError             a signature, proof or token does not verify
     │       ├── InvalidSignatureError
     │       ├── ProofConfigurationError    wrong type / cryptosuite / purpose / created
@@ -31,7 +32,8 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     ├── AuthenticationError (401)         no or bad credentials / token / API key
     ├── PermissionDeniedError (403)       authenticated, but the role or scope is wrong
     ├── PayloadTooLargeError (413)        request body over the endpoint's limit
-    ├── RateLimitedError (429)            an HR client over its rate
+    ├── RateLimitedError (429)            an HR client over its rate, sign-in back-off
+    ├── ServiceUnavailableError (503)     busy (database, password hashing): send again later
     └── (federation errors join here as that package grows)
 """
 
@@ -113,5 +115,17 @@ class RateLimitedError(RegistryError):
     status = 429
 
     def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail, retryAfter=retry_after)
+        self.headers["Retry-After"] = str(retry_after)
+
+
+class ServiceUnavailableError(RegistryError):
+    """Nothing was done and nothing committed; the same request may be sent again."""
+
+    slug = "service-unavailable"
+    title = "Service busy"
+    status = 503
+
+    def __init__(self, detail: str, retry_after: int = 2) -> None:
         super().__init__(detail, retryAfter=retry_after)
         self.headers["Retry-After"] = str(retry_after)

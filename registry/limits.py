@@ -1,35 +1,58 @@
-"""Request body limits (pure ASGI middleware): a declared Content-Length over the limit
-is refused before the body is read; a body without a declared length is read up to
-the limit before the endpoint sees it, and refused as soon as it grows past it. Both
-answer 413 problem+json. (A server such as uvicorn never hands an application more
-body than the Content-Length it declared.)"""
+"""Request body limits (pure ASGI middleware). Each route has the limit it needs (a
+sign-in a few KiB, a batch megabytes; see ``BodyLimit.routes``): a declared
+Content-Length over it is refused before the body is read; a body without a declared
+length is refused as soon as it grows past it. Both answer 413 problem+json. (A server
+such as uvicorn never hands an application more body than the Content-Length it
+declared.)
+
+Large bodies belong to routes that authenticate the caller *before* they read it
+(``deferred`` routes): the middleware neither buffers nor parses them, so an anonymous
+client cannot make the node read, let alone parse, megabytes; those routes read their
+body with :func:`read_json_body`, which parses off the event loop."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.errors import PROBLEM_BASE_URI, InvalidInputError, PayloadTooLargeError, RegistryError
 from registry.signing import jcs
 
+#: Bodies up to this size are parsed on the event loop (well under a millisecond);
+#: larger ones in a worker thread, so that other requests keep being answered.
+INLINE_PARSE_BYTES = 32 << 10
+
+
+def route_limit(routes: Sequence[tuple[str, int]], path: str, default: int) -> int:
+    """The limit of the first route that matches ``path`` exactly, or as a prefix when
+    the route ends with ``/``."""
+    for route, limit in routes:
+        if path == route or (route.endswith("/") and path.startswith(route)):
+            return limit
+    return default
+
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, default: int, large: int, large_prefixes: Sequence[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, default: int, routes: Sequence[tuple[str, int]], deferred: Sequence[str] = ()
+    ) -> None:
         self.app = app
         self.default = default
-        self.large = large
-        self.large_prefixes = tuple(large_prefixes)
+        self.routes = tuple(routes)
+        self.deferred = tuple(deferred)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limit = self.large if path.startswith(self.large_prefixes) else self.default
+        limit = route_limit(self.routes, path, self.default)
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
@@ -40,6 +63,11 @@ class BodyLimit:
                     await self._refuse(send, path, limit)
                     return
         if not any(name == b"content-length" for name, _ in scope["headers"]):
+            if route_limit([(d, 1) for d in self.deferred], path, 0):
+                # Read by the endpoint after it authenticated the caller: count as it
+                # reads, and cut the request off when the body grows past the limit.
+                await self.app(scope, _counting(receive, limit), send)
+                return
             # No declared length (chunked): read up to the limit first, so that an
             # oversized body is answered 413 before any endpoint parses it.
             buffered: list[Message] = []
@@ -69,6 +97,21 @@ class BodyLimit:
         await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)
 
 
+def _counting(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise PayloadTooLargeError(f"the request body is over {limit} bytes")
+        return message
+
+    return counted
+
+
 PARSED_BODY = "strict_json_body"
 
 
@@ -79,6 +122,29 @@ def strict_json_body(request: Request) -> Any:
     if PARSED_BODY in state:
         return state[PARSED_BODY]
     raise LookupError("body not parsed by StrictJSONBodies")
+
+
+async def parse_json(raw: bytes) -> Any:
+    """``raw`` read by the strict parser: inline when small, else in a worker thread."""
+    if len(raw) <= INLINE_PARSE_BYTES:
+        return jcs.loads(raw)
+    return await run_in_threadpool(jcs.loads, raw)
+
+
+async def read_json_body(request: Request) -> Any:
+    """The request's JSON body, read and strictly parsed now (for routes whose large
+    bodies the middleware leaves alone until the caller is authenticated)."""
+    try:
+        return strict_json_body(request)
+    except LookupError:
+        pass
+    raw = await request.body()
+    try:
+        data = await parse_json(raw)
+    except RegistryError as exc:
+        raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
+    request.scope.setdefault("state", {})[PARSED_BODY] = data
+    return data
 
 
 def json_body(request: Request, raw: bytes) -> Any:
@@ -105,13 +171,21 @@ class StrictJSONBodies:
     """JSON request bodies are read with the registry's strict parser before any
     endpoint parses them: duplicate member names (which parsers resolve differently, so
     that a signed credential could say two things), invalid UTF-8 and NaN are answered
-    422 problem+json. Runs inside :class:`BodyLimit`, so the body is already bounded."""
+    422 problem+json. Runs inside :class:`BodyLimit`, so the body is already bounded.
+    Bodies of ``deferred`` routes are left to the endpoint (:func:`read_json_body`),
+    which reads them only after the caller is authenticated."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, deferred: Sequence[str] = ()) -> None:
         self.app = app
+        self.deferred = tuple((d, 1) for d in deferred)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD") or not _is_json(scope):
+        if (
+            scope["type"] != "http"
+            or scope["method"] in ("GET", "HEAD")
+            or not _is_json(scope)
+            or route_limit(self.deferred, scope["path"], 0)
+        ):
             await self.app(scope, receive, send)
             return
         messages: list[Message] = []
@@ -128,7 +202,7 @@ class StrictJSONBodies:
         if body:
             try:
                 # Kept for the endpoint (strict_json_body), which need not parse again.
-                scope.setdefault("state", {})[PARSED_BODY] = jcs.loads(body)
+                scope.setdefault("state", {})[PARSED_BODY] = await parse_json(body)
             except RegistryError as exc:
                 await _problem(
                     send,
@@ -167,3 +241,41 @@ async def _problem(send: Send, path: str, status: int, slug: str, title: str, de
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+#: Query parameter names under which clients put secrets (RFC 6750 §2.3 names one).
+_SECRET_PARAMETERS = frozenset({b"access_token", b"api_key", b"apikey", b"key", b"token"})
+
+
+class NoSecretsInQuery:
+    """A request whose query string carries an API key or a bearer token is refused
+    (400), not served and not silently ignored: query strings end up in access logs,
+    proxies and browser histories, and a client that sends a key there must learn to
+    send it in the Authorization header (and should rotate it)."""
+
+    def __init__(self, app: ASGIApp, key_prefix: str) -> None:
+        self.app = app
+        self.key_prefix = key_prefix.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query and self._carries_secret(query):
+            await _problem(
+                send,
+                scope["path"],
+                400,
+                "credentials-in-query",
+                "Credentials in the query string",
+                "send API keys and access tokens in the Authorization header, never in the URL; "
+                "a key that was sent in a URL may be in logs: rotate it",
+            )
+            return
+        await self.app(scope, receive, send)
+
+    def _carries_secret(self, query: bytes) -> bool:
+        for pair in query.split(b"&"):
+            name, _, value = pair.partition(b"=")
+            value = unquote_to_bytes(value.replace(b"+", b" "))
+            if unquote_to_bytes(name).lower() in _SECRET_PARAMETERS or value.startswith(self.key_prefix):
+                return True
+        return False

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from sqlmodel import Session
 
 from registry.audit import AuditWriter
-from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, derive_key
+from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, SignInGuard, derive_key
 from registry.credentials.status import StatusCache
 from registry.credentials.verification import Trust
-from registry.database import Database
+from registry.database import Database, on_commit
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
 from registry.signing.keyring import KeyRing
@@ -79,7 +79,7 @@ class NodeState:
         self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
         self.code_key = derive_key(settings.secret_key, "verification-code")
         self.limiter = RateLimiter()
-        self.sign_in_limiter = RateLimiter()
+        self.sign_in_guard = SignInGuard()
         self.api_keys = ApiKeyCache()
         self.audit_writer = AuditWriter(db)
         self.status_cache = StatusCache()
@@ -113,12 +113,18 @@ class NodeState:
                 self._ring_loaded = time.monotonic()
             return self._ring
 
+    @property
+    def last_ring(self) -> KeyRing | None:
+        """The ring last loaded, without reading the database (None before the first)."""
+        return self._ring
+
     def ring_in(self, session: Session) -> KeyRing:
         """The ring as the database has it now, read in the caller's transaction: what
         signs must use this, so a rotation by another worker or the CLI is never
         missed (the cached :attr:`ring` may be seconds old)."""
         ring = self.key_store.load(session)
-        self.set_ring(ring)
+        # Cached only once that transaction has committed (a rotation in it may yet fail).
+        on_commit(session, lambda: self.set_ring(ring))
         return ring
 
     def set_ring(self, ring: KeyRing) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from registry.errors import PROBLEM_BASE_URI, RegistryError
@@ -62,11 +63,12 @@ def install_problem_handlers(app: FastAPI) -> None:
             response.headers[name] = value
         return response
 
-    @app.exception_handler(OperationalError)
-    async def database_busy(request: Request, exc: OperationalError) -> JSONResponse:
+    async def database_busy(request: Request, exc: Exception) -> JSONResponse:
         # SQLite "database is locked" after the busy timeout, PostgreSQL lock or
-        # connection trouble: nothing was committed, and the request may be sent again.
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc.orig))
+        # connection trouble, a failed commit, no free connection in the pool: nothing
+        # was committed (the session rolled back), and the request may be sent again.
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, reason)
         response = problem(
             request,
             503,
@@ -76,6 +78,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         response.headers["Retry-After"] = "2"
         return response
+
+    for unavailable in (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError):
+        app.add_exception_handler(unavailable, database_busy)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -14,10 +14,30 @@ from registry.signing.did import did_web
 
 DEVELOPMENT_PASSPHRASE = "development-only-passphrase"  # noqa: S105 - refused outside development
 DEVELOPMENT_SECRET = "development-only-secret-key-do-not-deploy"  # noqa: S105 - refused outside development
+#: Words of placeholder values copied from examples and templates (compared in lower case).
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "changethis", "example", "default", "development")
+#: Fewer distinct characters than this is a pattern or a repetition, not a random key
+#: (a random 32-character hex key falls below it about once in 7,000 draws).
+MIN_DISTINCT_CHARACTERS = 10
+GENERATE_HINT = "make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def weak_secret_reason(value: str) -> str | None:
+    """Why ``value`` is too weak to protect a production node, or None. (Lengths are
+    checked in every environment: 32 characters for the key, 12 for the passphrase.)"""
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"has fewer than {MIN_DISTINCT_CHARACTERS} distinct characters"
+    if value in (value + value)[1:-1]:  # true exactly when value is a shorter text repeated
+        return "is a shorter text repeated"
+    lowered = value.lower()
+    if value in (DEVELOPMENT_PASSPHRASE, DEVELOPMENT_SECRET) or any(w in lowered for w in PLACEHOLDER_WORDS):
+        return "is a development or placeholder value"
+    return None
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    # hide_input_in_errors: an error at start-up must not print the secrets it refuses.
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     #: Public base URL of this node; its host (and port) make the node's did:web.
@@ -48,20 +68,31 @@ class Settings(BaseSettings):
     status_list_max_age: int = 300
 
     @model_validator(mode="after")
-    def _no_default_secrets_outside_development(self) -> Settings:
-        if self.environment != "development" and self.key_passphrase == DEVELOPMENT_PASSPHRASE:
-            raise ValueError("REGISTRY_KEY_PASSPHRASE must be set outside development")
-        if self.environment != "development" and self.secret_key == DEVELOPMENT_SECRET:
-            raise ValueError("REGISTRY_SECRET_KEY must be set outside development")
-        if len(self.secret_key) < 32:
-            raise ValueError("REGISTRY_SECRET_KEY must be at least 32 characters")
+    def _no_weak_secrets_outside_development(self) -> Settings:
+        # Every problem is named at once, so an operator fixes them in one go.
+        problems = []
+        if len(self.secret_key) < 32:  # so at least 32 bytes
+            problems.append("REGISTRY_SECRET_KEY must be at least 32 characters")
         if len(self.key_passphrase) < 12:
-            raise ValueError("REGISTRY_KEY_PASSPHRASE must be at least 12 characters")
+            problems.append("REGISTRY_KEY_PASSPHRASE must be at least 12 characters")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("REGISTRY_BASE_URL must be an http(s) URL")
-        if self.environment != "development" and parts.scheme != "https":
-            raise ValueError("REGISTRY_BASE_URL must be https outside development")
+            problems.append("REGISTRY_BASE_URL must be an http(s) URL")
+        if self.environment != "development":
+            # The secret key is used as it is (HMAC, token signing), so it must be random;
+            # the passphrase is stretched with scrypt, so a long phrase of words will do.
+            weak = weak_secret_reason(self.secret_key)
+            if weak:
+                problems.append(f"REGISTRY_SECRET_KEY {weak}; {GENERATE_HINT}")
+            weak = weak_secret_reason(self.key_passphrase)
+            if weak:
+                problems.append(f"REGISTRY_KEY_PASSPHRASE {weak}")
+            elif self.key_passphrase == self.secret_key:
+                problems.append("REGISTRY_KEY_PASSPHRASE must not be the same as REGISTRY_SECRET_KEY")
+            if parts.scheme != "https":
+                problems.append("REGISTRY_BASE_URL must be https outside development")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -52,10 +52,10 @@ class Verifier:
         with self._lock:
             if self._pool is None:
                 # spawn: the serving process has threads; forking it could copy a held lock.
-                # The serving process checks a share itself, so ``workers`` cores are
-                # used with ``workers - 1`` worker processes.
+                # The serving process checks nothing itself: CPU-bound Python in it would
+                # hold the GIL against its event loop, and every other request would wait.
                 self._pool = ProcessPoolExecutor(
-                    self.workers - 1, mp_context=multiprocessing.get_context("spawn")
+                    self.workers, mp_context=multiprocessing.get_context("spawn")
                 )
             return self._pool
 
@@ -64,7 +64,7 @@ class Verifier:
         wait seconds for them); does nothing with one worker."""
         if self.workers > 1:
             pool = self.pool()
-            for _ in range(self.workers - 1):
+            for _ in range(self.workers):
                 pool.submit(os.getpid)
 
     def close(self) -> None:
@@ -77,36 +77,29 @@ class Verifier:
         self, items: Sequence[Presented], trust: Trust, now: datetime
     ) -> list[Examination]:
         if self.workers <= 1 or len(items) < POOL_THRESHOLD:
-            return examine_many(items, trust, now)
+            # In a thread, not on the event loop: a small batch may still be megabytes.
+            return await asyncio.to_thread(examine_many, items, trust, now)
         pool = self.pool()
         loop = asyncio.get_running_loop()
-        # This process checks an even share itself (no copying) while the workers check
-        # the rest; the workers' share costs them a parse, this one's the sending and
-        # receiving, which about cancel out (bench/batch_verify.py).
-        local_count = len(items) // self.workers
-        local_items, remote = items[:local_count], items[local_count:]
         # Credentials travel as compact JSON (bytes pickle far faster than nested dicts;
         # the worker's strict parser reads them back exactly), answers as plain tuples.
-        wire = [_compact(item) for item in remote]
-        size = -(-len(wire) // ((self.workers - 1) * 2))
+        wire = [_compact(item) for item in items]
+        size = -(-len(wire) // (self.workers * 2))
         chunks = [wire[i : i + size] for i in range(0, len(wire), size)]
         try:
-            remote_parts = asyncio.gather(
+            parts = await asyncio.gather(
                 *(loop.run_in_executor(pool, examine_packed, c, trust, now) for c in chunks)
-            )
-            local, parts = await asyncio.gather(
-                loop.run_in_executor(None, examine_many, local_items, trust, now), remote_parts
             )
         except BrokenProcessPool:
             # A worker died (killed, out of memory): drop the pool (the next batch makes
-            # a new one) and check this batch here rather than fail it.
+            # a new one) and check this batch in a thread rather than fail it.
             log.error("verification worker pool broke; checking this batch in-process")
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
-            return examine_many(items, trust, now)
-        return local + [unpack(packed) for part in parts for packed in part]
+            return await asyncio.to_thread(examine_many, items, trust, now)
+        return [unpack(packed) for part in parts for packed in part]
 
 
 def _compact(item: Presented) -> Presented:
@@ -121,7 +114,7 @@ def _compact(item: Presented) -> Presented:
 def _own_credential_ids(exams: Sequence[Examination], own_did: str) -> dict[int, str]:
     found: dict[int, str] = {}
     for i, exam in enumerate(exams):
-        summary = exam.credential or {}
+        summary = exam.unverified_claims or {}
         proof_ok = any(c.name == "proof" and c.result == "pass" for c in exam.checks)
         cid = summary.get("id")
         if (

@@ -238,6 +238,7 @@ def test_verify_of_an_own_credential_needs_no_auth_and_is_200_with_every_check_n
     assert sorted(body["checks"]) == ALL_CHECKS
     assert body["warnings"] == []
     assert body["errors"] == []
+    assert "presentationResult" not in body  # a credential, not a presentation
 
 
 def test_verify_of_a_tampered_credential_is_400_not_verified(client: TestClient, actors: Actors) -> None:
@@ -321,18 +322,86 @@ def test_verify_without_a_verifiable_credential_is_422(client: TestClient) -> No
 
 
 # --- POST /presentations/verify ------------------------------------------------------------------------
+#
+# VC Data Model 2.0 §4.13 (Verifiable Presentations, the ``holder`` property): a
+# verifiable presentation is one whose authorship can be trusted after cryptographic
+# verification; its ``holder`` is whoever the proof shows made it. The VC API's "Verify Presentation"
+# checks that "the holder in the presentation matches the verification method used in
+# the presentation's proof" and the challenge / domain the verifier asked for. Whether the
+# presenter is the *credential's subject* is the holder-binding check the registry adds:
+# a presentation verified only on the strength of its own proof proves nothing about
+# holding the credentials inside it.
 
 
-def test_an_unsigned_presentation_of_a_good_credential_is_200_verified(
+def bound_vc(client: TestClient, actors: Actors, subject: DidKeyIssuer, seed: int = 7) -> dict[str, Any]:
+    """A credential of this node whose subject id is ``subject``'s DID. The issuance API
+    names holders by a registry id (``urn:uuid:``) with no key, so the test re-signs an
+    issued credential with the node's own key, as the node would if it bound holder keys."""
+    vc = issue_vc(client, actors, seed=seed)
+    unsigned = {k: copy.deepcopy(v) for k, v in vc.items() if k != "proof"}
+    unsigned["credentialSubject"]["id"] = subject.did
+    node = client.app.state.node  # type: ignore[attr-defined]
+    record, key = node.ring.signing_key(node.clock())
+    return data_integrity.add_proof(unsigned, key, f"{node.did}#{record.kid}", node.clock())
+
+
+def presentation_check(body: dict[str, Any], name: str) -> dict[str, str]:
+    check: dict[str, str] = next(c for c in body["presentationResult"]["checks"] if c["check"] == name)
+    return check
+
+
+def test_an_unsigned_presentation_reports_its_credential_but_never_that_the_presenter_holds_it(
     client: TestClient, actors: Actors
 ) -> None:
+    """An unsigned presentation is not a verifiable presentation (VC Data Model 2.0
+    §4.13): nothing shows who made it. Its credential is verified on its own (and is
+    valid), but the answer is not ``verified``: holder binding could not be made (422)."""
     vc = issue_vc(client, actors)
     response = client.post("/presentations/verify", json={"verifiablePresentation": presentation(vc)})
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["verified"] is True
-    assert sorted(body["checks"]) == ALL_CHECKS
-    assert body["errors"] == body["warnings"] == []
+    problem = assert_problem(response, 422)
+    assert problem["verified"] is False
+    assert problem["errors"] == []
+    assert problem["results"][0]["verdict"] == "valid"
+    assert set(ALL_CHECKS) <= set(problem["checks"])
+    assert "holderBinding" not in problem["checks"]
+    assert any(w.startswith("holderBinding") and "not signed" in w for w in problem["warnings"])
+    assert problem["presentationResult"]["verified"] is False
+    assert problem["presentationResult"]["presenter"] is None
+    assert presentation_check(problem, "holderBinding")["result"] == "unknown"
+
+
+def test_an_unsigned_presentation_claiming_the_subject_as_holder_proves_nothing(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    """``holder`` is a claim of the presentation; without a proof by that holder it is
+    not evidence of anything."""
+    vp = {**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did}
+    problem = assert_problem(client.post("/presentations/verify", json={"verifiablePresentation": vp}), 422)
+    assert problem["verified"] is False
+    assert presentation_check(problem, "holderBinding")["result"] == "unknown"
+    assert problem["presentationResult"]["presenter"] is None
+
+
+def test_a_presentation_signed_by_an_arbitrary_did_key_does_not_prove_holding_a_registry_credential(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    """The registry's credentials name their subject by a registry id (``urn:uuid:``)
+    that no key controls: no presentation proof can show its presenter is the subject,
+    so holder binding cannot be established, and the answer says so (422, not 200)."""
+    vc = issue_vc(client, actors)
+    vp = sign_presentation({**presentation(vc), "holder": issuer.did}, issuer, challenge="c-1")
+    response = client.post(
+        "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["verified"] is False
+    assert problem["results"][0]["verdict"] == "valid"
+    assert "presentation" in problem["checks"]  # the presentation's own proof is good
+    binding = presentation_check(problem, "holderBinding")
+    assert binding["result"] == "unknown"
+    assert vc["credentialSubject"]["id"] in binding["reason"]
+    assert "no key" in binding["reason"]
+    assert problem["presentationResult"]["presenter"] == issuer.did
 
 
 def test_a_presentation_with_a_tampered_credential_is_400(client: TestClient, actors: Actors) -> None:
@@ -353,18 +422,73 @@ def test_a_presentation_whose_type_lacks_verifiable_presentation_is_400(
     assert any("VerifiablePresentation" in e for e in problem["errors"])
 
 
-def test_a_holder_signed_presentation_is_200_when_the_challenge_matches(
+def test_a_presentation_by_the_credential_s_subject_is_200_when_the_challenge_matches(
     client: TestClient, actors: Actors, issuer: DidKeyIssuer
 ) -> None:
     holder = issuer
     vp = sign_presentation(
-        {**presentation(issue_vc(client, actors)), "holder": holder.did}, holder, challenge="c-1"
+        {**presentation(bound_vc(client, actors, holder)), "holder": holder.did}, holder, challenge="c-1"
     )
     response = client.post(
         "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
     )
     assert response.status_code == 200, response.text
-    assert response.json()["verified"] is True
+    body = response.json()
+    assert body["verified"] is True
+    assert sorted(body["checks"]) == sorted([*ALL_CHECKS, "holderBinding", "presentation"])
+    assert body["presentationResult"] == {
+        "verified": True,
+        "presenter": holder.did,
+        "checks": body["presentationResult"]["checks"],
+    }
+    assert {c["check"]: c["result"] for c in body["presentationResult"]["checks"]} == {
+        "presentation": "pass",
+        "holderBinding": "pass",
+    }
+
+
+def test_a_presentation_without_a_holder_member_binds_its_proof_s_controller(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    vp = sign_presentation(presentation(bound_vc(client, actors, issuer)), issuer, challenge="c-1")
+    response = client.post(
+        "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_presentation_of_someone_else_s_credential_is_400(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer, other_issuer: DidKeyIssuer
+) -> None:
+    """The credential is bound to ``issuer``; ``other_issuer`` signs a presentation of it
+    as its own holder: the proof is good, the presenter is proven, and is not the subject."""
+    vp = sign_presentation(
+        {**presentation(bound_vc(client, actors, issuer)), "holder": other_issuer.did},
+        other_issuer,
+        challenge="c-1",
+    )
+    response = client.post(
+        "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
+    )
+    problem = assert_problem(response, 400)
+    assert problem["verified"] is False
+    assert problem["results"][0]["verdict"] == "valid"
+    assert any(e.startswith("holderBinding") and other_issuer.did in e for e in problem["errors"])
+    assert presentation_check(problem, "holderBinding")["result"] == "fail"
+
+
+def test_a_presentation_binds_every_credential_it_holds(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer, other_issuer: DidKeyIssuer
+) -> None:
+    mine = bound_vc(client, actors, issuer, seed=7)
+    theirs = bound_vc(client, actors, other_issuer, seed=8)
+    vp = sign_presentation({**presentation(mine, theirs), "holder": issuer.did}, issuer, challenge="c-1")
+    response = client.post(
+        "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
+    )
+    problem = assert_problem(response, 400)
+    assert [r["verdict"] for r in problem["results"]] == ["valid", "valid"]
+    assert any(e.startswith("holderBinding") and "credential 2" in e for e in problem["errors"])
 
 
 def test_a_holder_signed_presentation_is_400_when_the_challenge_differs(
@@ -400,7 +524,7 @@ def test_a_holder_signed_presentation_is_checked_against_the_domain_asked_for(
     client: TestClient, actors: Actors, issuer: DidKeyIssuer, asked: str, status: int
 ) -> None:
     vp = sign_presentation(
-        {**presentation(issue_vc(client, actors)), "holder": issuer.did},
+        {**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did},
         issuer,
         challenge="c-1",
         domain="verifier.example",
@@ -452,6 +576,41 @@ def test_a_challenge_asked_of_an_unsigned_presentation_is_400(client: TestClient
     )
     problem = assert_problem(response, 400)
     assert any("challenge" in e for e in problem["errors"])
+
+
+def test_a_domain_asked_of_an_unsigned_presentation_is_400(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    """A domain binds the presentation to the verifier that asked; only a proof can
+    carry it (Data Integrity §4.3: the proof's domain must match the expected one)."""
+    vp = {**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did}
+    response = client.post(
+        "/presentations/verify",
+        json={"verifiablePresentation": vp, "options": {"domain": "verifier.example"}},
+    )
+    problem = assert_problem(response, 400)
+    assert problem["verified"] is False
+    assert any(e.startswith("presentation") and "domain" in e for e in problem["errors"])
+
+
+def test_a_challenge_asked_of_a_proof_that_carries_none_is_400(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    vp = sign_presentation({**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did}, issuer)
+    response = client.post(
+        "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-1"}}
+    )
+    problem = assert_problem(response, 400)
+    assert any(e.startswith("presentation") and "challenge" in e for e in problem["errors"])
+
+
+def test_a_presentation_proof_naming_a_did_key_fragment_it_never_had_is_400(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    vp = sign_presentation({**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did}, issuer)
+    vp["proof"]["verificationMethod"] = issuer.did + "#key-2"
+    problem = assert_problem(client.post("/presentations/verify", json={"verifiablePresentation": vp}), 400)
+    assert any(e.startswith("presentation") for e in problem["errors"])
 
 
 # --- POST /credentials/status --------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
+from registry.credentials.identity import normalise_text
 from registry.errors import ConflictError, NotFoundError
 from registry.models import CredentialType
 
@@ -21,9 +22,7 @@ LEVELS = ("FULL_SENIOR", "ASSOCIATE_SENIOR", "INTERMEDIATE", "ASSISTANT", "TECHN
 _CODE = r"^[A-Z][A-Z0-9_]*(-[A-Z0-9_]+)*$"
 
 
-class CredentialTypeIn(BaseModel):
-    """A new catalogue entry."""
-
+class _CredentialTypeFields(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -58,7 +57,19 @@ class CredentialTypeIn(BaseModel):
     equivalent_title_level: Literal[LEVELS] | None = None  # type: ignore[valid-type]
 
 
-class CredentialTypeOut(CredentialTypeIn):
+class CredentialTypeIn(_CredentialTypeFields):
+    """A new catalogue entry."""
+
+    @field_validator("series_zh", "series_en", "level_zh", "level_en", "name_zh", "name_en", mode="before")
+    @classmethod
+    def _free_text(cls, value: Any) -> Any:
+        # Signed into every credential of the type: the rules of holder names apply.
+        return normalise_text(value) if isinstance(value, str) else value
+
+
+class CredentialTypeOut(_CredentialTypeFields):
+    # Not a CredentialTypeIn: an answer is not held to the input rules (an entry stored
+    # before they were made must still be readable).
     active: bool
 
 

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Literal, NamedTuple
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy import insert, update
 from sqlalchemy import select as sa_select
@@ -34,11 +34,13 @@ from registry.auth import Principal
 from registry.credentials import catalogue
 from registry.credentials.errors import BatchRejectedError, InvalidHolderIdError
 from registry.credentials.identity import (
+    check_characters,
     commitment_salt,
     holder_commitment,
     id_lookup_hash,
     mask_id_number,
     normalise_id_number,
+    normalise_text,
 )
 from registry.credentials.status import allocate, list_url
 from registry.credentials.status_list import status_entry
@@ -57,6 +59,12 @@ from registry.signing.keyring import KeyRing
 VC_CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
 REGISTRY_CONTEXT = "https://registry.yrd.example/ns/talent/v1"
 CHINA_STANDARD_TIME = timezone(timedelta(hours=8))
+#: Every date of a credential lies in [EARLIEST, LATEST): no title or qualification of
+#: this system is older than the People's Republic, no validity period needs to reach
+#: past 2200, and inside these bounds every UTC offset converts without overflow (at
+#: year 1 or 9999 Python's datetime raises OverflowError).
+EARLIEST = datetime(1949, 10, 1, tzinfo=CHINA_STANDARD_TIME)
+LATEST = datetime(2200, 1, 1, tzinfo=CHINA_STANDARD_TIME)
 MAX_BATCH_ROWS = 20_000
 PROVINCES = {
     "31": ("上海市人力资源和社会保障局", "Shanghai Municipal Human Resources and Social Security Bureau"),
@@ -126,33 +134,55 @@ class IssueRequest(BaseModel):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
 
-    @field_validator("holder_name", "id_number", "type_code", "specialty", "evaluation_committee")
+    @field_validator("holder_name", "specialty", "evaluation_committee", mode="before")
+    @classmethod
+    def _free_text(cls, value: Any) -> Any:
+        # Before the str checks, so that the length limits apply to the NFC text.
+        return normalise_text(value) if isinstance(value, str) else value
+
+    @field_validator("id_number", "type_code")
     @classmethod
     def _printable(cls, value: str) -> str:
-        # Control characters (NUL among them, which PostgreSQL text refuses) have no
-        # place in a name or a committee and would be signed into the credential.
-        if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
-            raise ValueError("must not contain control characters")
+        return check_characters(value)
+
+    @field_validator("awarded_on")
+    @classmethod
+    def _award_in_range(cls, value: date) -> date:
+        # Not after today either, but that needs the node's clock: see _check_rows.
+        if value < EARLIEST.date():
+            raise ValueError(f"must not be before {EARLIEST.date()}")
         return value
 
     @field_validator("valid_from", "valid_until")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _in_window(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("a date-time needs a time zone offset (e.g. Z or +08:00)")
-        return value.astimezone(UTC) if value is not None else None
-
-    @model_validator(mode="after")
-    def _period(self) -> IssueRequest:
-        if self.valid_until is not None and self.valid_until <= self.effective_valid_from:
-            raise ValueError("validUntil must be after validFrom")
-        return self
+        # Compared before any conversion: an aware comparison cannot overflow.
+        if not EARLIEST <= value < LATEST:
+            raise ValueError(f"must be from {EARLIEST.isoformat()} and before {LATEST.isoformat()}")
+        value = value.astimezone(UTC)
+        # Earlier fields that failed their own checks are absent from info.data.
+        awarded: date | None = info.data.get("awarded_on")
+        if info.field_name == "valid_from":
+            if awarded is not None and value < start_of_day(awarded):
+                raise ValueError("must not be before the award date (awardedOn, China Standard Time)")
+        elif "valid_from" in info.data and awarded is not None:
+            start = info.data["valid_from"] or start_of_day(awarded)
+            if value <= start:
+                raise ValueError("must be after validFrom (by default the start of awardedOn)")
+        return value
 
     @property
     def effective_valid_from(self) -> datetime:
-        if self.valid_from is not None:
-            return self.valid_from
-        return datetime.combine(self.awarded_on, time(0), CHINA_STANDARD_TIME).astimezone(UTC)
+        return self.valid_from if self.valid_from is not None else start_of_day(self.awarded_on)
+
+
+def start_of_day(day: date) -> datetime:
+    """The instant (UTC) a day begins in China Standard Time."""
+    return datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(UTC)
 
 
 class IssuedCredential(BaseModel):
@@ -243,7 +273,8 @@ def _rows_from_csv(text: str) -> list[dict[str, Any]]:
     for line in reader:
         if None in line:
             raise InvalidInputError(f"CSV line {reader.line_num} has more cells than the header")
-        rows.append({k: v for k, v in line.items() if v not in ("", None)})
+        # The JSON names, so that a row error names a field the same way for CSV and JSON.
+        rows.append({to_camel(k): v for k, v in line.items() if v not in ("", None)})
     return rows
 
 
@@ -304,7 +335,16 @@ def _check_rows(
     types = {t.code: t for t in catalogue.list_types(session)}
     identities: list[tuple[str, str, str]] = []
     seen: dict[tuple[str, str, str], int] = {}
+    today = ctx.now.astimezone(CHINA_STANDARD_TIME).date()
     for number, row in zip(numbers or range(1, len(rows) + 1), rows, strict=True):
+        if row.awarded_on > today:
+            errors.append(
+                {
+                    "row": number,
+                    "field": "awardedOn",
+                    "message": f"the award date is after today ({today}, China Standard Time)",
+                }
+            )
         if row.type_code not in types:
             errors.append(
                 {"row": number, "field": "typeCode", "message": f"no active type {row.type_code!r}"}
@@ -360,7 +400,8 @@ def _holders(
             result.append(None)
             continue
         found = known.get((id_type, lookup))
-        if found is not None and found.name != row.holder_name:
+        # Names on record before names were normalised may be NFD; the row's name is NFC.
+        if found is not None and unicodedata.normalize("NFC", found.name) != row.holder_name:
             errors.append(
                 {
                     "row": number,

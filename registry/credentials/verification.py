@@ -13,8 +13,18 @@ Checks, in order:
 Verdict: ``invalid`` when any check fails, else ``unknown`` when any check could not
 be made, else ``valid``. Nothing is ever ``valid`` on a check that was not made.
 
+What a presented document says of itself is untrusted until checks 1-3 pass (the
+signature verifies, by a trusted issuer's key that was valid then): until then a
+report gives no subject data (holder name, certificate number) at all, and names
+the rest ``unverifiedClaims``.
+
 Steps 1-5 are pure (:func:`examine`, safe to run in worker processes); step 6 needs
 the node's status lists and runs where they are (:func:`finish`).
+
+A presentation adds two checks of its own (:func:`examine_presentation_proof`,
+:func:`holder_binding`): ``presentation`` (its proof, for authentication, with the
+challenge and domain the verifier asked for) and ``holderBinding`` (whoever that proof
+shows made the presentation is the subject of every credential in it).
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from typing import Any, Literal
 from registry.credentials import schemas
 from registry.errors import RegistryError
 from registry.signing import data_integrity, jcs, jose
-from registry.signing.did import DidResolver, VerificationMethod
+from registry.signing.did import DidResolver, VerificationMethod, VerificationMethodResolver
 from registry.signing.errors import (
     CanonicalizationError,
     IssuerMismatchError,
@@ -36,12 +46,18 @@ from registry.signing.errors import (
     ResolutionError,
     SigningError,
     TokenFormatError,
+    UnknownVerificationMethodError,
 )
 from registry.signing.keyring import KeyRing
 
 Result = Literal["pass", "fail", "unknown"]
 Verdict = Literal["valid", "invalid", "unknown"]
 CHECKS = ("proof", "issuer", "key", "validity", "schema", "status")
+#: The checks that make a document's claims the issuer's own words.
+AUTHENTICITY_CHECKS = ("proof", "issuer", "key")
+#: What a report repeats of a document it did not show authentic: what the document
+#: claims to be, never whom it claims to be about.
+UNVERIFIED_CLAIM_MEMBERS = ("id", "type", "issuer", "credentialType", "validFrom", "validUntil")
 MAX_CREDENTIAL_BYTES = 256 * 1024
 
 
@@ -55,14 +71,26 @@ class Check:
         return {"check": self.name, "result": self.result, "reason": self.reason}
 
 
+def is_authentic(checks: Sequence[Check]) -> bool:
+    """Whether checks 1-3 all passed: the document is, as presented, what a trusted
+    issuer signed with a key valid at the time."""
+    passed = {c.name for c in checks if c.result == "pass"}
+    return all(name in passed for name in AUTHENTICITY_CHECKS)
+
+
 @dataclass
 class Examination:
-    """What :func:`examine` found (picklable): checks 1-5, and what status needs."""
+    """What :func:`examine` found (picklable): checks 1-5, and what status needs.
+
+    ``unverified_claims`` is the summary of what the presented document says, whether
+    or not it is authentic; ``subject_ids`` are the ``credentialSubject`` ids of a
+    document whose signature verified (empty otherwise)."""
 
     format: str
     checks: list[Check]
-    credential: dict[str, Any] | None = None
+    unverified_claims: dict[str, Any] | None = None
     status_entries: list[Any] = field(default_factory=list)
+    subject_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,15 +98,30 @@ class Report:
     verdict: Verdict
     format: str
     checks: list[Check]
-    credential: dict[str, Any] | None
+    unverified_claims: dict[str, Any] | None
+    subject_ids: tuple[str, ...] = ()
+
+    @property
+    def authentic(self) -> bool:
+        return is_authentic(self.checks)
 
     def to_json(self) -> dict[str, Any]:
+        """``credential`` holds the summary only when checks 1-3 passed; otherwise it
+        is null and ``unverifiedClaims`` says what the document claims to be, without
+        any of its subject data."""
+        claims = self.unverified_claims
+        authentic = self.authentic
         return {
             "verdict": self.verdict,
             "format": self.format,
             "checks": [c.to_json() for c in self.checks],
-            "credential": self.credential,
+            "credential": claims if authentic else None,
+            "unverifiedClaims": None if authentic or claims is None else _claimed_identity(claims),
         }
+
+
+def _claimed_identity(claims: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: claims[name] for name in UNVERIFIED_CLAIM_MEMBERS if name in claims}
 
 
 @dataclass(frozen=True)
@@ -107,7 +150,10 @@ def _ring(records: tuple[tuple[tuple[str, Any], ...], ...]) -> KeyRing:
 
 class _Resolver:
     """Own methods from the key ring (whatever their state); did:key offline; other
-    did:web cannot be resolved yet (federation will bring trust chains)."""
+    did:web cannot be resolved yet (federation will bring trust chains).
+
+    The ring holds every key this node ever had, so a key id of its own DID that is
+    not in the ring is not unknown: the node never had it (a failure, not ``unknown``)."""
 
     def __init__(self, trust: Trust) -> None:
         self.trust = trust
@@ -121,13 +167,21 @@ class _Resolver:
             try:
                 record = self.trust.ring().record(kid)
             except KeyMaterialError:
-                raise ResolutionError(f"this node has no key {kid!r}") from None
+                raise UnknownVerificationMethodError(
+                    f"{_short(verification_method_id)} names a key this node never had "
+                    "(its key ring holds every key it has had)"
+                ) from None
             return VerificationMethod(
                 verification_method_id, did, record.public_key, frozenset({"assertionMethod"})
             )
         if did.startswith("did:key:"):
             return self.did_key.resolve(verification_method_id)
         raise ResolutionError(f"{did} is not a node this one can resolve")
+
+
+def _short(value: str) -> str:
+    """An untrusted identifier for a reason, cut to a readable size."""
+    return value if len(value) <= 96 else value[:93] + "..."
 
 
 def _unknown_rest(checks: list[Check], reason: str) -> None:
@@ -148,6 +202,14 @@ def parse_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, An
     if raw.count(b".") == 2 and raw.isascii():
         return "vc-jwt", raw.decode("ascii")
     raise CanonicalizationError("not a VC JSON document or a compact VC-JWT")
+
+
+def _subject_ids(credential: Mapping[str, Any]) -> tuple[str, ...]:
+    """The ids of ``credentialSubject`` (one object or a list of them; VC Data Model
+    2.0 §4.8 Credential Subject)."""
+    subjects = credential.get("credentialSubject")
+    subjects = subjects if isinstance(subjects, list) else [subjects]
+    return tuple(s["id"] for s in subjects if isinstance(s, Mapping) and isinstance(s.get("id"), str))
 
 
 def _summary(credential: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,6 +262,12 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
             elif "validFrom" in credential:
                 signed_at = data_integrity.parse_datetime(credential["validFrom"], "validFrom")
         checks.append(Check("proof", "pass", f"{fmt} signature verifies with {method.id}"))
+    except UnknownVerificationMethodError as exc:
+        # Before ResolutionError, of which it is a kind: the method's controller is
+        # known in full and never had it, so the proof is not the controller's.
+        checks.append(Check("proof", "fail", f"the proof is not its controller's: {exc.detail}"))
+        _unknown_rest(checks, "not checked: the credential is not authentic")
+        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
     except ResolutionError as exc:
         checks.append(Check("proof", "unknown", f"the signing key could not be resolved: {exc.detail}"))
         _unknown_rest(checks, "the signature could not be checked")
@@ -246,7 +314,7 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
         status_entries = entries
     else:
         status_entries = [entries]
-    return Examination(fmt, checks, _summary(credential), status_entries)
+    return Examination(fmt, checks, _summary(credential), status_entries, _subject_ids(credential))
 
 
 def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
@@ -287,7 +355,7 @@ def finish(exam: Examination, status_of: StatusChecker) -> Report:
         checks.append(status_of(exam.status_entries))
     results = {c.result for c in checks}
     verdict: Verdict = "invalid" if "fail" in results else "unknown" if "unknown" in results else "valid"
-    return Report(verdict, exam.format, checks, exam.credential)
+    return Report(verdict, exam.format, checks, exam.unverified_claims, exam.subject_ids)
 
 
 def examine_many(
@@ -297,7 +365,7 @@ def examine_many(
     return [examine(item, trust, now) for item in items]
 
 
-Packed = tuple[str, list[tuple[str, Result, str]], dict[str, Any] | None, list[Any]]
+Packed = tuple[str, list[tuple[str, Result, str]], dict[str, Any] | None, list[Any], tuple[str, ...]]
 
 
 def examine_packed(
@@ -306,11 +374,153 @@ def examine_packed(
     """:func:`examine` over a chunk sent to a worker process, answered as plain tuples
     (they pickle several times faster than the dataclasses)."""
     return [
-        (e.format, [(c.name, c.result, c.reason) for c in e.checks], e.credential, e.status_entries)
+        (
+            e.format,
+            [(c.name, c.result, c.reason) for c in e.checks],
+            e.unverified_claims,
+            e.status_entries,
+            e.subject_ids,
+        )
         for e in (examine(item, trust, now) for item in items)
     ]
 
 
 def unpack(packed: Packed) -> Examination:
-    fmt, checks, credential, entries = packed
-    return Examination(fmt, [Check(*c) for c in checks], credential, entries)
+    fmt, checks, claims, entries, subject_ids = packed
+    return Examination(fmt, [Check(*c) for c in checks], claims, entries, tuple(subject_ids))
+
+
+# --- presentations ----------------------------------------------------------------------
+#
+# VC Data Model 2.0 §4.13 (Verifiable Presentations): a presentation is verifiable when
+# its proof lets a verifier trust who made it; its ``holder`` property names that party.
+# The VC API's "Verify Presentation" checks that the holder matches the verification
+# method of the presentation's proof, and the challenge and domain the verifier asked
+# for (Data Integrity §4.3 steps on ``challenge``/``domain``).
+# Holder binding is the registry's last step: the proven presenter must be the subject
+# (``credentialSubject.id``) of every credential presented, read from credentials shown
+# authentic only, since an unverified document could name anyone as its subject.
+
+PRESENTATION_CHECKS = ("presentation", "holderBinding")
+
+
+@dataclass(frozen=True)
+class PresentationProof:
+    """What a presentation's own proof established: the ``presentation`` check, and the
+    presenter (the controller of a proof that verified and matched), else None."""
+
+    check: Check
+    presenter: str | None
+
+
+def _presentation_failed(reason: str) -> PresentationProof:
+    return PresentationProof(Check("presentation", "fail", reason), None)
+
+
+def _bound_value_matches(value: Any, expected: str) -> bool:
+    # Data Integrity 1.0 §2.1: ``domain`` is a string or an unordered set of strings.
+    return value == expected or (isinstance(value, list) and expected in value)
+
+
+def examine_presentation_proof(
+    presentation: Mapping[str, Any],
+    resolver: VerificationMethodResolver,
+    now: datetime,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> PresentationProof:
+    """The ``presentation`` check (pure)."""
+    # 1. It is a verifiable presentation (VC Data Model 2.0 §4.13: type).
+    types = presentation.get("type")
+    if not (
+        types == "VerifiablePresentation" or (isinstance(types, list) and "VerifiablePresentation" in types)
+    ):
+        return _presentation_failed("type must include VerifiablePresentation")
+    # 2. Without a proof nobody is shown to have made it; a verifier that asked for a
+    #    challenge or domain asked for a proof carrying them.
+    proof = presentation.get("proof")
+    if proof is None:
+        asked = [name for name, value in (("challenge", challenge), ("domain", domain)) if value is not None]
+        if asked:
+            return _presentation_failed(
+                f"a {' and a '.join(asked)} was asked for but the presentation has no proof"
+            )
+        return PresentationProof(
+            Check(
+                "presentation", "unknown", "the presentation is not signed: nothing shows who presented it"
+            ),
+            None,
+        )
+    # 3. The proof verifies, made for authentication (Data Integrity §4.3).
+    try:
+        verified = data_integrity.verify_proof(presentation, resolver, now, "authentication")
+    except UnknownVerificationMethodError as exc:
+        return _presentation_failed(f"the proof is not its controller's: {exc.detail}")
+    except ResolutionError as exc:
+        return PresentationProof(
+            Check("presentation", "unknown", f"the presenter's key could not be resolved: {exc.detail}"), None
+        )
+    except SigningError as exc:
+        return _presentation_failed(exc.detail)
+    presenter = verified.verification_method.controller
+    # 4. The holder the presentation names is the one who signed it (VC API).
+    holder = presentation.get("holder")
+    holder_id = holder.get("id") if isinstance(holder, Mapping) else holder
+    if holder_id is not None and holder_id != presenter:
+        return _presentation_failed(f"the proof is by {presenter}, not by the presentation's holder")
+    # 5. The challenge and domain asked for are the ones the proof signed.
+    if challenge is not None and proof.get("challenge") != challenge:
+        return _presentation_failed("the proof's challenge does not match the one asked for")
+    if domain is not None and not _bound_value_matches(proof.get("domain"), domain):
+        return _presentation_failed("the proof's domain does not match the one asked for")
+    bound = [name for name, value in (("challenge", challenge), ("domain", domain)) if value is not None]
+    matched = f", with the {' and '.join(bound)} asked for" if bound else ""
+    return PresentationProof(
+        Check("presentation", "pass", f"signed by {presenter} for authentication{matched}"), presenter
+    )
+
+
+def _is_did(identifier: str) -> bool:
+    return identifier.startswith("did:")
+
+
+def holder_binding(proof: PresentationProof, reports: Sequence[Report]) -> Check:
+    """The ``holderBinding`` check (pure): the proven presenter is the subject of
+    every credential presented. ``unknown`` when no presenter is proven or a subject
+    cannot be bound to any key; ``fail`` when the proven presenter is someone else."""
+    if not reports:
+        return Check("holderBinding", "fail", "the presentation holds no credential")
+    presenter = proof.presenter
+    if presenter is None:
+        return Check(
+            "holderBinding",
+            "unknown",
+            f"no presenter is proven ({proof.check.reason}), so nothing shows that the presenter "
+            "holds these credentials",
+        )
+    failed: list[str] = []
+    unknown: list[str] = []
+    for number, report in enumerate(reports, start=1):
+        subjects = report.subject_ids
+        if not report.authentic:
+            unknown.append(f"credential {number} is not shown authentic, so its subject is not known")
+        elif not subjects:
+            unknown.append(f"credential {number} names no subject id: nothing binds it to a presenter")
+        elif presenter in subjects:
+            continue
+        elif not any(_is_did(s) for s in subjects):
+            unknown.append(
+                f"the subject of credential {number} is {', '.join(map(_short, subjects))}, an "
+                "identifier no key controls (the credential carries no holder key): no presentation "
+                "proof can show that its presenter is the subject"
+            )
+        else:
+            failed.append(
+                f"the presenter {presenter} is not the subject of credential {number} "
+                f"({', '.join(map(_short, subjects))})"
+            )
+    if failed:
+        return Check("holderBinding", "fail", "; ".join(failed))
+    if unknown:
+        return Check("holderBinding", "unknown", "; ".join(unknown))
+    return Check("holderBinding", "pass", f"the presenter {presenter} is the subject of every credential")

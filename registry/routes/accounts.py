@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from registry import accounts, audit
+from registry.auth import find_account
 from registry.credentials import catalogue
-from registry.deps import AdminDep, AuditorDep, NodeDep, OfficerDep, ReadSessionDep, SessionDep
+from registry.database import on_commit
+from registry.deps import AdminDep, AuditorDep, NodeDep, OfficerDep, SessionDep
+from registry.errors import AuthenticationError
+from registry.models import Account
 
 router = APIRouter()
 
@@ -91,12 +96,39 @@ class ActivationCodeOut(BaseModel):
     expiresAt: str
 
 
-@router.post("/v1/auth/token", operation_id="signIn", tags=["accounts"])
-def sign_in(body: TokenRequest, node: NodeDep, session: ReadSessionDep) -> TokenResponse:
-    """Exchange a user name and password for a short-lived access token (JWT). Each user
-    name gets 10 attempts a minute (a password guess costs the node an argon2 hash)."""
-    node.sign_in_limiter.take("user:" + body.username.lower(), 10)
-    account = accounts.sign_in(session, node.passwords, body.username, body.password)
+@router.post(
+    "/v1/auth/token",
+    operation_id="signIn",
+    tags=["accounts"],
+    responses={
+        401: {"description": "User name or password is wrong"},
+        429: {"description": "Too many attempts from this address, or failures for this name from it"},
+        503: {"description": "The node is busy hashing passwords; send again after Retry-After"},
+    },
+)
+async def sign_in(body: TokenRequest, request: Request, node: NodeDep) -> TokenResponse:
+    """Exchange a user name and password for a short-lived access token (JWT). Attempts
+    are limited per client address, and failures back off per user name and address
+    (never a lock-out of the name itself)."""
+    guard = node.sign_in_guard
+    address = request.client.host if request.client else "unknown"
+    guard.admit(body.username, address)
+
+    def find() -> Account | None:
+        # The connection goes back to the pool before the (slow) hash is checked.
+        with node.db.session(write=False) as session:
+            return find_account(session, body.username)
+
+    account = await run_in_threadpool(find)
+    async with guard.hashing_slot():
+        # A missing user is checked against a dummy hash: it costs the same time.
+        ok = await run_in_threadpool(
+            node.passwords.verify, account.password_hash if account else None, body.password
+        )
+    if account is None or not ok or not account.active:
+        guard.failed(body.username, address)
+        raise AuthenticationError("user name or password is wrong")
+    guard.succeeded(body.username, address)
     token, lifetime = node.tokens.issue(account, node.clock())
     return TokenResponse(access_token=token, expires_in=lifetime, role=account.role)
 
@@ -187,7 +219,8 @@ def rotate_key(node: NodeDep, session: SessionDep, admin: AdminDep) -> dict[str,
     ring = node.key_store.rotate(session, now)
     record, _ = ring.signing_key(now)
     audit.record(session, admin, now, "key.rotate", "node_key", record.kid)
-    node.set_ring(ring)
+    # The cached ring changes only once the rotation is committed (answered after that).
+    on_commit(session, lambda: node.set_ring(ring))
     return {"kid": record.kid}
 
 

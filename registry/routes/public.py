@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from registry.credentials import catalogue, schemas, status
@@ -25,9 +26,14 @@ class SchemaJSONResponse(JSONResponse):
 
 
 @router.get("/health", operation_id="getHealth")
-def health(node: NodeDep) -> dict[str, str]:
-    """Liveness: the node answers and holds a key valid for signing now."""
-    signing = "ok" if node.ring.valid_at(node.clock()) else "no-valid-signing-key"
+async def health(node: NodeDep) -> dict[str, str]:
+    """Liveness: the node answers and holds a key valid for signing now. Answered on
+    the event loop from the ring last loaded (at most seconds old), so it needs neither
+    a worker thread nor a database connection and answers while either is scarce."""
+    ring = node.last_ring
+    if ring is None:
+        ring = await run_in_threadpool(lambda: node.ring)
+    signing = "ok" if ring.valid_at(node.clock()) else "no-valid-signing-key"
     return {"status": "ok", "signing": signing, "did": node.did}
 
 

@@ -1,7 +1,11 @@
 """W3C VC API endpoints beside the registry's own API, so standard tools work:
 ``POST /credentials/issue`` (201), ``/credentials/verify`` and
 ``/presentations/verify`` (200 when verified; 400 when a check failed; 422 when a
-check could not be made), ``/credentials/status`` (200)."""
+check could not be made), ``/credentials/status`` (200).
+
+A presentation is ``verified`` only when its presenter is proven to be the subject of
+every credential in it (``holderBinding``): an unsigned presentation, or one signed by
+a key that is not the subject's, never is, whatever its credentials."""
 
 from __future__ import annotations
 
@@ -16,7 +20,12 @@ from sqlmodel import Session
 from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.credentials.errors import StatusTransitionError
-from registry.credentials.verification import Report
+from registry.credentials.verification import (
+    Check,
+    Report,
+    examine_presentation_proof,
+    holder_binding,
+)
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import PROBLEM_BASE_URI, InvalidInputError, NotFoundError
 from registry.models import Credential, CredentialType
@@ -24,9 +33,7 @@ from registry.node import NodeState
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import change_status, context
 from registry.routes.verification import trust_of
-from registry.signing import data_integrity
 from registry.signing.did import DidResolver
-from registry.signing.errors import SigningError
 from registry.verifier import verify_one
 
 router = APIRouter(tags=["vc-api"])
@@ -113,9 +120,28 @@ class ProblemDetail(BaseModel):
     detail: str
 
 
+class PresentationCheck(BaseModel):
+    check: Literal["presentation", "holderBinding"]
+    result: Literal["pass", "fail", "unknown"]
+    reason: str
+
+
+class PresentationResult(BaseModel):
+    """The presentation's own checks: ``presentation`` (its proof, for authentication,
+    with the challenge and domain asked for) and ``holderBinding`` (the presenter is the
+    subject of every credential in it)."""
+
+    verified: bool = Field(description="true only when both presentation checks passed")
+    presenter: str | None = Field(
+        description="The DID shown by the presentation's proof to have made it; null when none is"
+    )
+    checks: list[PresentationCheck]
+
+
 class VerificationResult(BaseModel):
     """Both shapes the VC API has used: ``checks``/``warnings``/``errors`` as strings, and
-    ``problemDetails`` as RFC 9457 objects; ``results`` has the registry's own reports."""
+    ``problemDetails`` as RFC 9457 objects; ``results`` has the registry's own reports
+    (one per credential); ``presentationResult``, for a presentation only, its own checks."""
 
     verified: bool
     checks: list[str]
@@ -123,6 +149,9 @@ class VerificationResult(BaseModel):
     errors: list[str]
     problemDetails: list[ProblemDetail] = Field(default_factory=list)
     results: list[dict[str, Any]] = Field(default_factory=list)
+    presentationResult: PresentationResult | None = Field(
+        default=None, description="Present in answers to /presentations/verify only"
+    )
 
 
 class StatusEntry(BaseModel):
@@ -264,10 +293,16 @@ def issue_credential(
     return IssueCredentialResponse(verifiableCredential=json.loads(stored.document))
 
 
-def _answer(reports: list[Report], extra_errors: list[str], instance: str) -> JSONResponse:
-    checks = sorted({c.name for r in reports for c in r.checks if c.result == "pass"})
-    errors = extra_errors + [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "fail"]
-    warnings = [f"{c.name}: {c.reason}" for r in reports for c in r.checks if c.result == "unknown"]
+def _answer(
+    reports: list[Report],
+    instance: str,
+    presentation: list[Check] | None = None,
+    presenter: str | None = None,
+) -> JSONResponse:
+    every = [*(presentation or []), *(c for r in reports for c in r.checks)]
+    checks = sorted({c.name for c in every if c.result == "pass"})
+    errors = [f"{c.name}: {c.reason}" for c in every if c.result == "fail"]
+    warnings = [f"{c.name}: {c.reason}" for c in every if c.result == "unknown"]
     verified = not errors and not warnings
     details = [
         ProblemDetail(type=PROBLEM_BASE_URI + "check-failed", title="A check failed", detail=e)
@@ -276,14 +311,22 @@ def _answer(reports: list[Report], extra_errors: list[str], instance: str) -> JS
         ProblemDetail(type=PROBLEM_BASE_URI + "check-not-made", title="A check could not be made", detail=w)
         for w in warnings
     ]
-    body = VerificationResult(
+    result = VerificationResult(
         verified=verified,
         checks=checks,
         warnings=warnings,
         errors=errors,
         problemDetails=details,
         results=[r.to_json() for r in reports],
-    ).model_dump()
+        presentationResult=None
+        if presentation is None
+        else PresentationResult(
+            verified=all(c.result == "pass" for c in presentation),
+            presenter=presenter,
+            checks=[PresentationCheck.model_validate(c.to_json()) for c in presentation],
+        ),
+    )
+    body = result.model_dump(exclude={"presentationResult"} if presentation is None else set())
     if verified:
         return JSONResponse(body, status_code=200)
     code = 400 if errors else 422
@@ -315,7 +358,7 @@ def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
 def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: ReadSessionDep) -> JSONResponse:
     """Verify a credential (VC API)."""
-    return _answer([_verify(session, node, body.verifiableCredential)], [], "/credentials/verify")
+    return _answer([_verify(session, node, body.verifiableCredential)], "/credentials/verify")
 
 
 @router.post("/presentations/verify", operation_id="vcApiVerifyPresentation", responses=_VERIFY_RESPONSES)
@@ -323,41 +366,21 @@ def verify_presentation(
     body: VerifyPresentationRequest, node: NodeDep, session: ReadSessionDep
 ) -> JSONResponse:
     """Verify a presentation (VC API): its proof (authentication, with the challenge
-    and domain asked for) when it has one, and every credential in it."""
+    and domain asked for, which then require one), every credential in it, and that
+    whoever the proof shows made it is the subject of each (holder binding). An
+    unsigned presentation's credentials are reported one by one, never as held."""
     presentation = body.verifiablePresentation
     options = body.options or VerifyOptions()
-    errors: list[str] = []
-    types = presentation.get("type")
-    if not (
-        types == "VerifiablePresentation" or (isinstance(types, list) and "VerifiablePresentation" in types)
-    ):
-        errors.append("presentation: type must include VerifiablePresentation")
-    proof = presentation.get("proof")
-    if proof is not None:
-        try:
-            verified = data_integrity.verify_proof(
-                presentation, DidResolver(), node.clock(), "authentication"
-            )
-            holder = presentation.get("holder")
-            holder_id = holder.get("id") if isinstance(holder, dict) else holder
-            if holder_id is not None and verified.verification_method.controller != holder_id:
-                errors.append("presentation: the proof is not by the presentation's holder")
-            if options.challenge is not None and proof.get("challenge") != options.challenge:
-                errors.append("presentation: proof challenge does not match")
-            if options.domain is not None and proof.get("domain") != options.domain:
-                errors.append("presentation: proof domain does not match")
-        except SigningError as exc:
-            errors.append(f"presentation: {exc.detail}")
-    elif options.challenge is not None:
-        errors.append("presentation: a challenge was asked for but the presentation has no proof")
     embedded = presentation.get("verifiableCredential", [])
     embedded = embedded if isinstance(embedded, list) else [embedded]
-    if not embedded:
-        errors.append("presentation: it holds no credential")
     if not all(isinstance(c, dict | str) for c in embedded):
         raise InvalidInputError("verifiableCredential holds credentials (objects or VC-JWT strings)")
+    proof = examine_presentation_proof(
+        presentation, DidResolver(), node.clock(), options.challenge, options.domain
+    )
     reports = [_verify(session, node, c) for c in embedded]
-    return _answer(reports, errors, "/presentations/verify")
+    checks = [proof.check, holder_binding(proof, reports)]
+    return _answer(reports, "/presentations/verify", checks, proof.presenter)
 
 
 @router.post(

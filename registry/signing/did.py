@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
-from registry.signing.errors import KeyMaterialError, ResolutionError
+from registry.signing.errors import KeyMaterialError, ResolutionError, UnknownVerificationMethodError
 from registry.signing.keyring import KeyRing
 from registry.signing.keys import (
     Ed25519PublicKey,
@@ -214,7 +214,16 @@ class DidResolver:
         if did.startswith("did:key:"):
             cached = self._did_key_cache.get(verification_method_id)
             if cached is None:
-                cached = verification_method_from_document(resolve_did_key(did), verification_method_id)
+                key_document = resolve_did_key(did)
+                # did:key §3.1.2: the document is derived from the DID and holds one
+                # method, whose fragment is the key's multibase value; any other
+                # fragment names a method this DID never had.
+                if fragment != did[len("did:key:") :]:
+                    raise UnknownVerificationMethodError(
+                        f"{did} has no verification method #{_short(fragment)}: "
+                        "a did:key has one, named by its key"
+                    )
+                cached = verification_method_from_document(key_document, verification_method_id)
                 if len(self._did_key_cache) < 10_000:
                     self._did_key_cache[verification_method_id] = cached
             return cached
@@ -227,3 +236,8 @@ class DidResolver:
                 raise ResolutionError("fetched DID document is about another DID")
             return verification_method_from_document(document, verification_method_id)
         raise ResolutionError(f"cannot resolve DID method of {did}")
+
+
+def _short(value: str) -> str:
+    """An untrusted identifier for an error message, cut to a readable size."""
+    return value if len(value) <= 64 else value[:61] + "..."

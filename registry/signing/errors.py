@@ -43,6 +43,16 @@ class ResolutionError(SigningError):
     title = "Verification method cannot be resolved"
 
 
+class UnknownVerificationMethodError(ResolutionError):
+    """The controller's DID document is known in full and has no such verification
+    method (a did:key fragment other than its key; a key id a node never had). Unlike
+    an unresolvable DID, this is an answer: a proof naming the method cannot be by
+    the controller, so a verifier fails it rather than calling it unknown."""
+
+    slug = "unknown-verification-method"
+    title = "The controller never had this verification method"
+
+
 class VerificationError(SigningError):
     slug = "verification-failed"
     title = "Verification failed"
