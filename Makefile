@@ -16,8 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/registry sample-credential
-	$(BIN)/registry serve
+	$(BIN)/registry demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check registry tests bench
@@ -32,6 +31,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.http_verify
 	$(BIN)/python -m bench.batch_verify
 	$(BIN)/python -m bench.batch_issue
+	$(BIN)/python -m bench.hostile_bodies
+	$(BIN)/python -m bench.federation_verify
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,10 +3,13 @@ built or passed in here, never at import time."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI
 
 from registry import __version__
@@ -16,7 +19,7 @@ from registry.database import Database, migrate
 from registry.limits import BodyLimit, NoSecretsInQuery, StrictJSONBodies
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
-from registry.routes import accounts, holder, issuance, public, vcapi, verification
+from registry.routes import accounts, federation, holder, issuance, public, vcapi, verification
 from registry.settings import Settings
 from registry.verifier import Verifier
 
@@ -24,8 +27,10 @@ __all__ = ["Clock", "NodeState", "create_app", "prepare_database", "utc_now"]
 
 #: Routes whose large bodies are read only after the caller is authenticated.
 DEFERRED_BODY_ROUTES = ("/v1/issuance/batches/", "/v1/verifications/batch")
-#: The largest verification batch body: 1,000 credentials of up to ~8 KiB each.
-VERIFICATION_BATCH_BYTES = 8 << 20
+#: The largest verification batch body: 1,000 credentials of up to ~4 KiB each (a
+#: title credential is 1.6 KB; parsing 8 MiB of pretty JSON held the GIL long enough
+#: to delay other answers by over 100 ms, bench/hostile_bodies.py).
+VERIFICATION_BATCH_BYTES = 4 << 20
 
 
 def body_limits(settings: Settings) -> list[tuple[str, int]]:
@@ -42,6 +47,12 @@ def body_limits(settings: Settings) -> list[tuple[str, int]]:
         ("/v1/accounts", 4 * kib),
         ("/v1/hr-clients", 4 * kib),
         ("/v1/keys/", 4 * kib),
+        ("/v1/federation/members", 16 * kib),
+        ("/v1/federation/members/keys", 16 * kib),
+        ("/v1/federation/members/removal", 2 * kib),
+        ("/v1/federation/authorisations", 2 * kib),
+        ("/v1/federation/authorisations/", 2 * kib),
+        ("/v1/federation/keys/rotation", 1 * kib),
         ("/credentials/status", 4 * kib),
         ("/v1/credentials/", 8 * kib),  # revoke, suspend, reinstate
         ("/v1/catalogue", 16 * kib),
@@ -60,6 +71,7 @@ TAGS = [
     {"name": "accounts", "description": "Sign-in."},
     {"name": "admin", "description": "Node admins and auditors."},
     {"name": "vc-api", "description": "W3C VC API endpoints."},
+    {"name": "federation", "description": "OpenID Federation 1.0: entity statements, trust anchor."},
 ]
 
 
@@ -73,6 +85,7 @@ def prepare_database(
         from registry.node_keys import NodeKeyStore
 
         NodeKeyStore(settings.key_passphrase).load_or_create(session, clock())
+        NodeKeyStore(settings.key_passphrase, "federation").load_or_create(session, clock())
         if not catalogue.list_types(session, include_inactive=True):
             catalogue.seed(session, clock())
 
@@ -86,18 +99,31 @@ def create_app(
     rng: random.Random | None = None,
     run_migrations: bool = True,
     verifier: Verifier | None = None,
+    peer_http: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     db = database or Database.from_url(settings.resolved_database_url)
     prepare_database(settings, db, clock, run_migrations=run_migrations)
     node = NodeState(settings, db, clock, passwords=passwords, rng=rng)
     node.verifier = verifier or Verifier()
+    node.join_federation(peer_http)
+    if node.directory is not None:
+        node.directory.own_configuration = lambda: federation.own_entity_configuration(node)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # A thread that parses or checks a large body holds the GIL for up to the switch
+        # interval each time the event loop asks for it; 1 ms instead of 5 ms keeps the
+        # loop's answers to other requests within a few milliseconds of that work
+        # (bench/hostile_bodies.py).
+        sys.setswitchinterval(0.001)
         node.audit_writer.start()
         node.verifier.warm()
+        refresher = asyncio.create_task(node.directory.run()) if node.directory is not None else None
         yield
+        if refresher is not None:
+            refresher.cancel()
+            await node.directory.client.aclose()  # type: ignore[union-attr]
         node.audit_writer.stop()
         node.verifier.close()
 
@@ -114,7 +140,7 @@ def create_app(
     )
     app.state.node = node
     install_problem_handlers(app)
-    for module in (public, verification, issuance, holder, accounts, vcapi):
+    for module in (public, verification, issuance, holder, accounts, vcapi, federation):
         app.include_router(module.router)
     app.add_middleware(StrictJSONBodies, deferred=DEFERRED_BODY_ROUTES)
     app.add_middleware(NoSecretsInQuery, key_prefix=API_KEY_PREFIX)

@@ -34,7 +34,23 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     ├── PayloadTooLargeError (413)        request body over the endpoint's limit
     ├── RateLimitedError (429)            an HR client over its rate, sign-in back-off
     ├── ServiceUnavailableError (503)     busy (database, password hashing): send again later
-    └── (federation errors join here as that package grows)
+    └── FederationError                   (registry.federation.errors)
+        ├── StatementError                malformed statement, typ/alg, claims, unknown crit
+        │   ├── StatementSignatureError   kid not vouched for, or signature invalid
+        │   └── StatementTimeError        iat in the future / exp passed
+        ├── PolicyError                   metadata_policy errors (OpenID Federation §6.1)
+        ├── TrustChainError               no chain, loop, discontinuity, limits
+        │   ├── ConstraintViolationError  max_path_length / naming / entity types (§6.2)
+        │   └── FetchLimitError           resolution used up its fetch budget
+        ├── FetchError (502)              a peer could not be fetched (registry.federation.client:
+        │                                 URL not allowed, private address, redirect, too large,
+        │                                 time-out, bad status, media type, transport, encoding)
+        ├── FederationInputError (422)    bad admission / authorisation input at the anchor
+        ├── EntityConfigurationError (500) this entity cannot make its configuration
+        ├── IssuerMetadataError           a member's yrd_credential_issuer metadata is unusable
+        ├── invalid-federation-request / unsupported-federation-parameter (400, federation routes)
+        ├── HistoricalKeysError           bad historical-keys JWT (§8.7)
+        └── FederationKeyNotValidError    key expired, revoked or unknown at an instant
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ body with :func:`read_json_body`, which parses off the event loop."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -255,7 +256,10 @@ class NoSecretsInQuery:
 
     def __init__(self, app: ASGIApp, key_prefix: str) -> None:
         self.app = app
-        self.key_prefix = key_prefix.encode()
+        # The whole shape of an API key (prefix, 12 hex digits, 43 base64url characters),
+        # so that ordinary values that merely start with the prefix (an entity type such
+        # as yrd_credential_issuer) pass.
+        self.key_shape = re.compile(re.escape(key_prefix.encode()) + rb"[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
@@ -276,6 +280,6 @@ class NoSecretsInQuery:
         for pair in query.split(b"&"):
             name, _, value = pair.partition(b"=")
             value = unquote_to_bytes(value.replace(b"+", b" "))
-            if unquote_to_bytes(name).lower() in _SECRET_PARAMETERS or value.startswith(self.key_prefix):
+            if unquote_to_bytes(name).lower() in _SECRET_PARAMETERS or self.key_shape.search(value):
                 return True
         return False

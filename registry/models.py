@@ -28,6 +28,9 @@ class NodeKey(SQLModel, table=True):
 
     __tablename__ = "node_key"
     kid: str = Field(primary_key=True, max_length=64)
+    #: ``assertion`` signs credentials and status lists (the DID's methods);
+    #: ``federation`` signs this entity's federation statements (OpenID Federation).
+    purpose: str = Field(default="assertion", max_length=16, index=True)
     public_multikey: str = Field(max_length=64)
     created: datetime = Field(sa_column=_utc())
     activated: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
@@ -209,3 +212,38 @@ class AuditEvent(SQLModel, table=True):
     holder_id: str | None = Field(default=None, max_length=36)
     reason: str | None = Field(default=None, max_length=64)
     detail: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class FederationMember(SQLModel, table=True):
+    """A node the trust anchor admitted (kept after removal: ``removed_at``)."""
+
+    __tablename__ = "federation_member"
+    #: The member's entity identifier: its https base URL.
+    entity_id: str = Field(primary_key=True, max_length=255)
+    did: str = Field(max_length=255)
+    province: str = Field(max_length=2)
+    #: The member's federation JWK Set (JSON), registered at admission.
+    jwks: str = Field(sa_column=Column(Text, nullable=False))
+    admitted_at: datetime = Field(sa_column=_utc())
+    admitted_by: str = Field(max_length=80)
+    removed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    removed_by: str | None = Field(default=None, max_length=80)
+    removal_reason: str | None = Field(default=None, max_length=255)
+
+
+class FederationAuthorisation(SQLModel, table=True):
+    """评审权: a member may issue credentials of ``scope`` (catalogue code, ``SERIES-*``
+    or ``*``) from ``valid_from`` until ``valid_until``. History: a withdrawal sets
+    ``withdrawn_at`` and the period ends there; rows are never deleted."""
+
+    __tablename__ = "federation_authorisation"
+    id: int | None = Field(default=None, primary_key=True)
+    entity_id: str = Field(foreign_key="federation_member.entity_id", max_length=255, index=True)
+    scope: str = Field(max_length=64)
+    valid_from: datetime = Field(sa_column=_utc())
+    valid_until: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    granted_at: datetime = Field(sa_column=_utc())
+    granted_by: str = Field(max_length=80)
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    withdrawn_by: str | None = Field(default=None, max_length=80)
+    withdrawal_reason: str | None = Field(default=None, max_length=255)

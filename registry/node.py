@@ -8,7 +8,9 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
 from sqlmodel import Session
 
 from registry.audit import AuditWriter
@@ -16,6 +18,9 @@ from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, Sig
 from registry.credentials.status import StatusCache
 from registry.credentials.verification import Trust
 from registry.database import Database, on_commit
+from registry.federation.client import OutboundPolicy, PeerClient, make_http_client
+from registry.federation.directory import PeerDirectory
+from registry.federation.tls import client_ssl_context
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
 from registry.signing.keyring import KeyRing
@@ -74,6 +79,8 @@ class NodeState:
         self.db = db
         self.clock = clock
         self.key_store = NodeKeyStore(settings.key_passphrase)
+        #: The keys that sign this entity's federation statements (OpenID Federation).
+        self.federation_keys = NodeKeyStore(settings.key_passphrase, "federation")
         self.passwords = passwords or Passwords()
         self.tokens = AccessTokens(settings.secret_key, settings.did, settings.access_token_minutes)
         self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
@@ -84,15 +91,42 @@ class NodeState:
         self.audit_writer = AuditWriter(db)
         self.status_cache = StatusCache()
         #: the key ring and the verification Trust built from it
-        self.trust_cache: tuple[KeyRing, Trust] | None = None
+        self.trust_cache: tuple[KeyRing, int, datetime | None, Trust] | None = None
         #: credential id -> holder id (never changes), for verification audit records
         self.holder_of: dict[str, str] = {}
         self.rng = rng or random.SystemRandom()
         self.batches = BatchProgress()
         self.verifier: Verifier = Verifier()
+        #: What this node knows of the other federation members (None: not federated).
+        self.directory: PeerDirectory | None = None
         self._ring: KeyRing | None = None
         self._ring_loaded = 0.0
         self._ring_lock = threading.Lock()
+
+    def join_federation(self, http: httpx.AsyncClient | None = None) -> None:
+        """Set up the peer directory when a trust anchor is configured. ``http`` is the
+        client peers are reached through (tests pass one over ASGITransport)."""
+        settings = self.settings
+        if settings.role != "node" or not settings.trust_anchor:
+            return
+        allowed: set[str] = set()
+        dev = settings.federation_allow_private
+        policy = OutboundPolicy(allow_private=dev, allow_http=dev)
+        if http is None:
+            verify = (
+                client_ssl_context(Path(settings.federation_ca_file)) if settings.federation_ca_file else None
+            )
+            http = make_http_client(policy, verify=verify)
+        self.directory = PeerDirectory(
+            trust_anchor=settings.trust_anchor.rstrip("/"),
+            trust_anchor_jwks=settings.trust_anchor_keys(),
+            own_entity_id=settings.entity_id,
+            client=PeerClient(allowed, policy=policy, http=http),
+            allowed=allowed,
+            clock=self.clock,
+            status_max_age=settings.peer_status_max_age,
+            allow_http_loopback=dev,
+        )
 
     @property
     def did(self) -> str:

@@ -29,21 +29,28 @@ def _decrypt(pem: bytes, passphrase: bytes) -> Ed25519PrivateKey:
 
 
 class NodeKeyStore:
-    def __init__(self, passphrase: str) -> None:
+    """One key ring of the node: ``assertion`` (its DID's credential-signing keys) or
+    ``federation`` (the keys of its OpenID Federation statements)."""
+
+    def __init__(self, passphrase: str, purpose: str = "assertion") -> None:
         self._passphrase = passphrase.encode("utf-8")
+        self.purpose = purpose
 
     def exists(self, session: Session) -> bool:
-        return session.exec(select(NodeKey.kid).limit(1)).first() is not None
+        query = select(NodeKey.kid).where(NodeKey.purpose == self.purpose).limit(1)
+        return session.exec(query).first() is not None
 
     def load(self, session: Session, *, for_update: bool = False) -> KeyRing:
         """The ring; ``for_update`` locks its rows (PostgreSQL) so that two rotations at
         once run one after the other instead of leaving two active keys."""
-        query = select(NodeKey).order_by(col(NodeKey.created), col(NodeKey.kid))
+        mine = NodeKey.purpose == self.purpose
+        query = select(NodeKey).where(mine).order_by(col(NodeKey.created), col(NodeKey.kid))
         if for_update:
             # Lock the first key, then read the ring afresh: a rotation that committed
             # while this one waited is seen (its new key included), not overwritten.
             session.exec(
                 select(NodeKey.kid)
+                .where(mine)
                 .order_by(col(NodeKey.created), col(NodeKey.kid))
                 .limit(1)
                 .with_for_update()
@@ -51,7 +58,7 @@ class NodeKeyStore:
             query = query.execution_options(populate_existing=True)
         rows = session.exec(query).all()
         if not rows:
-            raise KeyMaterialError("the node has no key ring; run 'registry init' first")
+            raise KeyMaterialError(f"the node has no {self.purpose} key ring; run 'registry init' first")
         records = [
             {
                 "kid": row.kid,
@@ -67,7 +74,9 @@ class NodeKeyStore:
         return KeyRing.from_public_records(records, keys)
 
     def save(self, session: Session, ring: KeyRing) -> None:
-        existing = {row.kid: row for row in session.exec(select(NodeKey)).all()}
+        existing = {
+            row.kid: row for row in session.exec(select(NodeKey).where(NodeKey.purpose == self.purpose)).all()
+        }
         for record in ring.records:
             row = existing.get(record.kid)
             if row is None:
@@ -76,6 +85,7 @@ class NodeKeyStore:
                     raise KeyMaterialError(f"no private key for new ring key {record.kid}")
                 row = NodeKey(
                     kid=record.kid,
+                    purpose=self.purpose,
                     public_multikey=record.to_dict()["publicKeyMultibase"],
                     created=record.created,
                     private_pem=private_key_to_pem(key, self._passphrase),

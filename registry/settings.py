@@ -3,8 +3,9 @@ the CLI (never at import time)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import model_validator
@@ -66,6 +67,23 @@ class Settings(BaseSettings):
     hr_rate_per_minute: int = 600
     #: How long status list credentials may be cached (Cache-Control max-age, seconds).
     status_list_max_age: int = 300
+    # --- federation (OpenID Federation 1.0) ---
+    #: ``node``: a provincial node; ``anchor``: the federation's trust anchor.
+    role: Literal["node", "anchor"] = "node"
+    #: The trust anchor's entity identifier (its https base URL); empty: not federated.
+    trust_anchor: str = ""
+    #: The trust anchor's federation JWK Set, given out of band: JSON text, or @path.
+    trust_anchor_jwks: str = ""
+    #: Lifetime of this entity's federation statements (exp - iat), seconds.
+    statement_lifetime: int = 3600
+    #: A peer's status list older than this (seconds since it was fetched) makes the
+    #: status check ``unknown``: revocations must reach verifiers within this bound.
+    peer_status_max_age: int = 900
+    #: Local development and the loopback demo only: let federation requests reach
+    #: loopback and private addresses, and http on loopback.
+    federation_allow_private: bool = False
+    #: A PEM file of certificate authorities to trust for peers' https (the demo's CA).
+    federation_ca_file: str = ""
 
     @model_validator(mode="after")
     def _no_weak_secrets_outside_development(self) -> Settings:
@@ -91,9 +109,28 @@ class Settings(BaseSettings):
                 problems.append("REGISTRY_KEY_PASSPHRASE must not be the same as REGISTRY_SECRET_KEY")
             if parts.scheme != "https":
                 problems.append("REGISTRY_BASE_URL must be https outside development")
+            if self.federation_allow_private:
+                problems.append("REGISTRY_FEDERATION_ALLOW_PRIVATE is for local development only")
+        if self.role == "node" and bool(self.trust_anchor) != bool(self.trust_anchor_jwks):
+            problems.append("REGISTRY_TRUST_ANCHOR and REGISTRY_TRUST_ANCHOR_JWKS go together")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def entity_id(self) -> str:
+        """This entity's OpenID Federation entity identifier: its base URL."""
+        return self.base_url.rstrip("/")
+
+    def trust_anchor_keys(self) -> dict[str, Any]:
+        """The configured trust anchor's JWK Set (from JSON text or ``@path``)."""
+        text = self.trust_anchor_jwks.strip()
+        if text.startswith("@"):
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("REGISTRY_TRUST_ANCHOR_JWKS is not a JWK Set")
+        return value
 
     @property
     def did(self) -> str:

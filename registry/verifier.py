@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
 from registry.auth import Principal
-from registry.credentials.status import StatusCache, StatusReader
+from registry.credentials.status import PeerStatus, StatusCache, StatusReader
 from registry.credentials.verification import (
     Examination,
     Report,
@@ -139,11 +139,13 @@ def finish_batch(
     now: datetime,
     status_cache: StatusCache | None = None,
     holder_of: dict[str, str] | None = None,
+    peer_status: PeerStatus | None = None,
 ) -> tuple[list[Report], list[dict[str, Any]]]:
-    """Status checks from this node's lists; and the audit records (visible to the
-    holder) of this node's credentials that a client verified, for the caller to
-    write (see :class:`registry.audit.AuditWriter`)."""
-    reader = StatusReader(session, base_url, status_cache)
+    """Status checks from this node's lists (and federation members' lists as
+    ``peer_status`` holds them); and the audit records (visible to the holder) of this
+    node's credentials that a client verified, for the caller to write (see
+    :class:`registry.audit.AuditWriter`)."""
+    reader = StatusReader(session, base_url, status_cache, peer_status)
     reports = [finish(exam, reader) for exam in exams]
     rows: list[dict[str, Any]] = []
     own = _own_credential_ids(exams, own_did) if principal is not None else {}
@@ -192,6 +194,7 @@ def verify_one(
     now: datetime,
     status_cache: StatusCache | None = None,
     holder_of: dict[str, str] | None = None,
+    peer_status: PeerStatus | None = None,
 ) -> tuple[Report, list[dict[str, Any]]]:
     reports, rows = finish_batch(
         session,
@@ -202,5 +205,6 @@ def verify_one(
         now,
         status_cache,
         holder_of,
+        peer_status,
     )
     return reports[0], rows

@@ -121,7 +121,7 @@ def test_default_secrets_are_refused_in_production() -> None:
 
 def test_private_keys_are_encrypted_in_the_database(database: Database) -> None:
     with database.session(write=False) as session:
-        row = session.exec(select(NodeKey)).one()
+        row = session.exec(select(NodeKey).where(NodeKey.purpose == "assertion")).one()
         assert b"ENCRYPTED PRIVATE KEY" in bytes(row.private_pem)
         with pytest.raises(KeyMaterialError):
             NodeKeyStore("another-passphrase-entirely").load(session)

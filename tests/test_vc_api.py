@@ -24,7 +24,7 @@ from tests.conftest import BASE_URL, NOW, Actors, DidKeyIssuer, resident_id
 V2 = "https://www.w3.org/ns/credentials/v2"
 NODE_DID = "did:web:127.0.0.1%3A8032"
 PROBLEM_JSON = "application/problem+json"
-ALL_CHECKS = ["issuer", "key", "proof", "schema", "status", "validity"]
+ALL_CHECKS = ["authorisation", "issuer", "key", "proof", "schema", "status", "validity"]
 
 
 # --- helpers -----------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from registry.signing.encoding import b64url_decode, b64url_encode
 from tests.conftest import BASE_URL, NOW, Actors, DidKeyIssuer, MutableClock, issue_row, resident_id
 
 NODE_DID = "did:web:127.0.0.1%3A8032"
-CHECK_NAMES = ["proof", "issuer", "key", "validity", "schema", "status"]
+CHECK_NAMES = ["proof", "issuer", "key", "authorisation", "validity", "schema", "status"]
 PROBLEM_JSON = "application/problem+json"
 
 

@@ -16,8 +16,9 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+import orjson
 from sqlalchemy import func, text, update
 from sqlmodel import Session, col, select
 
@@ -36,6 +37,7 @@ from registry.credentials.verification import Check
 from registry.errors import NotFoundError
 from registry.models import Credential, StatusList
 from registry.signing.data_integrity import add_proof
+from registry.signing.errors import KeyMaterialError
 from registry.signing.keyring import KeyRing
 
 PURPOSES: tuple[StatusPurpose, ...] = ("revocation", "suspension")
@@ -159,13 +161,31 @@ def get_list(session: Session, purpose: str, number: int, *, for_update: bool = 
     return row
 
 
-def list_is_fresh(row: StatusList, now: datetime, ttl: int) -> bool:
-    """Signed, and not past half of the signed credential's validity."""
+def list_is_fresh(row: StatusList, now: datetime, ttl: int, ring: KeyRing | None = None) -> bool:
+    """Signed, not past half of the signed credential's validity, and (given the key
+    ring) not signed by a key that has since been marked compromised from an instant
+    before the signing: verifiers would refuse that list, so it is signed again."""
     return (
         row.signed_credential is not None
         and row.signed_at is not None
         and now - row.signed_at <= timedelta(seconds=max(ttl, 60) * 6)
+        and (ring is None or not signed_by_compromised_key(row, ring))
     )
+
+
+def signed_by_compromised_key(row: StatusList, ring: KeyRing) -> bool:
+    signed_at = row.signed_at
+    if signed_at is None or row.signed_credential is None:
+        return False
+    # The common case costs a scan of a few records, no parsing.
+    if not any(r.compromised_from is not None and r.compromised_from <= signed_at for r in ring.records):
+        return False
+    method = orjson.loads(row.signed_credential).get("proof", {}).get("verificationMethod", "")
+    try:
+        ring.check_valid_at(str(method).partition("#")[2], signed_at)
+    except KeyMaterialError:
+        return True
+    return False
 
 
 def current_list_credential(
@@ -182,7 +202,7 @@ def current_list_credential(
     never been signed or is past half of its validity). The row is locked first, so a
     status change committed meanwhile is signed too, never overwritten by older bits."""
     row = get_list(session, purpose, number, for_update=True)
-    if not list_is_fresh(row, now, ttl):
+    if not list_is_fresh(row, now, ttl, ring):
         sign_list(row, did, base_url, ring, now, ttl)
         session.add(row)
         session.flush()
@@ -318,14 +338,31 @@ _REASON = {
 }
 
 
+class PeerStatus(Protocol):
+    """Federation members' lists as this node last confirmed them (no I/O here):
+    ``("set" | "clear" | "unknown", what the answer rests on)``."""
+
+    def status(self, url: str, purpose: str, index: int) -> tuple[str, str]: ...
+
+    def issuer_label(self, url: str) -> str | None: ...
+
+
 class StatusReader:
     """Answers the status check of the verification pipeline from this node's own
-    lists; another node's lists are not fetched here."""
+    lists, and from federation members' signed lists as ``peers`` holds them (fetched
+    and verified elsewhere; a list not held or held too long is ``unknown``)."""
 
-    def __init__(self, session: Session, base_url: str, cache: StatusCache | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        base_url: str,
+        cache: StatusCache | None = None,
+        peers: PeerStatus | None = None,
+    ) -> None:
         self.session = session
         self.prefix = f"{base_url}/status/"
         self.cache = cache or StatusCache()
+        self.peers = peers
         self._lists: dict[tuple[str, int], tuple[int, int, bytes] | None] = {}
 
     def _list(self, purpose: str, number: int) -> tuple[int, int, bytes] | None:
@@ -366,6 +403,7 @@ class StatusReader:
             return Check("status", "pass", "the credential has no status entry, so it cannot be revoked")
         findings: list[str] = []
         unknown: list[str] = []
+        clear: list[str] = []
         for entry in entries:
             if not isinstance(entry, dict) or entry.get("type") != "BitstringStatusListEntry":
                 return Check("status", "fail", "a credentialStatus entry is not a BitstringStatusListEntry")
@@ -375,7 +413,18 @@ class StatusReader:
             if not isinstance(url, str) or index is None or purpose not in PURPOSES:
                 return Check("status", "fail", "a credentialStatus entry is malformed")
             if not url.startswith(self.prefix):
-                unknown.append(f"the {purpose} list {url} is another node's and was not fetched")
+                label = self.peers.issuer_label(url) if self.peers is not None else None
+                if self.peers is None or label is None:
+                    unknown.append(f"the {purpose} list {url} is not one of a known federation member")
+                    continue
+                state, evidence = self.peers.status(url, purpose, index)
+                if state == "set":
+                    word = "revoked" if purpose == "revocation" else "suspended"
+                    findings.append(f"{word} by {label} ({evidence})")
+                elif state == "unknown":
+                    unknown.append(f"{label}: {evidence}")
+                else:
+                    clear.append(f"{label} {purpose} {evidence}")
                 continue
             list_purpose, _, raw_number = url[len(self.prefix) :].partition("/")
             number = _decimal(raw_number)
@@ -395,4 +444,5 @@ class StatusReader:
             return Check("status", "fail", "; ".join(findings))
         if unknown:
             return Check("status", "unknown", "; ".join(unknown))
-        return Check("status", "pass", "neither revoked nor suspended")
+        evidence = f" ({'; '.join(clear)})" if clear else ""
+        return Check("status", "pass", f"neither revoked nor suspended{evidence}")

@@ -32,11 +32,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from registry.credentials import schemas
 from registry.errors import RegistryError
+from registry.federation.metadata import IssuerProfile
 from registry.signing import data_integrity, jcs, jose
 from registry.signing.did import DidResolver, VerificationMethod, VerificationMethodResolver
 from registry.signing.errors import (
@@ -52,7 +53,7 @@ from registry.signing.keyring import KeyRing
 
 Result = Literal["pass", "fail", "unknown"]
 Verdict = Literal["valid", "invalid", "unknown"]
-CHECKS = ("proof", "issuer", "key", "validity", "schema", "status")
+CHECKS = ("proof", "issuer", "key", "authorisation", "validity", "schema", "status")
 #: The checks that make a document's claims the issuer's own words.
 AUTHENTICITY_CHECKS = ("proof", "issuer", "key")
 #: What a report repeats of a document it did not show authentic: what the document
@@ -127,20 +128,37 @@ def _claimed_identity(claims: Mapping[str, Any]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Trust:
     """What a verifier trusts: its own DID and key ring (public history, compromised
-    keys included, so that the key check can tell when they went bad), and the DIDs
-    of the issuers it accepts."""
+    keys included, so that the key check can tell when they went bad), the DIDs of the
+    issuers it accepts, and the federation members its trust chains vouch for (each
+    with its key history and authorisations; this node's own profile among them when
+    it is federated)."""
 
     own_did: str
     ring_records: tuple[tuple[tuple[str, Any], ...], ...]
     trusted_issuers: frozenset[str]
+    peers: tuple[IssuerProfile, ...] = ()
+    #: Whether this node belongs to a federation (then the trust anchor's word on its
+    #: own authorisations is needed for its own credentials too).
+    federated: bool = False
 
     @classmethod
-    def of(cls, own_did: str, ring: KeyRing, trusted: frozenset[str] = frozenset()) -> Trust:
+    def of(
+        cls,
+        own_did: str,
+        ring: KeyRing,
+        trusted: frozenset[str] = frozenset(),
+        peers: Sequence[IssuerProfile] = (),
+        federated: bool = False,
+    ) -> Trust:
         records = tuple(tuple(sorted(r.items())) for r in ring.public_records())
-        return cls(own_did, records, trusted | {own_did})
+        return cls(own_did, records, trusted | {own_did}, tuple(peers), federated)
 
     def ring(self) -> KeyRing:
         return _ring(self.ring_records)
+
+    @cached_property
+    def peer_by_did(self) -> dict[str, IssuerProfile]:
+        return {p.did: p for p in self.peers}
 
 
 @lru_cache(maxsize=16)
@@ -163,20 +181,29 @@ class _Resolver:
         if not isinstance(verification_method_id, str):
             raise ResolutionError("verification method id must be a string")
         did, _, kid = verification_method_id.partition("#")
+        # This node's ring, or a member's as its trust chain vouches for it: either holds
+        # every key its owner has had, so a key id it does not list was never theirs.
+        peer = self.trust.peer_by_did.get(did)
         if did == self.trust.own_did:
+            ring, owner, source = self.trust.ring(), "this node", "its key ring holds"
+        elif peer is not None:
+            ring, owner, source = peer.ring(), peer.label, "its trust chain lists"
+        else:
+            ring = None
+        if ring is not None:
             try:
-                record = self.trust.ring().record(kid)
+                record = ring.record(kid)
             except KeyMaterialError:
                 raise UnknownVerificationMethodError(
-                    f"{_short(verification_method_id)} names a key this node never had "
-                    "(its key ring holds every key it has had)"
+                    f"{_short(verification_method_id)} names a key {owner} never had "
+                    f"({source} every key it has had)"
                 ) from None
             return VerificationMethod(
                 verification_method_id, did, record.public_key, frozenset({"assertionMethod"})
             )
         if did.startswith("did:key:"):
             return self.did_key.resolve(verification_method_id)
-        raise ResolutionError(f"{did} is not a node this one can resolve")
+        raise ResolutionError(f"{did} is not a federation member whose trust chain this node holds")
 
 
 def _short(value: str) -> str:
@@ -282,27 +309,43 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
         _unknown_rest(checks, "not checked: the credential is not authentic")
         return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
     issuer = data_integrity.issuer_id(credential)
-    if issuer in trust.trusted_issuers:
-        who = "this node" if issuer == trust.own_did else "a trusted node"
-        checks.append(Check("issuer", "pass", f"issued by {who} ({issuer})"))
+    peer = trust.peer_by_did.get(issuer)
+    if issuer == trust.own_did:
+        checks.append(Check("issuer", "pass", f"issued by this node ({issuer})"))
+    elif peer is not None:
+        until = peer.expires_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        checks.append(
+            Check(
+                "issuer",
+                "pass",
+                f"issued by {peer.name} {peer.label}, a member of the federation "
+                f"(trust chain to {peer.trust_anchor} valid until {until})",
+            )
+        )
+    elif issuer in trust.trusted_issuers:
+        checks.append(Check("issuer", "pass", f"issued by a trusted node ({issuer})"))
     elif issuer.startswith("did:key:"):
         checks.append(Check("issuer", "fail", f"signature valid, but {issuer} is not a trusted issuer"))
     else:
         checks.append(
             Check("issuer", "unknown", f"{issuer} is not a node whose trust can be established here")
         )
-    # 3. Key valid when it signed.
-    if issuer != trust.own_did:
-        checks.append(Check("key", "unknown", "key history is known only for this node's own keys"))
+    # 3. Key valid when it signed (this node's ring, or the member's as its chain says).
+    ring = trust.ring() if issuer == trust.own_did else peer.ring() if peer is not None else None
+    kid = method.id.partition("#")[2]
+    if ring is None:
+        checks.append(Check("key", "unknown", "no key history is known for this issuer"))
     elif signed_at is None:
         checks.append(Check("key", "fail", "the credential does not say when it was signed"))
     else:
-        kid = method.id.partition("#")[2]
         try:
-            trust.ring().check_valid_at(kid, signed_at)
+            ring.check_valid_at(kid, signed_at)
             checks.append(Check("key", "pass", f"key {kid} was valid for signing at {signed_at.isoformat()}"))
         except KeyMaterialError as exc:
-            checks.append(Check("key", "fail", exc.detail))
+            who = f"{peer.label}: " if peer is not None and issuer != trust.own_did else ""
+            checks.append(Check("key", "fail", who + exc.detail))
+    # 3a. The issuer was authorised (评审权) for this type when it signed.
+    checks.append(_authorisation(credential, issuer, trust, signed_at))
     # 4. Validity period.
     checks.append(_validity(credential, now))
     # 5. Schema.
@@ -315,6 +358,50 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
     else:
         status_entries = [entries]
     return Examination(fmt, checks, _summary(credential), status_entries, _subject_ids(credential))
+
+
+def _type_code(credential: Mapping[str, Any]) -> str | None:
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, Mapping):
+        return None
+    typ = subject.get("title") or subject.get("qualification")
+    code = typ.get("code") if isinstance(typ, Mapping) else None
+    return code if isinstance(code, str) else None
+
+
+def _authorisation(
+    credential: Mapping[str, Any], issuer: str, trust: Trust, signed_at: datetime | None
+) -> Check:
+    """Whether the trust anchor had authorised the issuer for the credential's type at
+    the instant it was signed. A node that is not federated vouches for its own
+    catalogue; a federated one is held to what the anchor says of it too."""
+    profile = trust.peer_by_did.get(issuer)
+    if profile is None:
+        if issuer == trust.own_did and not trust.federated:
+            return Check("authorisation", "pass", "issued under this node's own catalogue (not federated)")
+        return Check(
+            "authorisation", "unknown", "the trust anchor's authorisations of this issuer are not at hand"
+        )
+    code = _type_code(credential)
+    if code is None:
+        return Check("authorisation", "fail", "the credential names no catalogue type")
+    if signed_at is None:
+        return Check("authorisation", "fail", "the credential does not say when it was signed")
+    found = profile.authorisation_for(code, signed_at)
+    if found is None:
+        when = signed_at.isoformat(timespec="seconds")
+        return Check(
+            "authorisation",
+            "fail",
+            f"{profile.label} was not authorised by the trust anchor to issue {code} at {when}",
+        )
+    start = found.valid_from.date().isoformat()
+    end = found.valid_until.date().isoformat() if found.valid_until else "open"
+    return Check(
+        "authorisation",
+        "pass",
+        f"{profile.label} authorised by the trust anchor for {found.scope} ({start} – {end})",
+    )
 
 
 def _validity(credential: Mapping[str, Any], now: datetime) -> Check:

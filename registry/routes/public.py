@@ -76,7 +76,7 @@ def status_list(
     Cache-Control and an ETag; conditional requests get 304."""
     now = node.clock()
     row = status.get_list(session, purpose, number)
-    if not status.list_is_fresh(row, now, node.settings.status_list_max_age):
+    if not status.list_is_fresh(row, now, node.settings.status_list_max_age, node.ring):
         with node.db.session() as write:
             row = status.current_list_credential(
                 write,

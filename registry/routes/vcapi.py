@@ -32,7 +32,7 @@ from registry.models import Credential, CredentialType
 from registry.node import NodeState
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import change_status, context
-from registry.routes.verification import trust_of
+from registry.routes.verification import prepare_peers_from_thread, trust_of
 from registry.signing.did import DidResolver
 from registry.verifier import verify_one
 
@@ -350,8 +350,16 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) -> Report:
+    prepare_peers_from_thread(node, [presented])
     return verify_one(
-        session, presented, trust_of(node), node.base_url, None, node.clock(), node.status_cache
+        session,
+        presented,
+        trust_of(node),
+        node.base_url,
+        None,
+        node.clock(),
+        node.status_cache,
+        peer_status=node.directory,
     )[0]
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, Literal
 
+import anyio.from_thread
 import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +38,7 @@ JWT_TYPES = ("application/vc+jwt", "application/jwt")
 
 
 class CheckOut(BaseModel):
-    check: Literal["proof", "issuer", "key", "validity", "schema", "status"]
+    check: Literal["proof", "issuer", "key", "authorisation", "validity", "schema", "status"]
     result: Literal["pass", "fail", "unknown"]
     reason: str
 
@@ -104,13 +106,37 @@ class LookupReport(VerificationReport):
 
 
 def trust_of(node: NodeState) -> Trust:
-    """What this node trusts, rebuilt only when its key ring changed."""
+    """What this node trusts, rebuilt only when its key ring or the federation members'
+    profiles changed, or when a held trust chain expired."""
     ring = node.ring
+    directory = node.directory
+    version = directory.version if directory is not None else 0
+    expires = directory.expires_at if directory is not None else None
     cached = node.trust_cache
-    if cached is None or cached[0] is not ring:
-        cached = ring, Trust.of(node.did, ring)
+    if (
+        cached is None
+        or cached[0] is not ring
+        or cached[1] != version
+        or (cached[2] is not None and node.clock() >= cached[2])
+    ):
+        peers = directory.profiles() if directory is not None else ()
+        trust = Trust.of(node.did, ring, peers=peers, federated=directory is not None)
+        cached = ring, version, expires, trust
         node.trust_cache = cached
-    return cached[1]
+    return cached[3]
+
+
+async def prepare_peers(node: NodeState, items: Sequence[Any]) -> None:
+    """Fetch what verifying ``items`` needs from federation members that this node
+    does not hold fresh (nothing, once warm)."""
+    if node.directory is not None:
+        await node.directory.prepare(items)
+
+
+def prepare_peers_from_thread(node: NodeState, items: Sequence[Any]) -> None:
+    """:func:`prepare_peers` for a sync endpoint (running in a worker thread)."""
+    if node.directory is not None:
+        anyio.from_thread.run(node.directory.prepare, items)
 
 
 async def _presented(request: Request) -> str | bytes | dict[str, Any]:
@@ -172,12 +198,21 @@ async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Respon
     """Verify one credential: each check (proof, issuer, key, validity, schema, status)
     as pass/fail/unknown with a reason, and a verdict."""
     presented = await _presented(request)
+    await prepare_peers(node, [presented])
     trust, now = trust_of(node), node.clock()
 
     def run() -> dict[str, Any]:
         with node.db.session(write=False) as session:
             report, rows = verify_one(
-                session, presented, trust, node.base_url, client, now, node.status_cache, node.holder_of
+                session,
+                presented,
+                trust,
+                node.base_url,
+                client,
+                now,
+                node.status_cache,
+                node.holder_of,
+                node.directory,
             )
         node.audit_writer.submit(rows)
         return report.to_json()
@@ -249,13 +284,22 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
     credentials = await _batch_items(request)
     if len(credentials) > 1:
         node.limiter.take(client.id, node.api_keys.rate_of(client.id), cost=len(credentials) - 1)
+    await prepare_peers(node, credentials)
     trust, now = trust_of(node), node.clock()
     exams = await node.verifier.examine_batch(credentials, trust, now)
 
     def run() -> list[dict[str, Any]]:
         with node.db.session(write=False) as session:
             reports, rows = finish_batch(
-                session, exams, node.base_url, node.did, client, now, node.status_cache, node.holder_of
+                session,
+                exams,
+                node.base_url,
+                node.did,
+                client,
+                now,
+                node.status_cache,
+                node.holder_of,
+                node.directory,
             )
         node.audit_writer.submit(rows)
         return [r.to_json() for r in reports]

@@ -1,0 +1,341 @@
+"""Cross-province verification: a trust anchor and two provincial nodes in one process,
+each app on its own database, joined by httpx ASGITransport (requests routed by origin).
+An HR client of the Anhui node verifies Jiangsu credentials through its own node: trust
+chain, key history, authorisation (评审权), status from Jiangsu's signed list; warm
+verifications make no request; a peer that is down or a list that is too old make the
+answer ``unknown``, never ``valid``."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from registry.app import create_app
+from registry.database import Database
+from registry.federation.jws import federation_jwks
+from registry.settings import Settings
+from registry.verifier import Verifier
+from tests.conftest import CHEAP_PASSWORDS, MutableClock, issue_row, resident_id
+
+_ACCOUNTS = itertools.count()
+ANCHOR = "https://127.0.0.1:8100"
+JIANGSU = "https://127.0.0.1:8032"
+ANHUI = "https://127.0.0.1:8034"
+
+
+class OriginRouter(httpx.AsyncBaseTransport):
+    """Routes each request to the app serving its origin; counts requests; an origin
+    marked down answers as a refused connection would."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, Any] = {}
+        self.down: set[str] = set()
+        self.requests: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        self.requests.append(str(request.url))
+        if origin in self.down or origin not in self.apps:
+            raise httpx.ConnectError("connection refused", request=request)
+        return await httpx.ASGITransport(app=self.apps[origin]).handle_async_request(request)
+
+
+@dataclass
+class Federation:
+    clock: MutableClock
+    router: OriginRouter
+    clients: dict[str, TestClient] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def node(self, origin: str) -> Any:
+        return self.clients[origin].app.state.node  # type: ignore[attr-defined]
+
+    def staff(self, origin: str, role: str) -> dict[str, str]:
+        """Fresh headers of a new staff account (tokens last 15 minutes of the clock)."""
+        from tests.conftest import Actors
+
+        actors = Actors(self.clients[origin].app)
+        actors._n = 1000 + next(_ACCOUNTS)
+        return actors.admin() if role == "admin" else actors.officer()
+
+    def issue(self, origin: str, seed: int, **overrides: Any) -> dict[str, Any]:
+        row = issue_row(idNumber=resident_id(seed), holderName=f"持证人{seed}", **overrides)
+        officer = self.staff(origin, "officer")
+        answer = self.clients[origin].post("/v1/credentials", json=row, headers=officer)
+        assert answer.status_code == 201, answer.text
+        record: dict[str, Any] = answer.json()
+        return record
+
+    def verify_at(self, origin: str, credential: dict[str, Any] | str) -> dict[str, Any]:
+        hr = self.headers[f"{origin}#hr"]
+        answer = self.clients[origin].post("/v1/verifications", json={"credential": credential}, headers=hr)
+        assert answer.status_code == 200, answer.text
+        report: dict[str, Any] = answer.json()
+        return report
+
+    def refresh(self, origin: str) -> None:
+        directory = self.node(origin).directory
+        self.clients[origin].portal.call(directory.refresh)  # type: ignore[union-attr]
+
+    def forget(self, origin: str) -> None:
+        """Drop what ``origin`` holds of its peers (a cold start)."""
+        directory = self.node(origin).directory
+        directory._profiles.clear()
+        directory._lists.clear()
+        directory._failures.clear()
+        directory._list_failures.clear()
+        directory.version += 1
+
+
+def _check(report: dict[str, Any], name: str) -> dict[str, str]:
+    found: dict[str, str] = next(c for c in report["checks"] if c["check"] == name)
+    return found
+
+
+def _settings(folder: Path, base_url: str, province: str, **extra: Any) -> Settings:
+    folder.mkdir(parents=True, exist_ok=True)
+    return Settings(
+        data_dir=folder,
+        base_url=base_url,
+        province=province,  # type: ignore[arg-type]
+        database_url=f"sqlite:///{folder}/registry.db",
+        federation_allow_private=True,
+        **extra,
+    )
+
+
+def _make(settings: Settings, clock: MutableClock, router: OriginRouter) -> TestClient:
+    app = create_app(
+        settings,
+        clock,
+        database=Database.from_url(settings.resolved_database_url),
+        passwords=CHEAP_PASSWORDS,
+        verifier=Verifier(workers=1),
+        peer_http=httpx.AsyncClient(transport=router),
+    )
+    router.apps[settings.entity_id] = app
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def _admin_and_officer(client: TestClient) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    from tests.conftest import Actors
+
+    actors = Actors(client.app)
+    return actors.admin(), actors.officer(), actors.hr()
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[Federation]:
+    clock = MutableClock()
+    router = OriginRouter()
+    anchor = _make(_settings(tmp_path / "anchor", ANCHOR, "31", role="anchor"), clock, router)
+    with anchor:
+        anchor_node = anchor.app.state.node  # type: ignore[attr-defined]
+        with anchor_node.db.session(write=False) as session:
+            ring = anchor_node.federation_keys.load(session)
+        anchor_jwks = json.dumps(federation_jwks(*(r.public_key for r in ring.valid_at(clock()))))
+        fed = Federation(clock, router, {ANCHOR: anchor})
+        admin, _, _ = _admin_and_officer(anchor)
+        fed.headers[ANCHOR] = admin
+        members = {JIANGSU: "32", ANHUI: "34"}
+        opened = []
+        for origin, province in members.items():
+            client = _make(
+                _settings(
+                    tmp_path / province, origin, province, trust_anchor=ANCHOR, trust_anchor_jwks=anchor_jwks
+                ),
+                clock,
+                router,
+            )
+            client.__enter__()
+            opened.append(client)
+            fed.clients[origin] = client
+            node_admin, officer, hr = _admin_and_officer(client)
+            fed.headers[origin] = officer
+            fed.headers[f"{origin}#hr"] = hr
+            jwks = client.get("/v1/federation/jwks", headers=node_admin).json()
+            node = client.app.state.node  # type: ignore[attr-defined]
+            admitted = anchor.post(
+                "/v1/federation/members",
+                json={"entityId": origin, "did": node.did, "province": province, "jwks": jwks},
+                headers=admin,
+            )
+            assert admitted.status_code == 201, admitted.text
+        for origin in members:
+            granted = anchor.post(
+                "/v1/federation/authorisations",
+                json={"entityId": origin, "scope": "ENG-*", "validFrom": "2026-01-01T00:00:00Z"},
+                headers=admin,
+            )
+            assert granted.status_code == 201, granted.text
+            fed.headers[f"{origin}#eng"] = {"id": str(granted.json()["id"])}
+        try:
+            yield fed
+        finally:
+            for client in opened:
+                client.__exit__(None, None, None)
+
+
+def test_a_jiangsu_title_is_valid_at_anhui_with_evidence_from_the_chain(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 1)["verifiableCredential"]
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "valid", report
+    assert "江苏省" in _check(report, "issuer")["reason"]
+    assert ANCHOR in _check(report, "issuer")["reason"]
+    assert "ENG-*" in _check(report, "authorisation")["reason"]
+    assert "江苏省" in _check(report, "status")["reason"]
+    assert report["credential"]["holderName"] == "持证人1"
+
+
+def test_a_warm_cross_province_verification_makes_no_request(federation: Federation) -> None:
+    first = federation.issue(JIANGSU, 2)["verifiableCredential"]
+    second = federation.issue(JIANGSU, 3)["verifiableCredential"]
+    assert federation.verify_at(ANHUI, first)["verdict"] == "valid"
+    federation.router.requests.clear()
+    assert federation.verify_at(ANHUI, second)["verdict"] == "valid"
+    assert federation.verify_at(ANHUI, first)["verdict"] == "valid"
+    assert federation.router.requests == []
+
+
+def test_a_revocation_at_jiangsu_reaches_anhui_on_refresh(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 4)
+    vc = record["verifiableCredential"]
+    assert federation.verify_at(ANHUI, vc)["verdict"] == "valid"
+    revoked = federation.clients[JIANGSU].post(
+        f"/v1/credentials/{record['id']}/revocation",
+        json={"reasonCode": "research_misconduct"},
+        headers=federation.staff(JIANGSU, "officer"),
+    )
+    assert revoked.status_code == 200, revoked.text
+    node = federation.node(ANHUI)
+    federation.clock.advance(seconds=node.settings.peer_status_max_age / 2 + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "invalid"
+    assert "revoked by 江苏省" in _check(report, "status")["reason"]
+
+
+def test_a_list_older_than_the_bound_makes_status_unknown_never_valid(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 5)["verifiableCredential"]
+    assert federation.verify_at(ANHUI, vc)["verdict"] == "valid"
+    federation.router.down.add(JIANGSU)
+    node = federation.node(ANHUI)
+    federation.clock.advance(seconds=node.settings.peer_status_max_age + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "unknown"
+    assert _check(report, "status")["result"] == "unknown"
+    assert "beyond" in _check(report, "status")["reason"]
+
+
+def test_a_peer_that_is_down_on_a_cold_start_gives_unknown(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 6)["verifiableCredential"]
+    federation.router.down.add(JIANGSU)
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "unknown"
+    assert _check(report, "issuer")["result"] == "unknown"
+    # Still not valid, and it does not try again on every request (remembered failure).
+    federation.router.requests.clear()
+    assert federation.verify_at(ANHUI, vc)["verdict"] == "unknown"
+    assert federation.router.requests == []
+
+
+def test_authorisation_withdrawn_after_issuance_keeps_earlier_credentials(federation: Federation) -> None:
+    before = federation.issue(JIANGSU, 7)["verifiableCredential"]
+    federation.clock.advance(hours=1)
+    withdrawn = federation.clients[ANCHOR].post(
+        f"/v1/federation/authorisations/{federation.headers[JIANGSU + '#eng']['id']}/withdrawal",
+        json={"reason": "评审权调整"},
+        headers=federation.staff(ANCHOR, "admin"),
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    federation.clock.advance(minutes=1)
+    after = federation.issue(JIANGSU, 8)["verifiableCredential"]
+    federation.forget(ANHUI)
+    assert federation.verify_at(ANHUI, before)["verdict"] == "valid"
+    report = federation.verify_at(ANHUI, after)
+    assert report["verdict"] == "invalid"
+    assert _check(report, "authorisation")["result"] == "fail"
+    assert "not authorised" in _check(report, "authorisation")["reason"]
+
+
+def test_a_type_outside_the_authorisation_fails(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 9, typeCode="RES-FULL_SENIOR")["verifiableCredential"]
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "invalid"
+    assert _check(report, "authorisation")["result"] == "fail"
+
+
+def test_a_key_marked_compromised_at_jiangsu_reaches_anhui(federation: Federation) -> None:
+    early = federation.issue(JIANGSU, 10)["verifiableCredential"]
+    federation.clock.advance(hours=2)
+    late = federation.issue(JIANGSU, 11)["verifiableCredential"]
+    assert federation.verify_at(ANHUI, late)["verdict"] == "valid"
+    jiangsu = federation.node(JIANGSU)
+    since = federation.clock() - timedelta(hours=1)
+    with jiangsu.db.session() as session:
+        kid = jiangsu.key_store.load(session).signing_key(federation.clock())[0].kid
+        jiangsu.key_store.mark_compromised(session, kid, since)
+        jiangsu.key_store.rotate(session, federation.clock())
+    jiangsu._ring = None
+    federation.forget(ANHUI)
+    late_report = federation.verify_at(ANHUI, late)
+    assert late_report["verdict"] == "invalid"
+    assert _check(late_report, "key")["result"] == "fail"
+    assert "江苏省" in _check(late_report, "key")["reason"]
+    assert federation.verify_at(ANHUI, early)["verdict"] == "valid"
+
+
+def test_a_forged_key_id_of_a_member_fails(federation: Federation) -> None:
+    import copy
+
+    vc = copy.deepcopy(federation.issue(JIANGSU, 12)["verifiableCredential"])
+    did = federation.node(JIANGSU).did
+    vc["proof"]["verificationMethod"] = f"{did}#forged-key"
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "invalid"
+    assert report["credential"] is None
+
+
+def test_a_removed_member_is_no_longer_trusted(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 13)["verifiableCredential"]
+    removed = federation.clients[ANCHOR].post(
+        "/v1/federation/members/removal",
+        json={"entityId": JIANGSU, "reason": "退出联盟"},
+        headers=federation.staff(ANCHOR, "admin"),
+    )
+    assert removed.status_code == 200, removed.text
+    federation.forget(ANHUI)
+    directory = federation.node(ANHUI).directory
+    directory._members_at = -1e9
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] != "valid"
+    assert _check(report, "issuer")["result"] == "unknown"
+
+
+def test_vc_api_verify_at_anhui_takes_the_same_path(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 14)["verifiableCredential"]
+    answer = federation.clients[ANHUI].post("/credentials/verify", json={"verifiableCredential": vc})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["verified"] is True
+
+
+def test_batch_verification_at_anhui_covers_both_provinces(federation: Federation) -> None:
+    js = federation.issue(JIANGSU, 15)["verifiableCredential"]
+    ah = federation.issue(ANHUI, 16)["verifiableCredential"]
+    answer = federation.clients[ANHUI].post(
+        "/v1/verifications/batch",
+        json={"credentials": [js, ah]},
+        headers=federation.headers[f"{ANHUI}#hr"],
+    )
+    assert answer.status_code == 200, answer.text
+    assert [r["verdict"] for r in answer.json()["results"]] == ["valid", "valid"]
