@@ -124,6 +124,8 @@ def create_app(
         if refresher is not None:
             refresher.cancel()
             await node.directory.client.aclose()  # type: ignore[union-attr]
+        if node.resolver is not None:
+            await node.resolver.client.aclose()
         node.audit_writer.stop()
         node.verifier.close()
 

@@ -25,6 +25,7 @@ registry anchor members             members and their authorisation history (JSO
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import sys
@@ -33,13 +34,14 @@ from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlmodel import Session
 
 from registry.app import create_app, prepare_database
 from registry.auth import CLI_PRINCIPAL, Passwords
 from registry.credentials import issuance
 from registry.credentials.sample import SAMPLE_ROW
-from registry.credentials.verification import Trust
+from registry.credentials.verification import Report, Trust
 from registry.database import Database
 from registry.errors import RegistryError
 from registry.models import Credential
@@ -163,18 +165,53 @@ def cmd_sample(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Runs the node's verification pipeline (status from this node's own lists)."""
+    """Runs the node's verification pipeline: status from this node's own lists, and,
+    when the node is federated, another province's credential through its trust chain
+    and signed lists (fetched for this one run)."""
     with sys.stdin.buffer if args.file == "-" else open(args.file, "rb") as source:
         data = source.read()
-    now = utc_now()
-    db = _database(settings)
-    with db.session() as session:
-        ring = NodeKeyStore(settings.key_passphrase).load(session)
-        report, _ = verify_one(
-            session, data, Trust.of(settings.did, ring), settings.base_url.rstrip("/"), None, now
-        )
+    report = verify_file(settings, data)
     print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     return 0 if report.verdict == "valid" else 1
+
+
+def verify_file(
+    settings: Settings,
+    data: bytes,
+    http: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Report:
+    """The report of ``data`` as this node sees it (``http``: how peers are reached)."""
+    from registry.node import NodeState
+    from registry.routes.federation import own_entity_configuration
+
+    db = _database(settings)
+    node = NodeState(settings, db, clock)
+    node.join_federation(http)
+    directory = node.directory
+    if directory is not None:
+        directory.own_configuration = lambda: own_entity_configuration(node)
+
+        async def fetch() -> None:
+            try:
+                await directory.prepare([data])
+            finally:
+                await directory.client.aclose()
+
+        asyncio.run(fetch())
+    with db.session() as session:
+        ring = NodeKeyStore(settings.key_passphrase).load(session)
+        trust = Trust.of(
+            settings.did,
+            ring,
+            peers=directory.profiles() if directory is not None else (),
+            federated=directory is not None,
+        )
+        report, _ = verify_one(
+            session, data, trust, settings.base_url.rstrip("/"), None, clock(), peer_status=directory
+        )
+    db.dispose()
+    return report
 
 
 def cmd_openapi(settings: Settings, args: argparse.Namespace) -> int:

@@ -49,6 +49,9 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
         ├── EntityConfigurationError (500) this entity cannot make its configuration
         ├── IssuerMetadataError           a member's yrd_credential_issuer metadata is unusable
         ├── invalid-federation-request / unsupported-federation-parameter (400, federation routes)
+        ├── ResolveError                  the anchor's resolve endpoint: unknown anchor, invalid
+        │                                 chain or metadata, subject unreachable (§8.3, §8.9)
+        ├── ResolveResponseError          a resolve response that does not verify
         ├── HistoricalKeysError           bad historical-keys JWT (§8.7)
         └── FederationKeyNotValidError    key expired, revoked or unknown at an instant
 """

@@ -20,6 +20,7 @@ from registry.credentials.verification import Trust
 from registry.database import Database, on_commit
 from registry.federation.client import OutboundPolicy, PeerClient, make_http_client
 from registry.federation.directory import PeerDirectory
+from registry.federation.resolve import EntityResolver
 from registry.federation.tls import client_ssl_context
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
@@ -99,6 +100,8 @@ class NodeState:
         self.verifier: Verifier = Verifier()
         #: What this node knows of the other federation members (None: not federated).
         self.directory: PeerDirectory | None = None
+        #: The trust anchor's resolver of its members' trust chains (None: not an anchor).
+        self.resolver: EntityResolver | None = None
         self._ring: KeyRing | None = None
         self._ring_loaded = 0.0
         self._ring_lock = threading.Lock()
@@ -107,6 +110,9 @@ class NodeState:
         """Set up the peer directory when a trust anchor is configured. ``http`` is the
         client peers are reached through (tests pass one over ASGITransport)."""
         settings = self.settings
+        if settings.role == "anchor":
+            self.serve_resolution(http)
+            return
         if settings.role != "node" or not settings.trust_anchor:
             return
         allowed: set[str] = set()
@@ -126,6 +132,29 @@ class NodeState:
             clock=self.clock,
             status_max_age=settings.peer_status_max_age,
             allow_http_loopback=dev,
+        )
+
+    def serve_resolution(self, http: httpx.AsyncClient | None = None) -> None:
+        """The trust anchor's resolver (OpenID Federation 1.0 §8.3): a peer client whose
+        allowed set is the anchor's active members (the resolver sets it from the
+        database before each resolution; empty until then), nothing else, not even the
+        anchor itself. ``http`` as for :meth:`join_federation`."""
+        settings = self.settings
+        if settings.role != "anchor":
+            return
+        allowed: set[str] = set()
+        dev = settings.federation_allow_private
+        policy = OutboundPolicy(allow_private=dev, allow_http=dev)
+        if http is None:
+            verify = (
+                client_ssl_context(Path(settings.federation_ca_file)) if settings.federation_ca_file else None
+            )
+            http = make_http_client(policy, verify=verify)
+        self.resolver = EntityResolver(
+            trust_anchor=settings.entity_id,
+            client=PeerClient(allowed, policy=policy, http=http),
+            allowed=allowed,
+            allow_http_loopback=dev or settings.environment == "development",
         )
 
     @property

@@ -55,7 +55,9 @@ class Verifier:
                 # The serving process checks nothing itself: CPU-bound Python in it would
                 # hold the GIL against its event loop, and every other request would wait.
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("spawn")
+                    self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_lower_priority,
                 )
             return self._pool
 
@@ -100,6 +102,16 @@ class Verifier:
             pool.shutdown(wait=False, cancel_futures=True)
             return await asyncio.to_thread(examine_many, items, trust, now)
         return [unpack(packed) for part in parts for packed in part]
+
+
+def _lower_priority() -> None:
+    """Worker processes check batches at a lower CPU priority than the serving process:
+    when they keep every core busy, the serving process's event loop is still scheduled
+    first, so other requests are answered while a large batch is checked."""
+    try:
+        os.nice(10)
+    except OSError:  # not permitted here: the batch is still checked, only less politely
+        log.info("verification workers keep the serving process's priority")
 
 
 def _compact(item: Presented) -> Presented:

@@ -302,6 +302,7 @@ def test_the_anchors_configuration_names_its_endpoints(federation: Federation, c
         "federation_fetch_endpoint": ANCHOR_ID + "/federation/fetch",
         "federation_list_endpoint": ANCHOR_ID + "/federation/list",
         "federation_historical_keys_endpoint": ANCHOR_ID + "/federation/historical-keys",
+        "federation_resolve_endpoint": ANCHOR_ID + "/federation/resolve",
     }
 
 
@@ -363,10 +364,12 @@ def test_fetch_and_list(federation: Federation, clock: MutableClock) -> None:
     assert 0 < max_age <= (statement.expires_at - clock()).total_seconds()
     assert statement.jwks == federation.node_jwks()
     assert federation.anchor.get("/federation/list").json() == [NODE_ID]
-    # (entity_type=yrd_credential_issuer is refused by NoSecretsInQuery: the value starts like an API key.)
     assert federation.anchor.get("/federation/list", params={"entity_type": "federation_entity"}).json() == [
         NODE_ID
     ]
+    # A value that starts like an API key but is not one passes NoSecretsInQuery.
+    listed = federation.anchor.get("/federation/list", params={"entity_type": "yrd_credential_issuer"})
+    assert listed.json() == [NODE_ID]
     assert federation.anchor.get("/federation/list", params={"entity_type": "openid_provider"}).json() == []
     assert federation.anchor.get("/federation/list", params={"intermediate": "true"}).json() == []
     unsupported = federation.anchor.get("/federation/list", params={"trust_marked": "true"})

@@ -339,3 +339,77 @@ def test_batch_verification_at_anhui_covers_both_provinces(federation: Federatio
     )
     assert answer.status_code == 200, answer.text
     assert [r["verdict"] for r in answer.json()["results"]] == ["valid", "valid"]
+
+
+def test_registry_verify_at_anhui_checks_a_jiangsu_title_through_the_federation(
+    federation: Federation,
+) -> None:
+    from registry.cli import verify_file
+
+    record = federation.issue(JIANGSU, 17)
+    settings = federation.node(ANHUI).settings
+    data = json.dumps(record["verifiableCredential"], ensure_ascii=False).encode()
+    router = federation.router
+    report = verify_file(settings, data, http=httpx.AsyncClient(transport=router), clock=federation.clock)
+    assert report.verdict == "valid", report.to_json()
+    checks = {c.name: c for c in report.checks}
+    assert "江苏省" in checks["issuer"].reason
+    assert checks["authorisation"].result == "pass"
+    # The same file with Jiangsu unreachable and nothing cached: unknown, not valid.
+    federation.router.down.add(JIANGSU)
+    cold = verify_file(settings, data, http=httpx.AsyncClient(transport=router), clock=federation.clock)
+    assert cold.verdict == "unknown"
+
+
+def test_a_rotated_jiangsu_key_verifies_old_and_new_credentials_at_anhui(federation: Federation) -> None:
+    old = federation.issue(JIANGSU, 18)["verifiableCredential"]
+    assert federation.verify_at(ANHUI, old)["verdict"] == "valid"
+    federation.clock.advance(minutes=5)
+    rotated = federation.clients[JIANGSU].post(
+        "/v1/keys/rotation", headers=federation.staff(JIANGSU, "admin")
+    )
+    assert rotated.status_code == 200, rotated.text
+    federation.clock.advance(seconds=1)
+    new = federation.issue(JIANGSU, 19)["verifiableCredential"]
+    assert new["proof"]["verificationMethod"] != old["proof"]["verificationMethod"]
+    # Anhui's cached chain does not list the new key yet: not valid until it learns it.
+    assert federation.verify_at(ANHUI, new)["verdict"] != "valid"
+    # Past half the chain's life the background refresh brings the new key history.
+    federation.clock.advance(seconds=federation.node(JIANGSU).settings.statement_lifetime / 2 + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, new)
+    assert report["verdict"] == "valid", [c for c in report["checks"] if c["result"] != "pass"]
+    assert federation.verify_at(ANHUI, old)["verdict"] == "valid"
+
+
+def test_an_expired_chain_is_never_trusted_when_it_cannot_be_renewed(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 20)["verifiableCredential"]
+    assert federation.verify_at(ANHUI, vc)["verdict"] == "valid"
+    federation.router.down.update({JIANGSU, ANCHOR})
+    federation.clock.advance(seconds=federation.node(JIANGSU).settings.statement_lifetime + 1)
+    report = federation.verify_at(ANHUI, vc)
+    assert report["verdict"] == "unknown"
+    assert _check(report, "issuer")["result"] == "unknown"
+
+
+def test_a_list_signed_with_a_rotated_key_renews_the_chain_at_once(federation: Federation) -> None:
+    old = federation.issue(JIANGSU, 21)
+    assert federation.verify_at(ANHUI, old["verifiableCredential"])["verdict"] == "valid"
+    rotated = federation.clients[JIANGSU].post(
+        "/v1/keys/rotation", headers=federation.staff(JIANGSU, "admin")
+    )
+    assert rotated.status_code == 200
+    federation.clock.advance(seconds=1)
+    # A suspension re-signs Jiangsu's suspension list with the new key.
+    suspended = federation.clients[JIANGSU].post(
+        f"/v1/credentials/{old['id']}/suspension",
+        json={"reasonCode": "under_investigation"},
+        headers=federation.staff(JIANGSU, "officer"),
+    )
+    assert suspended.status_code == 200, suspended.text
+    # Lists are due (half the status bound), the chain is not (far from half its life).
+    federation.clock.advance(seconds=federation.node(ANHUI).settings.peer_status_max_age / 2 + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, old["verifiableCredential"])
+    assert report["verdict"] == "invalid"
+    assert "suspended by 江苏省" in _check(report, "status")["reason"]

@@ -208,3 +208,13 @@ def test_large_credentials_are_verified_off_the_event_loop(
     for body in (small, large):
         assert client.post("/v1/verifications", json=body, headers=hr).status_code == 200
     assert seen == [True, False]  # an ordinary credential inline, a large one in a thread
+
+
+def test_element_counts_are_bounded() -> None:
+    many = "[" + ",".join(["1"] * (jcs.MAX_ELEMENTS + 1)) + "]"
+    with pytest.raises(CanonicalizationError, match="more than"):
+        jcs.loads(many)
+    # Pretty text (the slow path) too.
+    with pytest.raises(CanonicalizationError, match="more than"):
+        jcs.loads(many.replace(",", ", "))
+    assert len(jcs.loads("[" + ",".join(["1"] * 1000) + "]")) == 1000

@@ -264,8 +264,13 @@ class PeerDirectory:
             for url, found in self._lists.items()
             if now - found.confirmed_at >= self.status_max_age / 2
         ]
+        # Chains first: a list signed with a key the member rotated to is verified
+        # with the renewed chain's key history, not refused by the old one.
         await asyncio.gather(
             *(self._single(f"profile {e}", self._fetch_profile(e)) for e in due_profiles),
+            return_exceptions=True,
+        )
+        await asyncio.gather(
             *(self._single(f"list {u}", self._fetch_list(u, f.did, f)) for u, f in due_lists),
             return_exceptions=True,
         )
@@ -418,7 +423,18 @@ class PeerDirectory:
                     url, did, previous.purpose, previous.bits, previous.length, previous.etag, now
                 )
             else:
-                self._lists[url] = self._verified_list(url, profile, result.body or b"", result.etag, now)
+                body = result.body or b""
+                try:
+                    self._lists[url] = self._verified_list(url, profile, body, result.etag, now)
+                except ResolutionError:
+                    # Signed with a key the cached chain does not list: the member may
+                    # have rotated. Renew its chain once and try the same list again.
+                    assert entity is not None
+                    await self._single(f"profile {entity}", self._fetch_profile(entity))
+                    renewed = self._fresh_profile(entity)
+                    if renewed is None or renewed == profile:
+                        raise
+                    self._lists[url] = self._verified_list(url, renewed, body, result.etag, now)
         except (FederationError, SigningError, RegistryError) as exc:
             self._list_failures[url] = (time.monotonic(), exc.detail)
             log.warning("status list %s refused: %s", url, exc.detail)

@@ -8,9 +8,9 @@ the key rings, the instant and the facts are parameters).
   as the DID document does for credential-signing keys); it is signed with the active
   key. Every entity has ``metadata.federation_entity`` (names in Chinese, and in English
   under ``organization_name#en``, §5.2.2 language tags; ``homepage_uri``). A trust anchor
-  adds its endpoints (fetch §8.1, list §8.2, historical keys §8.7; this registry has no
-  resolve endpoint). A provincial node adds ``authority_hints`` (its trust anchor, when
-  configured) and ``metadata.yrd_credential_issuer`` (:func:`metadata.issuer_metadata`:
+  adds its endpoints (fetch §8.1, list §8.2, resolve §8.3, historical keys §8.7). A
+  provincial node adds ``authority_hints`` (its trust anchor, when configured) and
+  ``metadata.yrd_credential_issuer`` (:func:`metadata.issuer_metadata`:
   its DID, province, credential types and credential-signing keys with their whole
   history, compromised keys included, so that verifiers learn the compromise instant).
 * :func:`historical_keys` — the signed JWK Set of the entity's retired and revoked
@@ -37,6 +37,7 @@ from registry.signing.keys import Ed25519PrivateKey
 #: Where a trust anchor serves the federation endpoints (relative to its entity identifier).
 FETCH_PATH = "/federation/fetch"
 LIST_PATH = "/federation/list"
+RESOLVE_PATH = "/federation/resolve"
 HISTORICAL_KEYS_PATH = "/federation/historical-keys"
 #: How the trust anchor names itself.
 ANCHOR_NAME = "长三角人才评价互认联盟信任锚"
@@ -62,6 +63,7 @@ def anchor_endpoints(entity_id: str) -> dict[str, str]:
     return {
         "federation_fetch_endpoint": base + FETCH_PATH,
         "federation_list_endpoint": base + LIST_PATH,
+        "federation_resolve_endpoint": base + RESOLVE_PATH,
         "federation_historical_keys_endpoint": base + HISTORICAL_KEYS_PATH,
     }
 

@@ -10,8 +10,12 @@ Every entity (node or anchor):
 The trust anchor only (``REGISTRY_ROLE=anchor``; elsewhere these answer 404):
 
 * ``GET /federation/fetch?sub=`` (§8.1), ``GET /federation/list`` (§8.2),
-  ``GET /federation/historical-keys`` (§8.7). There is no resolve endpoint (§8.3): it
-  would have the anchor fetch its members' configurations, which it never does.
+  ``GET /federation/historical-keys`` (§8.7).
+* ``GET /federation/resolve?sub=&trust_anchor=`` (§8.3): a member's trust chain resolved
+  and validated by the anchor, answered as a signed ``application/resolve-response+jwt``.
+  The only endpoint that makes the anchor send a request: to the member's own
+  configuration, through a peer client that reaches active members only
+  (:mod:`registry.federation.resolve`).
 * the admin API of members and authorisations under ``/v1/federation/``.
 
 Errors are RFC 9457 problem+json like everywhere else; the federation endpoints' problems
@@ -28,6 +32,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -37,9 +42,10 @@ from registry import audit
 from registry.credentials import catalogue, issuance
 from registry.deps import AdminDep, NodeDep, ReadSessionDep, SessionDep
 from registry.errors import NotFoundError, RegistryError
-from registry.federation import anchor, entity
+from registry.federation import anchor, entity, resolve
 from registry.federation.errors import FederationError
 from registry.federation.historical_keys import HISTORICAL_KEYS_MEDIA_TYPE
+from registry.federation.identifiers import check_entity_id
 from registry.federation.metadata import ISSUER_ENTITY_TYPE
 from registry.federation.statements import ENTITY_STATEMENT_MEDIA_TYPE
 from registry.models import FederationAuthorisation
@@ -140,6 +146,10 @@ class EntityStatementResponse(Response):
 
 class JwkSetJwtResponse(Response):
     media_type = HISTORICAL_KEYS_MEDIA_TYPE
+
+
+class ResolveResponseJwt(Response):
+    media_type = resolve.RESOLVE_RESPONSE_MEDIA_TYPE
 
 
 #: Documented on the federation endpoints (which answer validation errors with 400, never 422).
@@ -383,6 +393,123 @@ def get_historical_keys(node: AnchorDep, session: ReadSessionDep) -> Response:
     if token is None:
         raise NotFoundError(f"{settings.entity_id} has no retired or revoked federation keys")
     return JwkSetJwtResponse(token, headers={"Cache-Control": "no-cache"})
+
+
+def _anchor_view(node: NodeState, subject: str) -> tuple[resolve.AnchorView, KeyRing]:
+    """The anchor's own word at this instant (one read transaction): its federation ring,
+    its published keys, its active members, and its statement about ``subject`` (404
+    ``not_found`` when ``subject`` is not a current member; none for the anchor itself)."""
+    settings, now = node.settings, node.clock()
+    lifetime, loopback = statement_lifetime(settings), allow_http_loopback(settings)
+    with node.db.session(write=False) as session:
+        ring = _federation_ring(node, session)
+        claims = None
+        if subject != settings.entity_id:
+            claims = anchor.member_statement_claims(
+                session,
+                subject,
+                issuer=settings.entity_id,
+                now=now,
+                lifetime=lifetime,
+                allow_http_loopback=loopback,
+            )
+        members = frozenset(anchor.active_member_ids(session))
+    jwks = entity.published_jwks(ring, now)
+
+    def statement() -> bytes:
+        assert claims is not None
+        return entity.sign_with_ring(claims, ring, now, allow_http_loopback=loopback).encode()
+
+    view = resolve.AnchorView(
+        now=now,
+        anchor_jwks=jwks,
+        members=members,
+        fingerprint=resolve.statement_fingerprint(claims, jwks),
+        configuration=lambda: own_entity_configuration(node),
+        statement=None if claims is None else statement,
+    )
+    return view, ring
+
+
+@spec_router.get(
+    entity.RESOLVE_PATH,
+    operation_id="resolveEntity",
+    response_class=ResolveResponseJwt,
+    responses={
+        200: _jwt_content(
+            resolve.RESOLVE_RESPONSE_MEDIA_TYPE,
+            "A resolve response (typ resolve-response+jwt) signed with the anchor's federation key: iss "
+            "(the anchor), sub, iat, exp (the trust chain's earliest exp), metadata (the member's "
+            "resolved metadata, only the entity types asked for), trust_chain (member's configuration, "
+            "the anchor's statement about it, the anchor's configuration)",
+        ),
+        400: _problem(
+            "sub or trust_anchor is missing or malformed (invalid_request); the member's trust chain "
+            "does not validate (invalid_trust_chain) or its metadata fails the policy (invalid_metadata)",
+            spec=True,
+        ),
+        404: _problem(
+            "trust_anchor is not this anchor (invalid_trust_anchor); sub is not a current member "
+            "(not_found); or this entity is not a trust anchor",
+            spec=True,
+        ),
+        502: _problem(
+            "The member's configuration could not be fetched (invalid_trust_chain); remembered for a "
+            "few seconds",
+            spec=True,
+        ),
+        **OTHER_ERRORS,
+    },
+)
+async def resolve_entity(
+    node: AnchorDep,
+    sub: Annotated[
+        str | None, Query(description="Required: the entity identifier to resolve (a member, or the anchor)")
+    ] = None,
+    trust_anchor: Annotated[
+        list[str] | None,
+        Query(description="Required: this anchor's entity identifier (the chain ends there); may repeat"),
+    ] = None,
+    entity_type: Annotated[
+        list[str] | None, Query(description="Only these entity types of the resolved metadata")
+    ] = None,
+) -> Response:
+    """Resolve a member (OpenID Federation 1.0 §8.3): its trust chain to this anchor,
+    validated (signatures, times, ``authority_hints``, constraints, metadata policy), and
+    its resolved metadata — DID, province, authorisations, credential-signing keys with
+    their history — signed by the anchor. The anchor's own statements are read in-process;
+    only the member's configuration is fetched, and only members are ever asked. A chain
+    is reused until its earliest ``exp`` while the anchor's statement about the member is
+    unchanged; a failure is reused for a few seconds."""
+    settings = node.settings
+    resolver = node.resolver
+    if resolver is None:  # pragma: no cover - every anchor has one (NodeState.join_federation)
+        raise entity.EntityConfigurationError("this trust anchor has no resolver")
+    # §8.3.1: sub and trust_anchor are REQUIRED (§8.9 invalid_request, 400).
+    if not sub:
+        raise FederationRequestError("the sub parameter is required")
+    if not trust_anchor:
+        raise FederationRequestError("the trust_anchor parameter is required")
+    check_entity_id(
+        sub, "sub", allow_http_loopback=allow_http_loopback(settings), error=FederationRequestError
+    )
+    if entity_type is not None and not all(t and len(t) <= 255 for t in entity_type):
+        raise FederationRequestError("entity_type must name entity types")
+    # This anchor resolves to itself only (§8.9 invalid_trust_anchor, 404). Entity
+    # identifiers are compared as strings (§16).
+    if settings.entity_id not in trust_anchor:
+        raise resolve.UnknownTrustAnchorError(
+            f"this resolver resolves trust chains to {settings.entity_id} only"
+        )
+    # Membership first: a subject that is not a current member is 404 without a request.
+    view, ring = await run_in_threadpool(_anchor_view, node, sub)
+    chain = await resolver.resolve(sub, view)
+    claims = resolve.resolve_response_claims(
+        issuer=settings.entity_id, chain=chain, now=view.now, entity_types=entity_type
+    )
+    token = resolve.sign_resolve_response(claims, entity.active_key(ring, view.now))
+    seconds = max(0, claims["exp"] - math.ceil(view.now.timestamp()))
+    return ResolveResponseJwt(token, headers={"Cache-Control": f"public, max-age={seconds}"})
 
 
 # --- admin: this entity's federation keys --------------------------------------------

@@ -207,14 +207,19 @@ def _integer_or_double(text: str) -> int | float:
 #: serializing exactly costs time proportional to depth × size, so a body of deeply
 #: nested members must be refused before that work, not after it.
 MAX_DEPTH = 64
+#: Most members and array elements in one text (a batch of 1,000 credentials holds
+#: about 100,000): every one of them costs Python work after the parse.
+MAX_ELEMENTS = 500_000
 #: Compact texts up to this size skip the depth walk (12 µs on a 1.5 KB credential,
 #: three times the parse): depth × size is what costs, and it stays small below it.
 _DEPTH_CHECK_BYTES = 16 << 10
 
 
-def _check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
-    """Raise when ``value`` nests deeper than ``limit`` (iterative: no recursion)."""
+def _check_depth(value: Any, limit: int = MAX_DEPTH, elements: int = MAX_ELEMENTS) -> None:
+    """Raise when ``value`` nests deeper than ``limit`` or holds more than ``elements``
+    members and array elements in all (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
+    seen = 0
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
@@ -225,6 +230,9 @@ def _check_depth(value: Any, limit: int = MAX_DEPTH) -> None:
             continue
         if depth > limit:
             raise CanonicalizationError(f"JSON text is nested deeper than {limit} levels")
+        seen += len(children)
+        if seen > elements:
+            raise CanonicalizationError(f"JSON text holds more than {elements} values")
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
