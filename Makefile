@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.batch_issue
 	$(BIN)/python -m bench.hostile_bodies
 	$(BIN)/python -m bench.federation_verify
+	$(BIN)/python -m bench.issuance_scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

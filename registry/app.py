@@ -19,7 +19,7 @@ from registry.database import Database, migrate
 from registry.limits import BodyLimit, NoSecretsInQuery, StrictJSONBodies
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
-from registry.routes import accounts, federation, holder, issuance, public, vcapi, verification
+from registry.routes import accounts, admin, docs, federation, holder, issuance, public, vcapi, verification
 from registry.settings import Settings
 from registry.verifier import Verifier
 
@@ -40,6 +40,9 @@ def body_limits(settings: Settings) -> list[tuple[str, int]]:
     kib = 1 << 10
     return [
         ("/v1/auth/token", 2 * kib),
+        ("/v1/auth/password", 2 * kib),
+        ("/v1/accounts/", 4 * kib),
+        ("/v1/hr-clients/", 4 * kib),
         ("/v1/holder/registration", 2 * kib),
         ("/v1/verifications/lookup", 2 * kib),
         ("/v1/holder/credentials/", 2 * kib),
@@ -139,10 +142,13 @@ def create_app(
         ),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        # Served by registry.routes.docs with assets from the node itself, not a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.node = node
     install_problem_handlers(app)
-    for module in (public, verification, issuance, holder, accounts, vcapi, federation):
+    for module in (public, verification, issuance, holder, accounts, admin, vcapi, federation, docs):
         app.include_router(module.router)
     app.add_middleware(StrictJSONBodies, deferred=DEFERRED_BODY_ROUTES)
     app.add_middleware(NoSecretsInQuery, key_prefix=API_KEY_PREFIX)

@@ -190,6 +190,14 @@ class ApiKeyCache:
             self._items[api_key_hash(key)] = (principal, rate_per_minute, self._clock() + self.ttl)
             self._rates[principal.id] = rate_per_minute
 
+    def evict_client(self, client_id: str) -> None:
+        """Forget every cached key of ``client_id`` (deactivated, or its key rotated):
+        its next request is checked against the database."""
+        with self._lock:
+            stale = [digest for digest, item in self._items.items() if item[0].id == client_id]
+            for digest in stale:
+                del self._items[digest]
+
     def rate_of(self, client_id: str) -> int:
         """The rate of a client authenticated recently (its key went through :meth:`put`)."""
         with self._lock:
@@ -207,28 +215,50 @@ def require_scope(principal: Principal, scope: str) -> None:
 
 
 class RateLimiter:
-    """A token bucket per HR client (in this worker's memory): ``rate`` requests per
-    minute, bursts up to ``rate``. Each worker counts alone, so N workers admit up to
-    N times the rate; a shared counter belongs with a shared cache (not in this node)."""
+    """A token bucket per HR client (in this worker's memory), refilled at ``rate``
+    tokens a minute. Each worker counts alone, so N workers admit up to N times the
+    rate; a shared counter belongs with a shared cache (not in this node).
+
+    The bucket is kept as what the client owes (tokens spent and not yet refilled), so
+    the size of the bucket is chosen by each call: ``max(rate, burst)``. An ordinary
+    request has a bucket of one minute's rate; a batch passes ``burst`` (its largest
+    size), so a batch the rules allow always fits an idle client's bucket, and every
+    credential still counts against the rate.
+
+    A request that must wait raises :class:`RateLimitedError` with a true
+    ``Retry-After`` (the seconds until it fits, rounded up) and costs nothing; one
+    that could never fit raises :class:`InvalidInputError` (waiting would not help).
+    """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
+        #: client id -> (tokens owed, when that was counted)
+        self._owed: dict[str, tuple[float, float]] = {}
 
-    def take(self, client_id: str, rate_per_minute: int, cost: int = 1) -> None:
+    def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
+        rate = max(rate_per_minute, 1)
+        capacity = max(rate, burst)
+        if cost > capacity:
+            raise InvalidInputError(
+                f"this request costs {cost} and can never fit a limit of {rate} a minute "
+                f"(at most {capacity} at once); send at most {capacity}"
+            )
         now = self._clock()
-        capacity = float(max(rate_per_minute, 1))
+        per_second = rate / 60.0
         with self._lock:
-            tokens, last = self._buckets.get(client_id, (capacity, now))
-            tokens = min(capacity, tokens + (now - last) * capacity / 60.0)
-            if tokens < cost:
-                self._buckets[client_id] = (tokens, now)
-                wait = (cost - tokens) * 60.0 / capacity
+            owed, last = self._owed.get(client_id, (0.0, now))
+            owed = max(0.0, owed - (now - last) * per_second)
+            if owed + cost > capacity:
+                self._owed[client_id] = (owed, now)
+                seconds = (owed + cost - capacity) / per_second
+                wait = max(1, int(seconds) + (seconds % 1 > 1e-9))  # rounded up
+                costs = f"; this request costs {cost}" if cost > 1 else ""
                 raise RateLimitedError(
-                    f"rate limit of {rate_per_minute} requests per minute reached", retry_after=int(wait) + 1
+                    f"rate limit of {rate} per minute reached{costs}; it fits in {wait} s",
+                    retry_after=wait,
                 )
-            self._buckets[client_id] = (tokens - cost, now)
+            self._owed[client_id] = (owed + cost, now)
 
 
 class SignInGuard:

@@ -1,25 +1,30 @@
-"""``registry`` command line.
+"""registry: operate a provincial node of the Yangtze River Delta talent credential registry.
 
-registry serve                      run this node
-registry init                       create the database, key ring and catalogue if absent
-registry admin create USER          make an admin account (password from stdin or a prompt)
-registry issue --batch FILE         issue an evaluation batch (CSV or JSON), all or nothing
-registry keys rotate                retire the signing key and activate a new one
-registry verify FILE                verify a VC JSON (eddsa-jcs-2022) or VC-JWT file ('-': stdin)
-registry sample-credential          print a signed sample title credential (VC JSON or VC-JWT)
-registry openapi                    print the OpenAPI document
+  registry init                       create the database, key ring and catalogue if absent
+  registry serve                      run this node
+  registry admin create USER          make the first admin account (password from stdin or a prompt)
+  registry accounts create|list|deactivate|reactivate|reset-password    staff accounts (alias: officers)
+  registry hr-clients create|list|deactivate|rotate-key                 HR clients and their API keys
+  registry issue --batch FILE         issue an evaluation batch (CSV or JSON), all or nothing
+  registry revoke CERT_NO --reason CODE    revoke a credential (codes: GET /v1/status-reasons)
+  registry keys list|rotate|compromise     the signing keys; compromise asks to repeat the kid
+  registry verify FILE                verify a VC JSON (eddsa-jcs-2022) or VC-JWT file ('-': stdin)
+  registry sample-credential          print a signed sample title credential (VC JSON or VC-JWT)
+  registry openapi                    print the OpenAPI document
+  registry demo                       a trust anchor and four provincial nodes on loopback
 
-registry federation jwks            print this entity's federation JWK Set (for the trust anchor)
-registry federation keys rotate     retire the federation key and activate a new one
+  registry federation jwks            print this entity's federation JWK Set (for the trust anchor)
+  registry federation keys rotate     retire the federation key and activate a new one
 
 The trust anchor (REGISTRY_ROLE=anchor):
-registry anchor init                create the anchor's database and keys; print its JWK Set
-registry anchor serve               run the trust anchor
-registry anchor admit ENTITY_ID --did DID --province NN (--jwks FILE | --jwks-json TEXT)
-registry anchor authorise ENTITY_ID SCOPE [--from ISO] [--until ISO]
-registry anchor withdraw AUTH_ID --reason TEXT
-registry anchor remove ENTITY_ID --reason TEXT
-registry anchor members             members and their authorisation history (JSON)
+  registry anchor init | serve | members
+  registry anchor admit ENTITY_ID --did DID --province NN (--jwks FILE | --jwks-json TEXT)
+  registry anchor authorise ENTITY_ID SCOPE [--from ISO] [--until ISO]
+  registry anchor withdraw AUTH_ID --reason TEXT
+  registry anchor remove ENTITY_ID --reason TEXT
+
+Commands that change the node are audited as the operator who ran them (--operator,
+default: the user running the command). Settings come from REGISTRY_* variables.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta, timezone
@@ -37,16 +43,17 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
+from registry import __version__
 from registry.app import create_app, prepare_database
-from registry.auth import CLI_PRINCIPAL, Passwords
+from registry.auth import CLI_PRINCIPAL, Passwords, Principal
 from registry.credentials import issuance
 from registry.credentials.sample import SAMPLE_ROW
 from registry.credentials.verification import Report, Trust
 from registry.database import Database
 from registry.errors import RegistryError
-from registry.models import Credential
+from registry.models import Account, Credential, HrClient
 from registry.node import utc_now
-from registry.node_keys import NodeKeyStore
+from registry.node_keys import NodeKeyStore, key_state
 from registry.settings import Settings
 from registry.signing import jose
 from registry.verifier import verify_one
@@ -62,6 +69,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     app = create_app(settings)
+    for warning in settings.startup_warnings(host=args.host, port=args.port):
+        print(f"registry: warning: {warning}", file=sys.stderr)
     print(f"node {settings.did} serving {settings.base_url}/.well-known/did.json", file=sys.stderr)
     uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
     return 0
@@ -91,7 +100,7 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     db = _database(settings)
     with db.session() as session:
         account = create_account(
-            session, Passwords(), CLI_PRINCIPAL, args.username, password, "admin", utc_now()
+            session, Passwords(), _operator(args, "admin"), args.username, password, "admin", utc_now()
         )
     print(json.dumps({"id": account.id, "username": account.username, "role": account.role}))
     return 0
@@ -110,7 +119,8 @@ def cmd_issue(settings: Settings, args: argparse.Namespace) -> int:
     with db.session() as session:
         ctx = _issuance_context(settings, session)
         rows = issuance.validate_batch(session, raw_rows, ctx)
-        result = issuance.issue(session, CLI_PRINCIPAL, rows, ctx, batch_id=batch_id)
+        officer = _operator(args, "issuing_officer")
+        result = issuance.issue(session, officer, rows, ctx, batch_id=batch_id)
     print(json.dumps({"batchId": result.batchId, "count": result.count}, ensure_ascii=False))
     return 0
 
@@ -122,8 +132,284 @@ def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
         ring = NodeKeyStore(settings.key_passphrase).rotate(session, now)
         from registry import audit
 
-        audit.record(session, CLI_PRINCIPAL, now, "key.rotate", "node_key", ring.signing_key(now)[0].kid)
+        admin = _operator(args, "admin")
+        audit.record(session, admin, now, "key.rotate", "node_key", ring.signing_key(now)[0].kid)
     print(f"new signing key {ring.signing_key(now)[0].kid}; {len(ring.records)} keys in the ring")
+    return 0
+
+
+# --- the operator, and what operators do over the node's life ---------------------
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name (a container without one)
+        return "unknown"
+
+
+def _operator(args: argparse.Namespace, role: str) -> Principal:
+    """The person at the terminal, as the audit log names them (``cli:NAME``), acting
+    in ``role`` (issuing officer for issuance and revocation, admin otherwise)."""
+    from registry.credentials.identity import normalise_text
+
+    name = getattr(args, "operator", None) or _os_user()
+    try:
+        name = normalise_text(name.strip())
+    except ValueError as exc:
+        raise ValueError(f"--operator {exc}") from None
+    if not 1 <= len(name) <= 64:
+        raise ValueError("--operator is 1 to 64 characters")
+    return Principal(kind="cli", id=name, role=role)
+
+
+def _read_password(args: argparse.Namespace, prompt: str) -> str | None:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(prompt)
+    if getpass.getpass("again: ") != password:
+        print("registry: 两次输入的密码不同 / the passwords differ", file=sys.stderr)
+        return None
+    return password
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
+
+
+def _account_json(row: Account) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "username": row.username,
+        "role": row.role,
+        "active": row.active,
+        "mustChangePassword": row.must_change_password,
+        "createdAt": _iso(row.created_at),
+    }
+
+
+def cmd_accounts_create(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import create_account
+
+    password = _read_password(args, f"password for {args.username}: ")
+    if password is None:
+        return 2
+    db = _database(settings)
+    with db.session() as session:
+        account = create_account(
+            session, Passwords(), _operator(args, "admin"), args.username, password, args.role, utc_now()
+        )
+        _print_json(_account_json(account))
+    return 0
+
+
+def cmd_accounts_list(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import list_accounts
+
+    db = _database(settings)
+    with db.session(write=False) as session:
+        _print_json([_account_json(a) for a in list_accounts(session, role=args.role)])
+    return 0
+
+
+def _set_active(active: bool) -> Callable[[Settings, argparse.Namespace], int]:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        from registry.accounts import set_account_active
+
+        db = _database(settings)
+        with db.session() as session:
+            row = set_account_active(
+                session, _operator(args, "admin"), args.account, active, args.reason, utc_now()
+            )
+            _print_json(_account_json(row))
+        return 0
+
+    return run
+
+
+def cmd_accounts_reset_password(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import reset_password
+
+    chosen = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    db = _database(settings)
+    with db.session() as session:
+        row, made = reset_password(
+            session, Passwords(), _operator(args, "admin"), args.account, args.reason, utc_now(), chosen
+        )
+        _print_json(_account_json(row) | ({"oneTimePassword": made} if made else {}))
+    print(
+        "registry: 一次性密码仅可用于设置新密码 / the one-time password only lets the user choose a new one "
+        "(POST /v1/auth/password)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _hr_client_json(client: HrClient) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "keyId": client.key_id,
+        "scopes": client.scopes.split(),
+        "ratePerMinute": client.rate_per_minute,
+        "active": client.active,
+        "createdAt": _iso(client.created_at),
+    }
+
+
+def cmd_hr_clients_create(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import create_hr_client
+
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    rate = args.rate or settings.hr_rate_per_minute
+    db = _database(settings)
+    with db.session() as session:
+        client, key = create_hr_client(session, _operator(args, "admin"), args.name, scopes, rate, utc_now())
+        _print_json(_hr_client_json(client) | {"apiKey": key})
+    print("registry: API 密钥只显示这一次 / the API key is shown this once", file=sys.stderr)
+    return 0
+
+
+def cmd_hr_clients_list(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import list_hr_clients
+
+    db = _database(settings)
+    with db.session(write=False) as session:
+        _print_json([_hr_client_json(c) for c in list_hr_clients(session)])
+    return 0
+
+
+def cmd_hr_clients_deactivate(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import deactivate_hr_client
+
+    db = _database(settings)
+    with db.session() as session:
+        client = deactivate_hr_client(
+            session, _operator(args, "admin"), args.client_id, args.reason, utc_now()
+        )
+        _print_json(_hr_client_json(client))
+    print(
+        "registry: 运行中的节点在 5 秒内拒绝该密钥 / running nodes refuse its key within 5 s", file=sys.stderr
+    )
+    return 0
+
+
+def cmd_hr_clients_rotate_key(settings: Settings, args: argparse.Namespace) -> int:
+    from registry.accounts import rotate_hr_client_key
+
+    db = _database(settings)
+    with db.session() as session:
+        client, key = rotate_hr_client_key(
+            session, _operator(args, "admin"), args.client_id, args.reason, utc_now()
+        )
+        _print_json(_hr_client_json(client) | {"apiKey": key})
+    print(
+        "registry: 新密钥只显示这一次，旧密钥 5 秒内失效 / the new key is shown this once; "
+        "the old one stops within 5 s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    """Revoke a credential by its certificate number (final)."""
+    import unicodedata
+
+    from sqlmodel import select
+
+    from registry.credentials import status
+    from registry.errors import NotFoundError
+
+    number = unicodedata.normalize("NFKC", args.certificate_number).strip()
+    db = _database(settings)
+    now = utc_now()
+    with db.session() as session:
+        credential = session.exec(select(Credential).where(Credential.certificate_number == number)).first()
+        if credential is None:
+            raise NotFoundError(f"no credential with certificate number {number}")
+        row = status.change_status(
+            session,
+            _operator(args, "issuing_officer"),
+            credential.id,
+            "revoke",
+            args.reason,
+            args.note,
+            did=settings.did,
+            base_url=settings.base_url.rstrip("/"),
+            ring=NodeKeyStore(settings.key_passphrase).load(session),
+            now=now,
+            ttl=settings.status_list_max_age,
+        )
+        _print_json(
+            {
+                "id": row.id,
+                "certificateNumber": row.certificate_number,
+                "status": row.status,
+                "statusReason": row.status_reason,
+            }
+        )
+    return 0
+
+
+def _keys_json(ring: Any, purpose: str, now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "kid": r.kid,
+            "purpose": purpose,
+            "state": key_state(r, now),
+            "created": _iso(r.created),
+            "activated": _iso(r.activated),
+            "retired": _iso(r.retired),
+            "compromisedFrom": _iso(r.compromised_from),
+        }
+        for r in ring.records
+    ]
+
+
+def cmd_keys_list(settings: Settings, args: argparse.Namespace) -> int:
+    db = _database(settings)
+    with db.session(write=False) as session:
+        ring = NodeKeyStore(settings.key_passphrase, args.purpose).load(session)
+    _print_json(_keys_json(ring, args.purpose, utc_now()))
+    return 0
+
+
+def cmd_keys_compromise(settings: Settings, args: argparse.Namespace) -> int:
+    """Mark a signing key compromised from an instant, once the kid is repeated."""
+    from registry.accounts import audit_reason
+    from registry.node_keys import compromise_signing_key, signing_kid
+
+    confirm = args.confirm
+    if confirm is None:
+        print(
+            f"registry: 将把密钥 {args.kid} 自 {args.since} 起标记为已泄露，此后其签名一律无效 / "
+            f"key {args.kid} will be held compromised from {args.since}: nothing it signed since is valid",
+            file=sys.stderr,
+        )
+        print("type the kid again to confirm / 再次输入密钥标识以确认: ", end="", file=sys.stderr, flush=True)
+        confirm = sys.stdin.readline().strip()
+    if confirm != args.kid:
+        print(
+            "registry: 确认不符，未做更改 / the confirmation differs from the kid; nothing changed",
+            file=sys.stderr,
+        )
+        return 2
+    since = _instant(args.since, "--since")
+    now = utc_now()
+    db = _database(settings)
+    with db.session() as session:
+        ring = compromise_signing_key(
+            session,
+            NodeKeyStore(settings.key_passphrase),
+            _operator(args, "admin"),
+            args.kid,
+            since,
+            audit_reason(args.reason),
+            now,
+        )
+    _print_json(
+        {"kid": args.kid, "signingKid": signing_kid(ring, now), "keys": _keys_json(ring, "assertion", now)}
+    )
     return 0
 
 
@@ -435,32 +721,176 @@ def _add_federation_commands(sub: Any) -> None:
     keys.add_parser("rotate", help="rotate the federation key").set_defaults(func=cmd_federation_keys_rotate)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="registry", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, unless it has none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class OverviewFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """The top-level help: the overview of commands as written (its columns line up)."""
+
+
+def _describe(parser: argparse.ArgumentParser) -> None:
+    """Every subcommand gets the formatter, and its one-line help as its description."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, child in action.choices.items():
+                child.formatter_class = HelpFormatter
+                if child.description is None:
+                    child.description = helps.get(name)
+                _describe(child)
+
+
+def _operator_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--operator",
+        metavar="NAME",
+        default=_os_user(),
+        help="who runs this, as the audit log names them",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    return parent
+
+
+def _reason(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reason", required=True, help="why (kept in the audit log; up to 64 characters)")
+
+
+def _add_lifecycle_commands(sub: Any, operator: argparse.ArgumentParser) -> None:
+    accounts = sub.add_parser(
+        "accounts", aliases=["officers"], help="staff accounts: officers, auditors, admins"
+    )
+    commands = accounts.add_subparsers(dest="accounts_command", required=True)
+    create = commands.add_parser("create", parents=[operator], help="make a staff account")
+    create.add_argument("username")
+    create.add_argument("--role", choices=["issuing_officer", "auditor", "admin"], default="issuing_officer")
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.set_defaults(func=cmd_accounts_create)
+    listing = commands.add_parser("list", help="staff accounts (JSON)")
+    listing.add_argument("--role", choices=["issuing_officer", "auditor", "admin"], help="only this role")
+    listing.set_defaults(func=cmd_accounts_list)
+    for name, active, text in (
+        ("deactivate", False, "stop an account: no sign-in, its tokens stop at once"),
+        ("reactivate", True, "let a deactivated account sign in again"),
+    ):
+        command = commands.add_parser(name, parents=[operator], help=text)
+        command.add_argument("account", metavar="USER", help="user name or account id")
+        _reason(command)
+        command.set_defaults(func=_set_active(active))
+    reset = commands.add_parser(
+        "reset-password",
+        parents=[operator],
+        help="set a one-time password the user must replace (printed once unless given on stdin)",
+    )
+    reset.add_argument("account", metavar="USER", help="user name or account id")
+    _reason(reset)
+    reset.add_argument(
+        "--password-stdin", action="store_true", help="read the one-time password from standard input"
+    )
+    reset.set_defaults(func=cmd_accounts_reset_password)
+
+    clients = sub.add_parser("hr-clients", help="HR clients and their API keys")
+    commands = clients.add_subparsers(dest="hr_clients_command", required=True)
+    create = commands.add_parser(
+        "create", parents=[operator], help="register an HR client; prints its key once"
+    )
+    create.add_argument("name", help="the department's name, shown to holders")
+    create.add_argument("--scopes", default="verify,lookup", help="comma-separated: verify, lookup")
+    create.add_argument(
+        "--rate", type=int, metavar="N", help="credentials a minute (default: REGISTRY_HR_RATE_PER_MINUTE)"
+    )
+    create.set_defaults(func=cmd_hr_clients_create)
+    commands.add_parser("list", help="HR clients (JSON; keys are never shown again)").set_defaults(
+        func=cmd_hr_clients_list
+    )
+    deactivate = commands.add_parser("deactivate", parents=[operator], help="stop a client and its key")
+    deactivate.add_argument("client_id", metavar="CLIENT_ID")
+    _reason(deactivate)
+    deactivate.set_defaults(func=cmd_hr_clients_deactivate)
+    rotate = commands.add_parser(
+        "rotate-key", parents=[operator], help="a new key for a client (printed once); the old one stops"
+    )
+    rotate.add_argument("client_id", metavar="CLIENT_ID")
+    _reason(rotate)
+    rotate.set_defaults(func=cmd_hr_clients_rotate_key)
+
+    revoke = sub.add_parser(
+        "revoke", parents=[operator], help="revoke a credential by its certificate number (final)"
+    )
+    revoke.add_argument("certificate_number", metavar="CERT_NO", help="such as 32-2026-0000001")
+    revoke.add_argument(
+        "--reason", required=True, metavar="CODE", help="a revocation reason code, e.g. research_misconduct"
+    )
+    revoke.add_argument("--note", help="free text kept in the audit log (a decision number)")
+    revoke.set_defaults(func=cmd_revoke)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="registry", description=__doc__, formatter_class=OverviewFormatter)
+    parser.add_argument("--version", action="version", version=f"registry {__version__}")
+    operator = _operator_option()
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = sub.add_parser("serve", help="run this node")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--host", help="address to listen on (default: REGISTRY_HOST)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: REGISTRY_PORT)")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("init", help="create the database, key ring and catalogue").set_defaults(func=cmd_init)
-    admin = sub.add_parser("admin", help="accounts").add_subparsers(dest="admin_command", required=True)
-    create = admin.add_parser("create", help="make an admin account")
+    admin = sub.add_parser("admin", help="the first admin account").add_subparsers(
+        dest="admin_command", required=True
+    )
+    create = admin.add_parser("create", parents=[operator], help="make an admin account")
     create.add_argument("username")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create.set_defaults(func=cmd_admin_create)
-    issue = sub.add_parser("issue", help="issue credentials")
-    issue.add_argument("--batch", required=True, help="CSV (header row) or JSON file of the batch")
+    _add_lifecycle_commands(sub, operator)
+    issue = sub.add_parser(
+        "issue",
+        parents=[operator],
+        help="issue an evaluation batch (CSV with a header row, or JSON), all or nothing; "
+        "audited as the operator with the issuing-officer role",
+    )
+    issue.add_argument(
+        "--batch", required=True, metavar="FILE", help="CSV (header row) or JSON file of the batch"
+    )
     issue.add_argument("--batch-id", help="idempotency key (default: the file name without extension)")
     issue.set_defaults(func=cmd_issue)
-    keys = sub.add_parser("keys", help="key management").add_subparsers(dest="keys_command", required=True)
-    keys.add_parser("rotate", help="rotate the signing key").set_defaults(func=cmd_keys_rotate)
+    keys = sub.add_parser("keys", help="the node's signing keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    listing = keys.add_parser("list", help="the keys with their history and state (JSON)")
+    listing.add_argument("--purpose", choices=["assertion", "federation"], default="assertion")
+    listing.set_defaults(func=cmd_keys_list)
+    keys.add_parser(
+        "rotate", parents=[operator], help="retire the signing key and activate a new one"
+    ).set_defaults(func=cmd_keys_rotate)
+    compromise = keys.add_parser(
+        "compromise",
+        parents=[operator],
+        help="hold a signing key compromised from an instant: what it signed since then fails; "
+        "a new key signs from now when it was the signing key",
+    )
+    compromise.add_argument("kid", metavar="KID", help="the key id, as 'registry keys list' shows it")
+    compromise.add_argument(
+        "--since",
+        required=True,
+        metavar="ISO",
+        help="an ISO 8601 date-time with a time zone, or a date (its midnight in UTC+8)",
+    )
+    _reason(compromise)
+    compromise.add_argument(
+        "--confirm", metavar="KID", help="the kid again (default: asked for on the terminal)"
+    )
+    compromise.set_defaults(func=cmd_keys_compromise)
     sample = sub.add_parser("sample-credential", help="print a signed sample credential")
-    sample.add_argument("--format", choices=["vc", "jwt"], default="vc")
+    sample.add_argument("--format", choices=["vc", "jwt"], default="vc", help="VC JSON or VC-JWT")
     sample.set_defaults(func=cmd_sample)
-    verify = sub.add_parser("verify", help="verify a credential file ('-' for stdin)")
-    verify.add_argument("file")
+    verify = sub.add_parser("verify", help="verify a credential file ('-' for stdin); exit 0 only when valid")
+    verify.add_argument("file", help="VC JSON or VC-JWT")
     verify.set_defaults(func=cmd_verify)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
     sub.add_parser(
@@ -470,7 +900,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_federation_commands(sub)
     _add_anchor_commands(sub)
+    _describe(parser)
     return parser
+
+
+#: The first half of each error line, by HTTP status of the error.
+_ZH_TITLES = {
+    400: "请求无效",
+    401: "未认证",
+    403: "无权限",
+    404: "未找到",
+    409: "与当前状态冲突",
+    413: "内容过大",
+    422: "输入不符合要求",
+    429: "请求过多",
+    502: "无法访问对方节点",
+    503: "服务繁忙，请稍后重试",
+}
+
+
+def explain(exc: RegistryError) -> str:
+    """An error as lines a person reads: Chinese and English, then one line per row
+    error of a rejected batch (never the problem document itself)."""
+    zh = _ZH_TITLES.get(exc.status, "错误")
+    lines = [f"registry: {zh} / {exc.title}: {exc.detail}"]
+    errors = exc.extensions.get("errors")
+    for item in errors if isinstance(errors, list) else ():
+        if not isinstance(item, dict):
+            lines.append(f"  {item}")
+            continue
+        where = []
+        for key, zh_key in (("line", "行"), ("row", "行")):
+            if item.get(key) is not None:
+                where.append(f"第 {item[key]} {zh_key} / {key} {item[key]}")
+                break
+        if item.get("field"):
+            where.append(str(item["field"]))
+        rest = {k: v for k, v in item.items() if k not in ("line", "row", "field", "message")}
+        message = str(item.get("message", ""))
+        if rest:
+            message += " (" + ", ".join(f"{k}: {v}" for k, v in rest.items()) + ")"
+        lines.append(f"  {', '.join(where)}: {message}" if where else f"  {message}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,14 +955,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings()
         result: int = args.func(settings, args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
         return result
+    except BrokenPipeError:
+        # The reader went away (`registry openapi | head -1`): end quietly, as a
+        # program killed by SIGPIPE would, and let nothing flush into the closed pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     except RegistryError as exc:
-        body = {"type": exc.type_uri, "title": exc.title, "detail": exc.detail, **exc.extensions}
-        print(json.dumps(body, ensure_ascii=False), file=sys.stderr)
+        print(explain(exc), file=sys.stderr)
         return 1
     except (OSError, ValueError, KeyError) as exc:
         print(f"registry: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("registry: 已中断 / interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

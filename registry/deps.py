@@ -76,6 +76,12 @@ def get_principal(
         account = session.get(Account, claims["sub"])
     if account is None or not account.active:
         raise AuthenticationError("the account of this token is not active")
+    # Tokens issued before a deactivation, a password reset or a password change do not
+    # come back to life (whole seconds: a token's iat is in seconds).
+    valid_from = account.tokens_valid_from
+    issued = claims.get("iat")
+    if valid_from is not None and (not isinstance(issued, int) or issued < int(valid_from.timestamp())):
+        raise AuthenticationError("this token was issued before the account's last change; sign in again")
     return Principal("account", account.id, account.role, holder_id=account.holder_id)
 
 

@@ -25,7 +25,9 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     │   ├── StatusListFullError           no free index left
     │   ├── InvalidHolderIdError          ID number fails GB 11643 / passport rules
     │   ├── BatchRejectedError            a batch with row errors (nothing issued)
-    │   └── StatusTransitionError         e.g. reinstating a revoked credential
+    │   ├── StatusTransitionError         e.g. reinstating a revoked credential
+    │   ├── ReasonCodeError (422)         a reason code not for that status change
+    │   └── CredentialRevokedError (409)  no VC-JWT or verification code for a revoked credential
     ├── InvalidInputError (422)           well-formed request, unacceptable content
     ├── NotFoundError (404)               no such record, or not yours to see
     ├── ConflictError (409)               duplicate code, batch id reused with other content

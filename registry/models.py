@@ -166,6 +166,12 @@ class Account(SQLModel, table=True):
     holder_id: str | None = Field(default=None, foreign_key="holder.id", max_length=36, unique=True)
     active: bool = True
     created_at: datetime = Field(sa_column=_utc())
+    #: set by an admin's password reset: the one-time password only lets the user
+    #: choose a new one (``POST /v1/auth/password``), it signs nobody in
+    must_change_password: bool = False
+    #: access tokens issued before this instant no longer count (set on deactivation
+    #: and password changes)
+    tokens_valid_from: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class HolderActivation(SQLModel, table=True):

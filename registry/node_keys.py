@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Literal
 
 from sqlmodel import Session, col, select
 
+from registry import audit
+from registry.auth import Principal
+from registry.errors import InvalidInputError, NotFoundError
 from registry.models import NodeKey
-from registry.signing.errors import KeyMaterialError
-from registry.signing.keyring import KeyRing
+from registry.signing.errors import KeyMaterialError, KeyNotValidAtError
+from registry.signing.keyring import KeyRecord, KeyRing
 from registry.signing.keys import (
     Ed25519PrivateKey,
     generate_private_key,
@@ -108,7 +112,73 @@ class NodeKeyStore:
         self.save(session, ring)
         return ring
 
-    def mark_compromised(self, session: Session, kid: str, since: datetime) -> KeyRing:
-        ring = self.load(session, for_update=True).mark_compromised(kid, since)
+    def mark_compromised(
+        self, session: Session, kid: str, since: datetime, *, replace_at: datetime | None = None
+    ) -> KeyRing:
+        """Hold ``kid`` compromised from ``since`` (an earlier instant already recorded
+        stays). With ``replace_at``: when no key of the ring can sign at that instant
+        any more (the signing key was the one compromised), a new key is activated
+        then, in the same transaction, so the node keeps issuing."""
+        ring = self.load(session, for_update=True)
+        ring.record(kid)  # KeyMaterialError for a kid the ring does not have
+        ring = ring.mark_compromised(kid, since)
+        if replace_at is not None and not any(r.kid in ring.private_keys for r in ring.valid_at(replace_at)):
+            ring = ring.rotate(generate_private_key(), replace_at)
         self.save(session, ring)
         return ring
+
+
+KeyState = Literal["active", "retired", "compromised", "pending"]
+
+
+def key_state(record: KeyRecord, now: datetime) -> KeyState:
+    """``compromised``, ``retired``, ``active`` (may sign at ``now``) or ``pending``
+    (created, not yet activated)."""
+    if record.compromised_from is not None:
+        return "compromised"
+    if record.retired is not None:  # within its last second it may still sign
+        return "retired"
+    if record.valid_for_signing_at(now):
+        return "active"
+    return "pending"
+
+
+def signing_kid(ring: KeyRing, now: datetime) -> str | None:
+    """The kid that signs at ``now``, or None when no key of the ring can."""
+    try:
+        return ring.signing_key(now)[0].kid
+    except KeyNotValidAtError:
+        return None
+
+
+def compromise_signing_key(
+    session: Session,
+    store: NodeKeyStore,
+    principal: Principal,
+    kid: str,
+    since: datetime,
+    reason: str,
+    now: datetime,
+) -> KeyRing:
+    """An admin's decision (API or CLI): ``kid`` is held compromised from ``since``
+    (passed, not future), a new key signs from ``now`` when ``kid`` was the signing
+    key, and both are audited with the reason. Returns the new ring, which the caller
+    caches only after the commit."""
+    if since.tzinfo is None or since > now:
+        raise InvalidInputError("a key is held compromised from a past instant with a time zone")
+    current = store.load(session, for_update=True)
+    if kid not in {r.kid for r in current.records}:
+        raise NotFoundError(f"no {store.purpose} key {kid!r}")
+    before = signing_kid(current, now)
+    ring = store.mark_compromised(session, kid, since, replace_at=now)
+    after = signing_kid(ring, now)
+    compromised = ring.record(kid).compromised_from
+    detail: dict[str, str] = (
+        {"compromisedFrom": compromised.isoformat().replace("+00:00", "Z")} if compromised else {}
+    )
+    if after is not None and after != before:
+        detail["newSigningKid"] = after
+    audit.record(session, principal, now, "key.compromise", "node_key", kid, reason=reason, detail=detail)
+    if after is not None and after != before:
+        audit.record(session, principal, now, "key.rotate", "node_key", after, reason=reason)
+    return ring

@@ -3,12 +3,13 @@ the CLI (never at import time)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from registry.signing.did import did_web
@@ -36,6 +37,15 @@ def weak_secret_reason(value: str) -> str | None:
     return None
 
 
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost" or hostname.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
 class Settings(BaseSettings):
     # hide_input_in_errors: an error at start-up must not print the secrets it refuses.
     model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", hide_input_in_errors=True)
@@ -43,10 +53,12 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     #: Public base URL of this node; its host (and port) make the node's did:web.
     base_url: str = "http://127.0.0.1:8000"
-    #: Where the node keeps its key ring (encrypted private keys and public history).
+    #: Where the node keeps its SQLite database (when DATABASE_URL is empty) and files.
+    #: A relative path is resolved against the current directory when the settings are
+    #: loaded: the node then uses and prints the absolute path.
     data_dir: Path = Path("var")
-    #: Passphrase that encrypts the private keys at rest.
-    key_passphrase: str = DEVELOPMENT_PASSPHRASE
+    #: Passphrase that encrypts the private keys at rest (kept out of repr and errors).
+    key_passphrase: str = Field(default=DEVELOPMENT_PASSPHRASE, repr=False)
     #: Province code (GB/T 2260) of the issuing authority this node speaks for.
     province: Literal["31", "32", "33", "34"] = "32"
     host: str = "127.0.0.1"
@@ -56,7 +68,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     #: Secret for access tokens and for the keyed hash of identity numbers. Kept out of
     #: the database, so a stolen database alone does not let anyone test ID numbers.
-    secret_key: str = DEVELOPMENT_SECRET
+    secret_key: str = Field(default=DEVELOPMENT_SECRET, repr=False)
     access_token_minutes: int = 15
     #: Request body limits (bytes): ordinary requests, and batch issuance/verification.
     max_body_bytes: int = 1 << 20
@@ -84,6 +96,14 @@ class Settings(BaseSettings):
     federation_allow_private: bool = False
     #: A PEM file of certificate authorities to trust for peers' https (the demo's CA).
     federation_ca_file: str = ""
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        # "var" means the folder under the directory the command was started in; an
+        # operator who starts the node from elsewhere would make a second, empty node.
+        # Resolved once, here, every later use and message names the same folder.
+        return value.expanduser().resolve()
 
     @model_validator(mode="after")
     def _no_weak_secrets_outside_development(self) -> Settings:
@@ -116,6 +136,31 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def startup_warnings(self, *, host: str | None = None, port: int | None = None) -> list[str]:
+        """What an operator should be told loudly when the node starts: settings that
+        are allowed but disagree. ``host`` and ``port`` are those the node is really
+        started on (``registry serve --host/--port``), when not the settings' own.
+
+        The base URL names how others reach the node (its did:web and every URL in its
+        credentials). When it names a loopback address or the address the node binds
+        to, nothing stands between them, so its port must be the port the node listens
+        on. A public name (a reverse proxy in front) is not compared."""
+        host = host or self.host
+        port = port or self.port
+        parts = urlsplit(self.base_url)
+        named = (parts.hostname or "").lower()
+        try:
+            url_port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return [f"REGISTRY_BASE_URL {self.base_url} has no valid port"]
+        if (_is_loopback(named) or named == host.lower()) and url_port != port:
+            return [
+                f"REGISTRY_PORT is {port} but REGISTRY_BASE_URL {self.base_url} names port {url_port}: "
+                f"the node's did:web and the URLs in its credentials point to where it does not "
+                f"listen. Make the port in REGISTRY_BASE_URL {port}, or REGISTRY_PORT {url_port}."
+            ]
+        return []
 
     @property
     def entity_id(self) -> str:

@@ -132,11 +132,12 @@ def test_a_csv_batch_reports_every_bad_date_of_every_row_and_issues_nothing(
 
 
 @pytest.mark.parametrize(("field", "value"), EXTREME_DATES)
-def test_an_extreme_date_on_the_vc_api_issue_path_is_422_naming_the_field(
+def test_an_extreme_date_on_the_vc_api_issue_path_is_refused_naming_the_field(
     client: TestClient, actors: Actors, field: str, value: str
 ) -> None:
     credential: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "issuer": client.app.state.node.did,  # type: ignore[attr-defined]
         "type": ["VerifiableCredential", "ProfessionalTitleCredential"],
         "credentialSubject": {
             "name": "王芳",

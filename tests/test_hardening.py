@@ -96,9 +96,13 @@ def test_numbers_too_large_for_the_database_are_422(client: TestClient, actors: 
 def test_every_credential_of_a_batch_counts_against_the_rate(client: TestClient, actors: Actors) -> None:
     vc = _issue(client, actors)["verifiableCredential"]
     hr = actors.hr(rate=5)
+    # A batch the rules allow passes even over the rate (issue 9); its credentials are
+    # then owed, so the next request waits (tests/test_rate_limit.py has the figures).
     response = client.post("/v1/verifications/batch", json={"credentials": [vc] * 20}, headers=hr)
-    assert response.status_code == 429
-    assert response.headers["retry-after"]
+    assert response.status_code == 200, response.text
+    again = client.post("/v1/verifications/batch", json={"credentials": [vc] * 2}, headers=hr)
+    assert again.status_code == 429
+    assert int(again.headers["retry-after"]) > 60
 
 
 def test_failed_sign_ins_back_off_per_user_name_and_address(client: TestClient, actors: Actors) -> None:
@@ -121,12 +125,14 @@ def test_an_empty_presentation_is_not_verified(client: TestClient) -> None:
     assert response.json()["verified"] is False
 
 
-@pytest.mark.parametrize("member", ["id", "credentialStatus", "evidence", "credentialSchema"])
-def test_vc_api_issue_refuses_members_the_node_sets_or_does_not_know(
-    client: TestClient, actors: Actors, member: str
-) -> None:
+@pytest.mark.parametrize("member", ["credentialStatus", "evidence", "credentialSchema"])
+def test_vc_api_issue_refuses_malformed_members(client: TestClient, actors: Actors, member: str) -> None:
+    """VC Data Model 2.0 §4.10, §5.2, §5.6: these members are objects (or arrays of them),
+    not strings: 400, the member named, nothing issued. (An ``id`` is accepted since the
+    VC API issue path signs the caller's valid members: tests/test_vc_api_standards.py.)"""
     credential = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "issuer": client.app.state.node.did,  # type: ignore[attr-defined]
         "type": ["VerifiableCredential", "ProfessionalTitleCredential"],
         "credentialSubject": {
             "name": "王芳",
@@ -139,8 +145,8 @@ def test_vc_api_issue_refuses_members_the_node_sets_or_does_not_know(
         member: "urn:uuid:0b7c6a5e-3f1d-4c1e-9a51-7f1e2d3c4b5a",
     }
     response = client.post("/credentials/issue", json={"credential": credential}, headers=actors.officer())
-    assert response.status_code == 422
-    assert member in response.json()["detail"]
+    assert response.status_code == 400, response.text
+    assert member in response.text
     assert _count(client, Credential) == 0
 
 

@@ -206,6 +206,7 @@ def test_a_revoked_credential_is_invalid_with_the_reason(client: TestClient, act
     record = issue(client, officer)
     hr = hr_key(actors)
     assert_valid(verify(client, hr, record["verifiableCredential"]))
+    token = as_jwt(client, actors, record)  # a revoked credential gets no new VC-JWT (issue 9)
     change_status(client, officer, record["id"], "revocation", "research_misconduct")
     report = verify(client, hr, record["verifiableCredential"])
     assert report["verdict"] == "invalid"
@@ -214,7 +215,7 @@ def test_a_revoked_credential_is_invalid_with_the_reason(client: TestClient, act
     assert checks["proof"] == "pass"
     assert "revoked" in reason(report, "status")
     assert "research_misconduct" in reason(report, "status")
-    token_report = verify(client, hr, as_jwt(client, actors, record))
+    token_report = verify(client, hr, token)
     assert token_report["verdict"] == "invalid"
     assert results(token_report)["status"] == "fail"
 

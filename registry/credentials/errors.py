@@ -45,3 +45,21 @@ class StatusTransitionError(CredentialError):
     slug = "status-transition-not-allowed"
     title = "Status change not allowed"
     status = 409
+
+
+class ReasonCodeError(CredentialError):
+    """A reason code that is not one of those for the status change asked for (see
+    GET /v1/status-reasons): the request is wrong whatever the credential's state."""
+
+    slug = "invalid-reason-code"
+    title = "Reason code is not one for this status change"
+    status = 422
+
+
+class CredentialRevokedError(CredentialError):
+    """A revoked credential gets nothing new signed or handed out for it (VC-JWTs,
+    verification codes); its file as issued stays readable by its holder."""
+
+    slug = "credential-revoked"
+    title = "The credential is revoked"
+    status = 409

@@ -16,14 +16,14 @@ import json
 import random
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any, Literal, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
-from sqlalchemy import insert, update
+from sqlalchemy import Connection, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -183,6 +183,20 @@ class IssueRequest(BaseModel):
 def start_of_day(day: date) -> datetime:
     """The instant (UTC) a day begins in China Standard Time."""
     return datetime.combine(day, time(0), CHINA_STANDARD_TIME).astimezone(UTC)
+
+
+class CallerMembers(NamedTuple):
+    """What a VC API caller says of a credential beside the registry's own claims (VC
+    Data Model 2.0 members a registry can sign honestly), carried into the document as
+    given: ``contexts`` after the base and registry contexts, ``types`` after
+    VerifiableCredential and the registry's type, ``members`` (name, description,
+    evidence, termsOfUse, relatedResource, refreshService, credentialSchema) as they are,
+    and ``credential_id`` (a UUID) for the credential's ``urn:uuid:`` id."""
+
+    credential_id: str | None
+    contexts: tuple[Any, ...]
+    types: tuple[str, ...]
+    members: dict[str, Any]
 
 
 class IssuedCredential(BaseModel):
@@ -371,6 +385,53 @@ class HolderInfo(NamedTuple):
     holder_commitment: str
 
 
+#: The holders of (id_type, id_lookup) pairs on PostgreSQL: a join against the pairs
+#: passed as two array parameters, probing the unique index ``uq_holder_identity`` once
+#: per pair. The statement has the same text and the same two parameters whatever the
+#: number of pairs, so when psycopg prepares it and PostgreSQL switches to the generic
+#: plan (after five executions), that plan still probes the index: the planner
+#: estimates 10 rows for an ``unnest`` of a parameter. An ``IN`` list of one parameter
+#: per value on ``id_lookup`` alone (which no index leads with) had a generic plan that
+#: scanned the whole holder table for every chunk (issue 11).
+HOLDERS_BY_IDENTITY_PG = text(
+    "SELECT h.id, h.name, h.holder_commitment, h.id_type, h.id_lookup"
+    " FROM unnest(CAST(:id_types AS text[]), CAST(:id_lookups AS text[])) AS sought(id_type, id_lookup)"
+    " JOIN holder AS h ON h.id_type = sought.id_type AND h.id_lookup = sought.id_lookup"
+)
+#: Pairs per look-up on PostgreSQL: small enough that even a custom plan probes the
+#: index rather than hashing the whole table, large enough to need few round trips.
+PG_HOLDER_CHUNK = 1000
+#: Values per look-up on SQLite, one bind parameter each (expanding IN).
+SQLITE_HOLDER_CHUNK = 500
+
+
+def _known_holders(connection: Connection, sought: Sequence[tuple[str, str]]) -> Iterator[Sequence[Any]]:
+    """(id, name, holder_commitment, id_type, id_lookup) of the holders on record among
+    ``sought`` (id_type, id_lookup) pairs, each found through ``uq_holder_identity``."""
+    if connection.dialect.name == "postgresql":
+        for start in range(0, len(sought), PG_HOLDER_CHUNK):
+            chunk = sought[start : start + PG_HOLDER_CHUNK]
+            yield from connection.execute(
+                HOLDERS_BY_IDENTITY_PG,
+                {"id_types": [t for t, _ in chunk], "id_lookups": [lookup for _, lookup in chunk]},
+            )
+        return
+    # SQLite: both columns of the unique index constrained by IN lists, so it searches
+    # the index (id_type=? AND id_lookup=?); on id_lookup alone, or with a row value
+    # IN (VALUES ...), it scans the table. A pair of another type cannot match by
+    # accident: the keyed hash covers the type (identity.id_lookup_hash).
+    table = Holder.__table__  # type: ignore[attr-defined]
+    query = sa_select(table.c.id, table.c.name, table.c.holder_commitment, table.c.id_type, table.c.id_lookup)
+    for start in range(0, len(sought), SQLITE_HOLDER_CHUNK):
+        chunk = sought[start : start + SQLITE_HOLDER_CHUNK]
+        yield from connection.execute(
+            query.where(
+                table.c.id_type.in_(sorted({t for t, _ in chunk})),
+                table.c.id_lookup.in_([lookup for _, lookup in chunk]),
+            )
+        )
+
+
 def _holders(
     session: Session,
     rows: Sequence[IssueRequest],
@@ -381,16 +442,10 @@ def _holders(
 ) -> tuple[list[HolderInfo | None], list[RowError]]:
     """The holder of each row: found by keyed hash, or created (plain rows and one
     executemany: ORM objects cost more than the rest of a holder's issuance)."""
-    lookups = sorted({lookup for _, _, lookup in identities if lookup})
+    identities_sought = sorted({(id_type, lookup) for id_type, _, lookup in identities if lookup})
     known: dict[tuple[str, str], HolderInfo] = {}
-    table = Holder.__table__  # type: ignore[attr-defined]
-    query = sa_select(table.c.id, table.c.name, table.c.holder_commitment, table.c.id_type, table.c.id_lookup)
-    for start in range(0, len(lookups), 500):
-        chunk = lookups[start : start + 500]
-        for hid, name, commitment, id_type, lookup in session.connection().execute(
-            query.where(table.c.id_lookup.in_(chunk))
-        ):
-            known[(id_type, lookup)] = HolderInfo(hid, name, commitment)
+    for hid, name, commitment, id_type, lookup in _known_holders(session.connection(), identities_sought):
+        known[(id_type, lookup)] = HolderInfo(hid, name, commitment)
     errors: list[RowError] = []
     result: list[HolderInfo | None] = []
     new: list[dict[str, Any]] = []
@@ -449,6 +504,7 @@ def credential_document(
     number: str,
     revocation: str,
     suspension: str,
+    caller: CallerMembers | None = None,
 ) -> dict[str, Any]:
     vc_type, subject_key, schema = CREDENTIAL_TYPES[ctype.kind]
     zh, en = PROVINCES[ctx.province]
@@ -477,6 +533,10 @@ def credential_document(
     }
     if row.valid_until is not None:
         document["validUntil"] = format_datetime(row.valid_until)
+    if caller is not None:
+        document["@context"].extend(caller.contexts)
+        document["type"].extend(caller.types)
+        document.update(caller.members)
     return document
 
 
@@ -512,8 +572,11 @@ def issue(
     *,
     batch_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    callers: Sequence[CallerMembers] | None = None,
 ) -> BatchResult:
-    """Issue every row or none. The caller's transaction commits; nothing here does."""
+    """Issue every row or none. The caller's transaction commits; nothing here does.
+    ``callers`` (one per row: the VC API path) adds what its caller said of each
+    credential beside the registry's claims."""
     digest = batch_digest(rows)
     if batch_id is not None:
         previous = existing_batch(session, batch_id, digest)
@@ -552,7 +615,11 @@ def issue(
     for i, row in enumerate(rows):
         ctype, holder = types[row.type_code], holders[i]
         assert holder is not None
-        credential_id = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+        caller = callers[i] if callers is not None else None
+        if caller is not None and caller.credential_id is not None:
+            credential_id = caller.credential_id
+        else:
+            credential_id = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
         number = certificate_number(ctx.province, year, first_serial + i)
         (rev_list, rev_number, rev_index), (sus_list, sus_number, sus_index) = revocations[i], suspensions[i]
         document = credential_document(
@@ -564,6 +631,7 @@ def issue(
             number=number,
             revocation=f"{list_url(ctx.base_url, 'revocation', rev_number)}#{rev_index}",
             suspension=f"{list_url(ctx.base_url, 'suspension', sus_number)}#{sus_index}",
+            caller=caller,
         )
         signed = add_proof(document, key, vm, ctx.now)
         credential_rows.append(

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from registry import audit
 from registry.auth import Principal
-from registry.credentials.errors import StatusTransitionError
+from registry.credentials.errors import ReasonCodeError, StatusTransitionError
 from registry.credentials.status_list import (
     MIN_LENGTH,
     Bitstring,
@@ -63,6 +63,10 @@ REINSTATEMENT_REASONS = {
     "suspension_expired": "暂停期满 Suspension period ended",
     "suspended_in_error": "误停 Suspended in error",
 }
+#: The reason recorded for a change asked through the W3C VC API without the registry's
+#: reasonCode (that API has none); the registry's own API always needs a real reason.
+UNSPECIFIED = "unspecified"
+UNSPECIFIED_LABEL = "未说明 No reason given (VC API request)"
 Action = Literal["revoke", "suspend", "reinstate"]
 REASONS: dict[str, dict[str, str]] = {
     "revoke": REVOCATION_REASONS,
@@ -222,6 +226,7 @@ def change_status(
     ring: KeyRing,
     now: datetime,
     ttl: int,
+    allow_unspecified: bool = False,
 ) -> Credential:
     """Revoke, suspend or reinstate one credential, re-sign the list it touches and
     audit it. Revocation is final; only a suspended credential can be reinstated."""
@@ -229,8 +234,10 @@ def change_status(
     if credential is None:
         raise NotFoundError(f"no credential {credential_id}")
     reasons = REASONS[action]
-    if reason_code not in reasons:
-        raise StatusTransitionError(
+    if reason_code == UNSPECIFIED and allow_unspecified:
+        pass  # the W3C VC API carries no reason; recorded as given without one
+    elif reason_code not in reasons:
+        raise ReasonCodeError(
             f"reason code {reason_code!r} is not one for {action}; use one of: {', '.join(sorted(reasons))}"
         )
     if credential.status == "revoked":

@@ -36,6 +36,7 @@ from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from registry.credentials import schemas
+from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
 from registry.federation.metadata import IssuerProfile
 from registry.signing import data_integrity, jcs, jose
@@ -382,6 +383,12 @@ def _authorisation(
         return Check(
             "authorisation", "unknown", "the trust anchor's authorisations of this issuer are not at hand"
         )
+    if is_status_list_credential(credential):
+        return Check(
+            "authorisation",
+            "pass",
+            f"a status list credential, which {profile.label} publishes for its own credentials",
+        )
     code = _type_code(credential)
     if code is None:
         return Check("authorisation", "fail", "the credential names no catalogue type")
@@ -418,7 +425,53 @@ def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
     return Check("validity", "pass", f"valid {period}")
 
 
+def is_status_list_credential(credential: Mapping[str, Any]) -> bool:
+    """Whether ``credential`` says it is a BitstringStatusListCredential and names no
+    schema (Bitstring Status List v1.0 §2.2 gives it none)."""
+    types = credential.get("type")
+    return (
+        isinstance(types, list)
+        and "BitstringStatusListCredential" in types
+        and "credentialSchema" not in credential
+    )
+
+
+def _status_list_shape(credential: Mapping[str, Any]) -> Check:
+    """Bitstring Status List v1.0 §2.2: the shape of a BitstringStatusListCredential,
+    checked in place of a schema it does not name."""
+    rule = "Bitstring Status List v1.0 §2.2"
+    problems: list[str] = []
+    if "VerifiableCredential" not in credential.get("type", []):
+        problems.append("type must include VerifiableCredential")
+    if not schemas.is_url(credential.get("id")):
+        problems.append("id must be the URL of the list")
+    subject = credential.get("credentialSubject")
+    if not isinstance(subject, Mapping):
+        problems.append("credentialSubject must be one BitstringStatusList object")
+    else:
+        if subject.get("type") != "BitstringStatusList":
+            problems.append("credentialSubject.type must be BitstringStatusList")
+        purpose = subject.get("statusPurpose")
+        if not (isinstance(purpose, str) and purpose) and not (
+            isinstance(purpose, list) and purpose and all(isinstance(p, str) and p for p in purpose)
+        ):
+            problems.append("credentialSubject.statusPurpose is required")
+        encoded = subject.get("encodedList")
+        try:
+            if not isinstance(encoded, str):
+                problems.append("credentialSubject.encodedList is required (a multibase string)")
+            else:
+                Bitstring.decode(encoded)
+        except RegistryError as exc:
+            problems.append(f"credentialSubject.encodedList: {exc.detail}")
+    if problems:
+        return Check("schema", "fail", f"a status list credential not of the shape of {rule}: {problems[0]}")
+    return Check("schema", "pass", f"a status list credential; checked against {rule}'s shape")
+
+
 def _schema(credential: Mapping[str, Any]) -> Check:
+    if is_status_list_credential(credential):
+        return _status_list_shape(credential)
     declared = credential.get("credentialSchema")
     if not isinstance(declared, Mapping) or not isinstance(declared.get("id"), str):
         return Check("schema", "unknown", "the credential names no credentialSchema")

@@ -1,11 +1,12 @@
-"""Sign-in, holder registration, and what admins manage: accounts, HR clients, the
-catalogue, keys and the audit log."""
+"""Sign-in (and the change of a one-time password), holder registration, and what
+admins manage: staff accounts and HR clients over their life, the catalogue, key
+rotation and the audit log."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,7 +16,8 @@ from registry.credentials import catalogue
 from registry.database import on_commit
 from registry.deps import AdminDep, AuditorDep, NodeDep, OfficerDep, SessionDep
 from registry.errors import AuthenticationError
-from registry.models import Account
+from registry.models import Account, HrClient
+from registry.node import NodeState
 
 router = APIRouter()
 
@@ -82,6 +84,61 @@ class HrClientCreate(Strict):
     rate_per_minute: int | None = Field(default=None, alias="ratePerMinute", ge=1, le=100_000)
 
 
+class PasswordChange(Strict):
+    model_config = _examples(
+        {
+            "username": "officer.wang",
+            "password": "Xk3-9fQz-Lw2p",
+            "newPassword": "a passphrase only I know",
+        }
+    )
+    username: str = Field(min_length=1, max_length=64, examples=["officer.wang"])
+    password: str = Field(min_length=1, max_length=256, description="The current (one-time) password")
+    new_password: str = Field(alias="newPassword", min_length=12, max_length=256)
+
+
+class Reason(Strict):
+    model_config = _examples({"reason": "调离岗位 / moved to another post"})
+    reason: str = Field(min_length=1, max_length=64, description="Why; kept in the audit log")
+
+
+class PasswordReset(Strict):
+    model_config = _examples({"reason": "忘记密码 / forgotten password"})
+    reason: str = Field(min_length=1, max_length=64, description="Why; kept in the audit log")
+    one_time_password: str | None = Field(
+        default=None,
+        alias="oneTimePassword",
+        min_length=12,
+        max_length=256,
+        description="The one-time password to set; when absent the node makes one and answers it once",
+    )
+
+
+class AccountRecord(BaseModel):
+    id: str
+    username: str
+    role: str
+    active: bool
+    mustChangePassword: bool
+    createdAt: str
+
+
+class PasswordResetOut(AccountRecord):
+    oneTimePassword: str | None = Field(
+        default=None, description="The password the node made (shown once); absent when the admin chose it"
+    )
+
+
+class HrClientRecord(BaseModel):
+    id: str
+    name: str
+    keyId: str = Field(description="The public part of the API key (yrd_<keyId>_…), to tell keys apart")
+    scopes: list[str]
+    ratePerMinute: int
+    active: bool
+    createdAt: str
+
+
 class HrClientOut(BaseModel):
     id: str
     name: str
@@ -94,6 +151,30 @@ class ActivationCodeOut(BaseModel):
     holderId: str
     activationCode: str
     expiresAt: str
+
+
+async def checked_password(node: NodeState, request: Request, username: str, password: str) -> Account:
+    """The active account whose password this is, checked under the sign-in guard:
+    limited per address, backing off per (name, address), the connection released before
+    the (slow) hash, hashes bounded; a missing user costs the same as a wrong password."""
+    guard = node.sign_in_guard
+    address = request.client.host if request.client else "unknown"
+    guard.admit(username, address)
+
+    def find() -> Account | None:
+        with node.db.session(write=False) as session:
+            return find_account(session, username)
+
+    account = await run_in_threadpool(find)
+    async with guard.hashing_slot():
+        ok = await run_in_threadpool(
+            node.passwords.verify, account.password_hash if account else None, password
+        )
+    if account is None or not ok or not account.active:
+        guard.failed(username, address)
+        raise AuthenticationError("user name or password is wrong")
+    guard.succeeded(username, address)
+    return account
 
 
 @router.post(
@@ -110,27 +191,37 @@ async def sign_in(body: TokenRequest, request: Request, node: NodeDep) -> TokenR
     """Exchange a user name and password for a short-lived access token (JWT). Attempts
     are limited per client address, and failures back off per user name and address
     (never a lock-out of the name itself)."""
-    guard = node.sign_in_guard
-    address = request.client.host if request.client else "unknown"
-    guard.admit(body.username, address)
-
-    def find() -> Account | None:
-        # The connection goes back to the pool before the (slow) hash is checked.
-        with node.db.session(write=False) as session:
-            return find_account(session, body.username)
-
-    account = await run_in_threadpool(find)
-    async with guard.hashing_slot():
-        # A missing user is checked against a dummy hash: it costs the same time.
-        ok = await run_in_threadpool(
-            node.passwords.verify, account.password_hash if account else None, body.password
-        )
-    if account is None or not ok or not account.active:
-        guard.failed(body.username, address)
-        raise AuthenticationError("user name or password is wrong")
-    guard.succeeded(body.username, address)
+    account = await checked_password(node, request, body.username, body.password)
+    accounts.require_no_password_change(account)
     token, lifetime = node.tokens.issue(account, node.clock())
     return TokenResponse(access_token=token, expires_in=lifetime, role=account.role)
+
+
+@router.post(
+    "/v1/auth/password",
+    operation_id="changePassword",
+    tags=["accounts"],
+    responses={
+        401: {"description": "User name or password is wrong"},
+        422: {"description": "The new password is too short, too long or the same as the current one"},
+        429: {"description": "Too many attempts from this address, or failures for this name from it"},
+        503: {"description": "The node is busy hashing passwords; send again after Retry-After"},
+    },
+)
+async def change_password(body: PasswordChange, request: Request, node: NodeDep) -> TokenResponse:
+    """Choose a new password with the current one, and be signed in. This is how a
+    one-time password set by an admin (sign-in answers 403 password-change-required)
+    is replaced; it works for any staff or holder account. Limited like sign-in."""
+    known = await checked_password(node, request, body.username, body.password)
+
+    def change() -> Account:
+        with node.db.session() as session:
+            return accounts.change_password(session, node.passwords, known, body.new_password, node.clock())
+
+    async with node.sign_in_guard.hashing_slot():
+        changed = await run_in_threadpool(change)
+    token, lifetime = node.tokens.issue(changed, node.clock())
+    return TokenResponse(access_token=token, expires_in=lifetime, role=changed.role)
 
 
 @router.post(
@@ -165,6 +256,154 @@ def create_account(body: AccountCreate, node: NodeDep, session: SessionDep, admi
         session, node.passwords, admin, body.username, body.password, body.role, node.clock()
     )
     return AccountOut(id=account.id, username=account.username, role=account.role)
+
+
+def account_record(row: Account) -> AccountRecord:
+    return AccountRecord(
+        id=row.id,
+        username=row.username,
+        role=row.role,
+        active=row.active,
+        mustChangePassword=row.must_change_password,
+        createdAt=_iso(row.created_at),
+    )
+
+
+def _iso(instant: Any) -> str:
+    return str(instant.isoformat().replace("+00:00", "Z"))
+
+
+AccountId = Annotated[str, Path(max_length=64, description="The account's id (or its user name)")]
+_ACCOUNT_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such account"},
+    422: {"description": "The reason is missing or not acceptable"},
+}
+
+
+@router.get("/v1/accounts", operation_id="listAccounts", tags=["admin"])
+def list_accounts(
+    session: SessionDep,
+    admin: AdminDep,
+    role: Literal["admin", "issuing_officer", "auditor"] | None = None,
+    active: bool | None = None,
+) -> list[AccountRecord]:
+    """Staff accounts (admins, issuing officers, auditors), oldest first."""
+    return [account_record(a) for a in accounts.list_accounts(session, role=role, active=active)]
+
+
+@router.post(
+    "/v1/accounts/{account_id}/deactivation",
+    operation_id="deactivateAccount",
+    tags=["admin"],
+    responses={**_ACCOUNT_ERRORS, 409: {"description": "An admin cannot deactivate their own account"}},
+)
+def deactivate_account(
+    account_id: AccountId, body: Reason, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> AccountRecord:
+    """Deactivate an account: it cannot sign in, and the access tokens it holds stop
+    working at once. Audited with the reason."""
+    row = accounts.set_account_active(session, admin, account_id, False, body.reason, node.clock())
+    return account_record(row)
+
+
+@router.post(
+    "/v1/accounts/{account_id}/reactivation",
+    operation_id="reactivateAccount",
+    tags=["admin"],
+    responses=_ACCOUNT_ERRORS,
+)
+def reactivate_account(
+    account_id: AccountId, body: Reason, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> AccountRecord:
+    """Let a deactivated account sign in again (tokens from before stay dead)."""
+    row = accounts.set_account_active(session, admin, account_id, True, body.reason, node.clock())
+    return account_record(row)
+
+
+@router.post(
+    "/v1/accounts/{account_id}/password-reset",
+    operation_id="resetPassword",
+    tags=["admin"],
+    responses=_ACCOUNT_ERRORS,
+)
+def reset_password(
+    account_id: AccountId, body: PasswordReset, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> PasswordResetOut:
+    """Set a one-time password (the admin's, or one the node makes and answers once).
+    It signs nobody in: sign-in answers 403 password-change-required until the user
+    chooses a new password with POST /v1/auth/password. Audited with the reason."""
+    row, generated = accounts.reset_password(
+        session, node.passwords, admin, account_id, body.reason, node.clock(), body.one_time_password
+    )
+    return PasswordResetOut(**account_record(row).model_dump(), oneTimePassword=generated)
+
+
+def hr_client_record(client: HrClient) -> HrClientRecord:
+    return HrClientRecord(
+        id=client.id,
+        name=client.name,
+        keyId=client.key_id,
+        scopes=client.scopes.split(),
+        ratePerMinute=client.rate_per_minute,
+        active=client.active,
+        createdAt=_iso(client.created_at),
+    )
+
+
+@router.get("/v1/hr-clients", operation_id="listHrClients", tags=["admin"])
+def list_hr_clients(session: SessionDep, admin: AdminDep, active: bool | None = None) -> list[HrClientRecord]:
+    """HR clients, oldest first (their keys are never shown again)."""
+    return [hr_client_record(c) for c in accounts.list_hr_clients(session, active=active)]
+
+
+@router.post(
+    "/v1/hr-clients/{client_id}/deactivation",
+    operation_id="deactivateHrClient",
+    tags=["admin"],
+    responses={404: {"description": "No such HR client"}},
+)
+def deactivate_hr_client(
+    client_id: Annotated[str, Path(max_length=36)],
+    body: Reason,
+    node: NodeDep,
+    session: SessionDep,
+    admin: AdminDep,
+) -> HrClientRecord:
+    """Stop an HR client and its API key (a leaked key, an ended contract). This
+    worker refuses the key from its next request; other workers within 5 s."""
+    client = accounts.deactivate_hr_client(session, admin, client_id, body.reason, node.clock())
+    # Forgotten once committed: a rolled-back deactivation leaves the key working.
+    on_commit(session, lambda: accounts.forget_hr_client(node.api_keys, client_id))
+    return hr_client_record(client)
+
+
+@router.post(
+    "/v1/hr-clients/{client_id}/key-rotation",
+    operation_id="rotateHrClientKey",
+    tags=["admin"],
+    responses={
+        404: {"description": "No such HR client"},
+        409: {"description": "The HR client is deactivated"},
+    },
+)
+def rotate_hr_client_key(
+    client_id: Annotated[str, Path(max_length=36)],
+    body: Reason,
+    node: NodeDep,
+    session: SessionDep,
+    admin: AdminDep,
+) -> HrClientOut:
+    """A new API key for the client, in this answer only; the old key stops working
+    (in this worker at once, in others within 5 s)."""
+    client, key = accounts.rotate_hr_client_key(session, admin, client_id, body.reason, node.clock())
+    on_commit(session, lambda: accounts.forget_hr_client(node.api_keys, client_id))
+    return HrClientOut(
+        id=client.id,
+        name=client.name,
+        scopes=client.scopes.split(),
+        ratePerMinute=client.rate_per_minute,
+        apiKey=key,
+    )
 
 
 @router.post(

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
 from registry import audit, codes
 from registry.auth import Principal
+from registry.credentials.errors import CredentialRevokedError
 from registry.credentials.identity import commitment_salt
 from registry.deps import HolderDep, NodeDep, ReadSessionDep, SessionDep
 from registry.errors import NotFoundError
@@ -51,6 +52,28 @@ def own_credential(session: Session, holder: Principal, credential_id: str) -> C
     return row
 
 
+def not_revoked(row: Credential, what: str) -> Credential:
+    """A revoked credential gets nothing new: no VC-JWT signed now, no code that would
+    invite an employer to look it up. (A suspension can be lifted: a suspended
+    credential gets both, and whoever verifies it sees the suspension.)"""
+    if row.status == "revoked":
+        reason = f" ({row.status_reason})" if row.status_reason else ""
+        raise CredentialRevokedError(
+            f"credential {row.certificate_number} is revoked{reason}; it gets no new {what}. "
+            "Its file as issued can still be downloaded (format=vc)."
+        )
+    return row
+
+
+#: What the holder routes answer for a revoked credential, for the OpenAPI document.
+REVOKED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "The credential is revoked (problem type credential-revoked): nothing new is made",
+        "content": {"application/problem+json": {"schema": {"type": "object"}}},
+    }
+}
+
+
 @router.get("/v1/holder/credentials", operation_id="listOwnCredentials")
 def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
     """The signed-in holder's credentials."""
@@ -82,6 +105,7 @@ def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
             "description": "The signed credential file",
         },
         404: {"description": "No such credential of this holder"},
+        **REVOKED_RESPONSE,
     },
 )
 def download(
@@ -92,7 +116,8 @@ def download(
     format: Annotated[Literal["vc", "vc-jwt"], Query()] = "vc",
 ) -> Response:
     """Download a credential as VC JSON (eddsa-jcs-2022, as issued) or as a VC-JWT
-    signed now by the node's current key (``iat`` says when)."""
+    signed now by the node's current key (``iat`` says when). A revoked credential
+    is downloaded only as issued (VC JSON); a VC-JWT of it is 409 credential-revoked."""
     row = own_credential(session, holder, credential_id)
     document: dict[str, Any] = json.loads(row.document)
     name = row.certificate_number
@@ -103,6 +128,7 @@ def download(
             media_type="application/vc",
             headers={"Content-Disposition": f'attachment; filename="{name}.vc.json"'},
         )
+    not_revoked(row, "VC-JWT")
     now = node.clock()
     record, key = node.ring_in(session).signing_key(now)
     unsecured = {k: v for k, v in document.items() if k != "proof"}
@@ -119,12 +145,25 @@ def download(
     "/v1/holder/credentials/{credential_id}/verification-codes",
     operation_id="createVerificationCode",
     status_code=status.HTTP_201_CREATED,
+    responses=REVOKED_RESPONSE,
 )
 def create_code(
-    credential_id: str, body: CodeRequest, node: NodeDep, session: SessionDep, holder: HolderDep
+    credential_id: str,
+    node: NodeDep,
+    session: SessionDep,
+    holder: HolderDep,
+    body: Annotated[
+        CodeRequest | None,
+        Body(
+            examples=[{"validDays": 7}], description="Optional: without a body the code is valid for 7 days"
+        ),
+    ] = None,
 ) -> CodeOut:
-    """A time-limited code to give an employer for a look-up of this credential."""
-    row = own_credential(session, holder, credential_id)
+    """A time-limited code to give an employer for a look-up of this credential. The
+    body is optional (without one, the code is valid for 7 days). A revoked credential
+    gets no code: 409 credential-revoked."""
+    body = body or CodeRequest()
+    row = not_revoked(own_credential(session, holder, credential_id), "verification code")
     now = node.clock()
     code, expires = codes.new_code(session, node.code_key, row.id, now, body.valid_days)
     audit.record(

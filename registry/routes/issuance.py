@@ -278,9 +278,12 @@ def change_status(
     action: status_service.Action,
     reason_code: str,
     note: str | None,
+    *,
+    allow_unspecified: bool = False,
 ) -> Credential:
     """A status change signed with this node's key and list settings; this process's
-    verifications see it at once."""
+    verifications see it at once. ``allow_unspecified``: the VC API's change without a
+    reason, recorded as ``unspecified``."""
     row = status_service.change_status(
         session,
         officer,
@@ -293,6 +296,7 @@ def change_status(
         ring=node.ring_in(session),
         now=node.clock(),
         ttl=node.settings.status_list_max_age,
+        allow_unspecified=allow_unspecified,
     )
     session.commit()  # committed before the cache is cleared, so no reader re-caches the old bits
     node.status_cache.invalidate()

@@ -1,7 +1,10 @@
 """W3C VC API endpoints beside the registry's own API, so standard tools work:
-``POST /credentials/issue`` (201), ``/credentials/verify`` and
-``/presentations/verify`` (200 when verified; 400 when a check failed; 422 when a
-check could not be made), ``/credentials/status`` (200).
+``POST /credentials/issue`` (201; 400 for a credential that breaks a rule of VC Data
+Model 2.0 or names another issuer, each rule named; 422 for a conforming credential
+the registry cannot issue), ``/credentials/verify`` and ``/presentations/verify`` (200
+when verified; 400 when a check failed or an option is not supported; 422 when a check
+could not be made), ``/credentials/status`` (200; without the registry's reasonCode
+the change is recorded with the reason ``unspecified``).
 
 A presentation is ``verified`` only when its presenter is proven to be the subject of
 every credential in it (``holderBinding``): an unsigned presentation, or one signed by
@@ -10,6 +13,7 @@ a key that is not the subject's, never is, whatever its credentials."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any, Literal
 
 from fastapi import APIRouter, status
@@ -17,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 
-from registry.credentials import issuance
+from registry.credentials import issuance, schemas
 from registry.credentials import status as status_service
 from registry.credentials.errors import StatusTransitionError
 from registry.credentials.verification import (
@@ -27,7 +31,7 @@ from registry.credentials.verification import (
     holder_binding,
 )
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
-from registry.errors import PROBLEM_BASE_URI, InvalidInputError, NotFoundError
+from registry.errors import PROBLEM_BASE_URI, ConflictError, InvalidInputError, NotFoundError
 from registry.models import Credential, CredentialType
 from registry.node import NodeState
 from registry.problems import PROBLEM_JSON
@@ -38,8 +42,46 @@ from registry.verifier import verify_one
 
 router = APIRouter(tags=["vc-api"])
 SUBJECT_KEYS = ("title", "qualification")
-#: What a caller may say of a credential to issue; the node sets id, status, schema, proof.
-ISSUE_MEMBERS = {"@context", "type", "issuer", "credentialSubject", "validFrom", "validUntil"}
+#: VC Data Model 2.0 members a caller may add, signed as given (VC Data Model 2.0 §4.6,
+#: §4.11 (the registry's own schema only), §5.3-§5.6).
+CARRIED_MEMBERS = (
+    "name",
+    "description",
+    "evidence",
+    "termsOfUse",
+    "relatedResource",
+    "refreshService",
+    "credentialSchema",
+)
+#: What a caller may say of a credential to issue; the node sets status and proof.
+ISSUE_MEMBERS = {
+    "@context",
+    "id",
+    "type",
+    "issuer",
+    "credentialSubject",
+    "validFrom",
+    "validUntil",
+    *CARRIED_MEMBERS,
+}
+
+
+class InvalidCredentialError(InvalidInputError):
+    """The credential given to issue breaks a rule of VC Data Model 2.0, or names
+    another issuer: 400, as the VC API answers a bad issue request."""
+
+    slug = "invalid-credential"
+    title = "Not a credential this node can sign as given"
+    status = 400
+
+
+class UnsupportedOptionError(InvalidInputError):
+    """A verify option the node does not act on (VC API: 400 for parameters that
+    prevent verification); refused rather than ignored."""
+
+    slug = "unsupported-option"
+    title = "Option not supported"
+    status = 400
 
 
 class IssueOptions(BaseModel):
@@ -49,8 +91,21 @@ class IssueOptions(BaseModel):
 
 
 EXAMPLE_UNSIGNED: dict[str, Any] = {
-    "@context": ["https://www.w3.org/ns/credentials/v2"],
+    "@context": [
+        "https://www.w3.org/ns/credentials/v2",
+        {
+            "EvaluationRecord": "https://hrss.js.example/ns/evaluation#EvaluationRecord",
+            "committee": "https://hrss.js.example/ns/evaluation#committee",
+            "meetingDate": "https://hrss.js.example/ns/evaluation#meetingDate",
+            "decisionNumber": "https://hrss.js.example/ns/evaluation#decisionNumber",
+        },
+    ],
     "type": ["VerifiableCredential", "ProfessionalTitleCredential"],
+    "issuer": "did:web:hrss.js.example",
+    "name": [
+        {"@value": "工程技术中级职称", "@language": "zh"},
+        {"@value": "Intermediate engineering title", "@language": "en"},
+    ],
     "credentialSubject": {
         "name": "王芳",
         "identifier": {"type": "resident", "number": "11010519491231002X"},
@@ -58,6 +113,12 @@ EXAMPLE_UNSIGNED: dict[str, Any] = {
         "specialty": "土木工程",
         "evaluationCommittee": "江苏省工程技术研究系列中级职称评审委员会",
         "awardedOn": "2026-11-01",
+    },
+    "evidence": {
+        "type": "EvaluationRecord",
+        "committee": "江苏省工程技术研究系列中级职称评审委员会",
+        "meetingDate": "2026-10-28",
+        "decisionNumber": "苏职称〔2026〕42号",
     },
 }
 
@@ -68,10 +129,13 @@ class IssueCredentialRequest(BaseModel):
     )
     credential: dict[str, Any] = Field(
         description=(
-            "An unsigned credential whose credentialSubject carries name, identifier "
-            "{type: resident|passport, number}, title or qualification {code}, specialty, "
-            "evaluationCommittee and awardedOn. The identity number is used to find the "
-            "holder and never enters the issued credential."
+            "An unsigned VC Data Model 2.0 credential issued by this node (issuer: its DID) "
+            "whose credentialSubject carries name, identifier {type: resident|passport, "
+            "number}, title or qualification {code}, specialty, evaluationCommittee and "
+            "awardedOn. The identity number is used to find the holder and never enters the "
+            "issued credential. id (urn:uuid), name, description, evidence, termsOfUse, "
+            "relatedResource, refreshService, the registry's own credentialSchema and types "
+            "an added context defines are signed as given."
         )
     )
     options: IssueOptions | None = None
@@ -81,10 +145,29 @@ class IssueCredentialResponse(BaseModel):
     verifiableCredential: dict[str, Any]
 
 
+class VerifyCredentialOptions(BaseModel):
+    """No option is understood for a credential: a credential's proof is an assertion,
+    bound to no challenge or domain. Any option given is refused (400), never ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class VerifyOptions(BaseModel):
+    """``challenge`` and ``domain`` the presentation's proof must carry; any other
+    option is refused (400), never ignored."""
+
     model_config = ConfigDict(extra="allow")
     challenge: str | None = None
     domain: str | None = None
+
+
+def _no_unknown_options(options: BaseModel | None) -> None:
+    extra = sorted((options.model_extra or {}) if options is not None else {})
+    if extra:
+        understood = sorted(type(options).model_fields) if options is not None else []
+        raise UnsupportedOptionError(
+            f"options not supported: {', '.join(extra)} (understood: {', '.join(understood) or 'none'})"
+        )
 
 
 class VerifyCredentialRequest(BaseModel):
@@ -92,7 +175,7 @@ class VerifyCredentialRequest(BaseModel):
         json_schema_extra={"examples": [{"verifiableCredential": "eyJhbGciOiJFZERTQSIs…", "options": {}}]}
     )
     verifiableCredential: dict[str, Any] | str
-    options: VerifyOptions | None = None
+    options: VerifyCredentialOptions | None = None
 
 
 class VerifyPresentationRequest(BaseModel):
@@ -154,6 +237,11 @@ class VerificationResult(BaseModel):
     )
 
 
+#: The reason recorded for a status change asked for without the registry's reasonCode
+#: (the VC API's UpdateCredentialStatusRequest has none).
+DEFAULT_REASON = status_service.UNSPECIFIED
+
+
 class StatusEntry(BaseModel):
     """Older VC API form: ``credentialStatus: [{type, status}]``."""
 
@@ -187,7 +275,13 @@ class UpdateStatusRequest(BaseModel):
         description="VC API: {type, statusPurpose} with status true/false; or the older [{type, status}]"
     )
     status: bool | None = None
-    reasonCode: str = Field(description="Registry reason code (GET /v1/status-reasons)")
+    reasonCode: str = Field(
+        default=DEFAULT_REASON,
+        description=(
+            "Registry reason code (GET /v1/status-reasons); the VC API's request has none, and a "
+            f"request without one is recorded with the reason {DEFAULT_REASON!r}"
+        ),
+    )
     note: str | None = None
 
     def action(self) -> status_service.Action:
@@ -208,34 +302,120 @@ class UpdateStatusRequest(BaseModel):
         return "revoke" if wanted == "revoked" else "suspend" if wanted == "suspended" else "reinstate"
 
 
+def _refuse(violations: list[schemas.Violation]) -> None:
+    if violations:
+        first = violations[0]
+        raise InvalidCredentialError(
+            f"{first.field}: {first.message} ({first.rule})", errors=[v.to_json() for v in violations]
+        )
+
+
+def _issuer(credential: dict[str, Any], node_did: str) -> None:
+    """The issuer is this node, as a URL or an object with its id and nothing else the
+    node would have to vouch for (VC API: 400 when the issuer is not the one configured)."""
+    issuer = credential["issuer"]
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    if issuer_id != node_did:
+        raise InvalidCredentialError(f"this node issues as {node_did}, not {issuer_id}")
+    if isinstance(issuer, dict):
+        if set(issuer) & {"name", "description"}:
+            raise InvalidCredentialError(
+                "the node names itself in the credentials it signs (issuer.name, in Chinese and English): "
+                "give the issuer as its id only"
+            )
+        extra = sorted(set(issuer) - {"id"})
+        if extra:
+            raise InvalidCredentialError(f"issuer members the node does not sign for: {', '.join(extra)}")
+
+
+def _types(credential: dict[str, Any]) -> list[str]:
+    """``type`` as a list (VC Data Model 2.0 §4.5: one or more terms or URLs)."""
+    types = credential["type"]
+    return list(types) if isinstance(types, list) else [types]
+
+
+def _defined_terms(contexts: list[Any]) -> set[str] | None:
+    """The terms the caller's added contexts define; None when one of them is a URL
+    (whose terms the node does not fetch to know)."""
+    terms: set[str] = set()
+    for item in contexts:
+        if not isinstance(item, dict):
+            return None
+        terms |= set(item)
+    return terms
+
+
+def _caller_members(credential: dict[str, Any], kind_type: str, schema_url: str) -> issuance.CallerMembers:
+    """What the caller says of the credential beside the registry's own claims, checked
+    against what the registry signs (VC Data Model 2.0 members it can vouch for)."""
+    contexts = [c for c in credential["@context"][1:] if c != issuance.REGISTRY_CONTEXT]
+    known = {vc_type for vc_type, _, _ in issuance.CREDENTIAL_TYPES.values()}
+    types = _types(credential)
+    extra_types = [t for t in types if t != "VerifiableCredential" and t != kind_type]
+    other_kinds = [t for t in extra_types if t in known]
+    if other_kinds:
+        raise InvalidInputError(f"type code names a {kind_type}, not a {', '.join(other_kinds)}")
+    reserved = [t for t in extra_types if t in schemas.BASE_CONTEXT_TERMS]
+    if reserved:
+        raise InvalidInputError(f"a {kind_type} is not also a {', '.join(reserved)}: type names what it is")
+    defined = _defined_terms(contexts)
+    undefined = [t for t in extra_types if not schemas.is_url(t) and defined is not None and t not in defined]
+    if undefined:
+        raise InvalidInputError(
+            f"type {', '.join(undefined)} is defined by no context the credential names: the node signs "
+            "terms a context defines (VC Data Model 2.0 §5.2: the base context's @vocab would make them "
+            "issuer-dependent, which is not for production)"
+        )
+    credential_id: str | None = None
+    if "id" in credential:
+        raw = credential["id"]
+        value = raw.removeprefix("urn:uuid:") if raw.startswith("urn:uuid:") else None
+        try:
+            canonical = value is not None and str(uuid.UUID(value)) == value
+        except ValueError:
+            canonical = False
+        if not canonical:
+            raise InvalidInputError(
+                f"id {raw!r}: this registry identifies its credentials as urn:uuid:<uuid> (lower case), "
+                "the id its status and records use"
+            )
+        credential_id = value
+    if "credentialSchema" in credential:
+        wanted = {"id": schema_url, "type": "JsonSchema"}
+        given = credential["credentialSchema"]
+        if given not in (wanted, [wanted]):
+            raise InvalidInputError(
+                f"credentialSchema: a {kind_type} conforms to the registry's schema {schema_url} "
+                "(JsonSchema), and to no other"
+            )
+    members = {name: credential[name] for name in CARRIED_MEMBERS if name in credential}
+    return issuance.CallerMembers(credential_id, tuple(contexts), tuple(extra_types), members)
+
+
 def _issue_request(credential: dict[str, Any], node_did: str) -> issuance.IssueRequest:
-    subject = credential.get("credentialSubject")
-    if not isinstance(subject, dict):
-        raise InvalidInputError("credentialSubject must be an object")
-    found = subject.get("identifier")
-    identifier: dict[str, Any] = found if isinstance(found, dict) else {}
-    kind: dict[str, Any] = next((subject[k] for k in SUBJECT_KEYS if isinstance(subject.get(k), dict)), {})
     if "proof" in credential:
         raise InvalidInputError("the credential to issue must not carry a proof")
+    # 1. A conforming VC 2.0 credential (400, every broken rule named).
+    _refuse(schemas.data_model_violations(credential))
+    # 2. Issued by this node (400, as the VC API answers an issuer not configured).
+    _issuer(credential, node_did)
+    # 3. What the registry signs (422): members it sets itself, its subject shape.
+    subject = credential["credentialSubject"]
+    if not isinstance(subject, dict):
+        raise InvalidInputError(
+            "credentialSubject must be one object: the holder of the title or qualification"
+        )
     extra = set(credential) - ISSUE_MEMBERS
     if extra:
         raise InvalidInputError(
             f"members the node sets itself or does not understand: {', '.join(sorted(extra))}"
         )
-    context = credential.get("@context")
-    if not isinstance(context, list) or not context or context[0] != issuance.VC_CONTEXT_V2:
-        raise InvalidInputError(f"@context must start with {issuance.VC_CONTEXT_V2}")
-    issuer = credential.get("issuer")
-    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
-    if issuer_id is not None and issuer_id != node_did:
-        raise InvalidInputError(f"this node issues as {node_did}, not {issuer_id}")
-    types = credential.get("type")
+    found = subject.get("identifier")
+    identifier: dict[str, Any] = found if isinstance(found, dict) else {}
+    kind: dict[str, Any] = next((subject[k] for k in SUBJECT_KEYS if isinstance(subject.get(k), dict)), {})
+    types = _types(credential)
     known = {vc_type for vc_type, _, _ in issuance.CREDENTIAL_TYPES.values()}
-    if (
-        not isinstance(types, list)
-        or "VerifiableCredential" not in types
-        or not set(types) - {"VerifiableCredential"} <= known
-    ):
+    if not set(types) & known:
         raise InvalidInputError("type must be VerifiableCredential and one of " + ", ".join(sorted(known)))
     unknown = set(subject) - {
         "name",
@@ -273,21 +453,44 @@ def _issue_request(credential: dict[str, Any], node_did: str) -> issuance.IssueR
     "/credentials/issue",
     operation_id="vcApiIssueCredential",
     status_code=status.HTTP_201_CREATED,
-    responses={400: {"description": "Invalid input"}, 422: {"description": "Invalid input"}},
+    responses={
+        400: {
+            "description": (
+                "Not a conforming VC Data Model 2.0 credential (``errors`` names each rule broken), "
+                "or an issuer other than this node"
+            )
+        },
+        409: {"description": "A credential with this id was already issued"},
+        422: {
+            "description": (
+                "A conforming credential the registry cannot issue: what its catalogue needs is "
+                "missing, or members it sets itself"
+            )
+        },
+    },
 )
 def issue_credential(
     body: IssueCredentialRequest, node: NodeDep, session: SessionDep, officer: OfficerDep
 ) -> IssueCredentialResponse:
-    """Issue a credential (VC API): 201 with the signed credential."""
+    """Issue a credential (VC API): 201 with the signed credential. The optional VC 2.0
+    members (id, name, description, evidence, termsOfUse, relatedResource,
+    refreshService, the registry's own credentialSchema, types an added context defines)
+    are signed as given, beside the registry's subject and status entries."""
     row = _issue_request(body.credential, node.did)
     ctype = session.get(CredentialType, row.type_code)
-    declared = set(body.credential.get("type", [])) - {"VerifiableCredential"}
-    if ctype is not None and declared != {issuance.CREDENTIAL_TYPES[ctype.kind][0]}:
-        raise InvalidInputError(
-            f"type code {ctype.code} is a {ctype.kind}: the credential type is "
-            f"{issuance.CREDENTIAL_TYPES[ctype.kind][0]}"
-        )
-    result = issuance.issue(session, officer, [row], context(node, session))
+    callers = None
+    if ctype is not None:
+        kind_type, _, schema_name = issuance.CREDENTIAL_TYPES[ctype.kind]
+        if kind_type not in _types(body.credential):
+            raise InvalidInputError(
+                f"type code {ctype.code} is a {ctype.kind}: the credential type is {kind_type}"
+            )
+        schema_url = f"{node.base_url}/schemas/{schema_name}/v1.json"
+        caller = _caller_members(body.credential, kind_type, schema_url)
+        if caller.credential_id is not None and session.get(Credential, caller.credential_id) is not None:
+            raise ConflictError(f"a credential urn:uuid:{caller.credential_id} was already issued")
+        callers = [caller]
+    result = issuance.issue(session, officer, [row], context(node, session), callers=callers)
     stored = session.get(Credential, result.credentials[0].id)
     assert stored is not None
     return IssueCredentialResponse(verifiableCredential=json.loads(stored.document))
@@ -365,7 +568,8 @@ def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) 
 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
 def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: ReadSessionDep) -> JSONResponse:
-    """Verify a credential (VC API)."""
+    """Verify a credential (VC API). Options are refused (400): none is understood."""
+    _no_unknown_options(body.options)
     return _answer([_verify(session, node, body.verifiableCredential)], "/credentials/verify")
 
 
@@ -377,6 +581,7 @@ def verify_presentation(
     and domain asked for, which then require one), every credential in it, and that
     whoever the proof shows made it is the subject of each (holder binding). An
     unsigned presentation's credentials are reported one by one, never as held."""
+    _no_unknown_options(body.options)
     presentation = body.verifiablePresentation
     options = body.options or VerifyOptions()
     embedded = presentation.get("verifiableCredential", [])
@@ -403,5 +608,14 @@ def update_status(
     credential_id = body.credentialId.removeprefix("urn:uuid:")
     if session.get(Credential, credential_id) is None:
         raise NotFoundError(f"no credential {body.credentialId}")
-    row = change_status(node, session, officer, credential_id, body.action(), body.reasonCode, body.note)
+    row = change_status(
+        node,
+        session,
+        officer,
+        credential_id,
+        body.action(),
+        body.reasonCode,
+        body.note,
+        allow_unspecified=body.reasonCode == status_service.UNSPECIFIED,
+    )
     return {"credentialId": f"urn:uuid:{row.id}", "status": row.status}

@@ -3,6 +3,7 @@ a batch of up to 1,000, and a look-up by certificate number + verification code.
 
 from __future__ import annotations
 
+import inspect
 import json
 import unicodedata
 from collections.abc import Sequence
@@ -23,10 +24,52 @@ from registry.errors import InvalidInputError, NotFoundError
 from registry.limits import INLINE_PARSE_BYTES, json_body, read_json_body
 from registry.models import Credential
 from registry.node import NodeState
+from registry.settings import Settings
 from registry.verifier import finish_batch, verify_one
 
 router = APIRouter(tags=["verification"])
 MAX_BATCH = 1000
+#: The rate a new HR client gets unless an admin sets another (REGISTRY_HR_RATE_PER_MINUTE).
+DEFAULT_RATE = Settings.model_fields["hr_rate_per_minute"].default
+RATE_LIMIT_DOC = (
+    f"**Rate limit.** Each HR client may verify a number of credentials per minute, set "
+    f"when an admin creates the client (default {DEFAULT_RATE} per minute, "
+    f"`REGISTRY_HR_RATE_PER_MINUTE`). A request costs one, and a batch costs one per "
+    f"credential. A client may spend up to one minute's rate at once, or a whole batch "
+    f"(up to {MAX_BATCH:,} credentials) even when that is more than its rate; what it "
+    f"spent comes back at its rate. Over the limit the answer is 429 with `Retry-After`: "
+    f"the whole seconds until the same request fits."
+)
+RATE_LIMITED_RESPONSE: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": (
+            f"Over the client's rate limit (default {DEFAULT_RATE} per minute; one per credential "
+            "in a batch). Nothing was verified; send the same request again after Retry-After seconds."
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until this request fits the client's rate limit",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {
+            "application/problem+json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "detail", "instance", "retryAfter"],
+                    "properties": {
+                        "type": {"type": "string", "format": "uri"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer", "const": 429},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "retryAfter": {"type": "integer", "minimum": 1},
+                    },
+                }
+            }
+        },
+    }
+}
 JSON_TYPES = (
     "application/json",
     "application/vc",
@@ -35,6 +78,12 @@ JSON_TYPES = (
     "application/ld+json",
 )
 JWT_TYPES = ("application/vc+jwt", "application/jwt")
+
+
+def _rate_limited(endpoint: Any) -> Any:
+    """Add the rate limit to an endpoint's description (FastAPI reads the docstring)."""
+    endpoint.__doc__ = f"{inspect.cleandoc(endpoint.__doc__ or '')}\n\n{RATE_LIMIT_DOC}"
+    return endpoint
 
 
 class CheckOut(BaseModel):
@@ -139,6 +188,13 @@ def prepare_peers_from_thread(node: NodeState, items: Sequence[Any]) -> None:
         anyio.from_thread.run(node.directory.prepare, items)
 
 
+def is_bare_vc(data: dict[str, Any]) -> bool:
+    """Whether a JSON object posted without the ``{"credential": ...}`` envelope is a
+    credential itself: it has the members every VC has (``@context``, ``type``) or a
+    ``proof``. Whether it is a good one is for the verification to say."""
+    return ("@context" in data and "type" in data) or "proof" in data
+
+
 async def _presented(request: Request) -> str | bytes | dict[str, Any]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
@@ -155,13 +211,17 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
         return raw
     if content_type in JSON_TYPES or not content_type:
         data = json_body(request, raw)
-        if content_type == "application/json":
+        if content_type == "application/json" and isinstance(data, dict) and "credential" in data:
             try:
                 return VerificationRequest.model_validate(data).credential
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors(include_url=False)) from None
-        if not isinstance(data, dict):
-            raise InvalidInputError("a credential is a JSON object")
+        if not isinstance(data, dict) or (content_type == "application/json" and not is_bare_vc(data)):
+            raise InvalidInputError(
+                'send {"credential": ...} (a VC object or a VC-JWT string) or the VC itself '
+                "(an object with @context, type and proof) as application/json, a VC as "
+                "application/vc, a VC-JWT as application/vc+jwt, or a file as multipart/form-data"
+            )
         return data
     raise InvalidInputError(
         'send {"credential": ...} as application/json, a credential as application/vc or '
@@ -169,11 +229,41 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
     )
 
 
+BARE_VC_SCHEMA: dict[str, Any] = {
+    "title": "VerifiableCredential",
+    "description": "A VC JSON object posted as it is",
+    "type": "object",
+    "required": ["@context", "type"],
+    "additionalProperties": True,
+}
 _BODY_DOC = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": VerificationRequest.model_json_schema()},
+            "application/json": {
+                "schema": {
+                    "description": 'The envelope {"credential": ...} (a VC object or a VC-JWT string), '
+                    "or the VC object itself (recognised by its @context and type, or its proof)",
+                    "anyOf": [
+                        {k: v for k, v in VerificationRequest.model_json_schema().items() if k != "examples"},
+                        BARE_VC_SCHEMA,
+                    ],
+                    "examples": [
+                        *VerificationRequest.model_json_schema()["examples"],
+                        {
+                            "@context": ["https://www.w3.org/ns/credentials/v2", "…"],
+                            "type": ["VerifiableCredential", "…"],
+                            "issuer": "did:web:hrss.js.example",
+                            "credentialSubject": {"…": "…"},
+                            "proof": {
+                                "type": "DataIntegrityProof",
+                                "cryptosuite": "eddsa-jcs-2022",
+                                "…": "…",
+                            },
+                        },
+                    ],
+                }
+            },
             "application/vc": {"schema": {"type": "object"}},
             "application/vc+jwt": {"schema": {"type": "string"}},
             "multipart/form-data": {
@@ -193,7 +283,9 @@ _BODY_DOC = {
     operation_id="verifyCredential",
     openapi_extra=_BODY_DOC,
     response_model=VerificationReport,
+    responses=RATE_LIMITED_RESPONSE,
 )
+@_rate_limited
 async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Response:
     """Verify one credential: each check (proof, issuer, key, validity, schema, status)
     as pass/fail/unknown with a reason, and a verdict."""
@@ -270,6 +362,7 @@ async def _batch_items(request: Request) -> list[dict[str, Any] | str]:
     "/v1/verifications/batch",
     operation_id="verifyCredentialBatch",
     response_model=BatchVerificationReport,
+    responses=RATE_LIMITED_RESPONSE,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -277,13 +370,15 @@ async def _batch_items(request: Request) -> list[dict[str, Any] | str]:
         }
     },
 )
+@_rate_limited
 async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> Response:
     """Verify up to 1,000 credentials; one report per item, in order. Large batches use
     every core of the node. Each credential counts against the client's rate (the
     request itself counted one already)."""
     credentials = await _batch_items(request)
     if len(credentials) > 1:
-        node.limiter.take(client.id, node.api_keys.rate_of(client.id), cost=len(credentials) - 1)
+        rate = node.api_keys.rate_of(client.id)
+        node.limiter.take(client.id, rate, cost=len(credentials) - 1, burst=MAX_BATCH)
     await prepare_peers(node, credentials)
     trust, now = trust_of(node), node.clock()
     exams = await node.verifier.examine_batch(credentials, trust, now)
@@ -319,8 +414,12 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
 @router.post(
     "/v1/verifications/lookup",
     operation_id="lookUpCredential",
-    responses={404: {"description": "No credential with this number and a current code"}},
+    responses={
+        404: {"description": "No credential with this number and a current code"},
+        **RATE_LIMITED_RESPONSE,
+    },
 )
+@_rate_limited
 def look_up(body: LookupRequest, node: NodeDep, session: SessionDep, client: HrLookupDep) -> LookupReport:
     """Look a credential up by certificate number and the holder's verification code
     (a look-up of personal data: audited, and visible to the holder)."""
