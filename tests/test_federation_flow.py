@@ -222,6 +222,8 @@ def test_a_revocation_at_jiangsu_reaches_anhui_on_refresh(federation: Federation
     report = federation.verify_at(ANHUI, vc)
     assert report["verdict"] == "invalid"
     assert "revoked by 江苏省" in _check(report, "status")["reason"]
+    # The integrity sanction is visible in Anhui, not only where it was imposed.
+    assert "科研失信" in _check(report, "status")["reason"]
 
 
 def test_a_list_older_than_the_bound_makes_status_unknown_never_valid(federation: Federation) -> None:
@@ -413,3 +415,25 @@ def test_a_list_signed_with_a_rotated_key_renews_the_chain_at_once(federation: F
     report = federation.verify_at(ANHUI, old["verifiableCredential"])
     assert report["verdict"] == "invalid"
     assert "suspended by 江苏省" in _check(report, "status")["reason"]
+    assert "调查中" in _check(report, "status")["reason"]
+
+
+def test_published_reasons_are_kept_only_where_well_formed() -> None:
+    """A member's ``statusReasons`` never decides a verdict: malformed entries, entries
+    of clear bits and indexes past the end are dropped."""
+    from registry.credentials.status_list import Bitstring
+    from registry.federation.directory import _published_reasons
+
+    bits = Bitstring()
+    bits.set(3)
+    bits.set(5)
+    published = {
+        "3": "research_misconduct",
+        "4": "issued_in_error",  # a clear bit
+        "5": "",  # empty
+        "０": "x",  # not ASCII digits
+        "999999999": "superseded",  # past the end
+        "05x": "x",
+    }
+    assert _published_reasons(published, bits) == {3: "research_misconduct"}
+    assert _published_reasons(["3"], bits) == {}

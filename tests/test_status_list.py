@@ -163,3 +163,31 @@ def test_entry_mismatches_are_errors_not_answers(change: dict[str, Any], match: 
     entry = {**status_entry(URL, "revocation", 5), **change}
     with pytest.raises(StatusListError, match=match):
         entry_status(entry, _list_credential())
+
+
+def test_reasons_are_published_for_set_bits_only() -> None:
+    """The registry's ``statusReasons`` member: index -> reason code, for set bits only
+    (a reason of a clear bit would say something the list does not)."""
+    from datetime import UTC, datetime
+
+    from registry.credentials.status_list import Bitstring, status_list_credential
+
+    bits = Bitstring()
+    bits.set(7)
+    credential = status_list_credential(
+        "https://hrss.js.example/status/revocation/1",
+        "did:web:hrss.js.example",
+        "revocation",
+        bits,
+        datetime(2026, 11, 27, tzinfo=UTC),
+        reasons={7: "research_misconduct", 9: "issued_in_error"},
+    )
+    assert credential["credentialSubject"]["statusReasons"] == {"7": "research_misconduct"}
+    plain = status_list_credential(
+        "https://hrss.js.example/status/revocation/1",
+        "did:web:hrss.js.example",
+        "revocation",
+        bits,
+        datetime(2026, 11, 27, tzinfo=UTC),
+    )
+    assert "statusReasons" not in plain["credentialSubject"]

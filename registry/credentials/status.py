@@ -14,7 +14,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -67,6 +67,13 @@ REINSTATEMENT_REASONS = {
 #: reasonCode (that API has none); the registry's own API always needs a real reason.
 UNSPECIFIED = "unspecified"
 UNSPECIFIED_LABEL = "未说明 No reason given (VC API request)"
+#: Every reason code with its label (zh and en), as reports show it.
+REASON_LABELS: dict[str, str] = {
+    **REVOCATION_REASONS,
+    **SUSPENSION_REASONS,
+    **REINSTATEMENT_REASONS,
+    UNSPECIFIED: UNSPECIFIED_LABEL,
+}
 Action = Literal["revoke", "suspend", "reinstate"]
 REASONS: dict[str, dict[str, str]] = {
     "revoke": REVOCATION_REASONS,
@@ -137,8 +144,38 @@ def allocate(
     return slots
 
 
-def sign_list(row: StatusList, did: str, base_url: str, ring: KeyRing, now: datetime, ttl: int) -> None:
-    """Re-sign the list credential of ``row`` (after its bits changed)."""
+_SET_REASONS = {
+    "revocation": text(
+        "SELECT revocation_index, status_reason FROM credential"
+        " WHERE revocation_list_id = :id AND status = 'revoked' AND status_reason IS NOT NULL"
+    ),
+    "suspension": text(
+        "SELECT suspension_index, status_reason FROM credential"
+        " WHERE suspension_list_id = :id AND status = 'suspended' AND status_reason IS NOT NULL"
+    ),
+}
+
+
+def set_reasons(session: Session, row: StatusList) -> dict[int, str]:
+    """The reason code of every set bit of ``row``: published with the list, so that a
+    research-integrity sanction (科研失信) is visible to every province's verifiers, not
+    only to this node's."""
+    session.flush()  # a status change of this transaction is part of the answer
+    found = session.connection().execute(_SET_REASONS[row.purpose], {"id": row.id})
+    return {int(index): str(reason) for index, reason in found}
+
+
+def sign_list(
+    row: StatusList,
+    did: str,
+    base_url: str,
+    ring: KeyRing,
+    now: datetime,
+    ttl: int,
+    reasons: Mapping[int, str] | None = None,
+) -> None:
+    """Re-sign the list credential of ``row`` (after its bits changed), with the
+    reasons of its set bits."""
     record, key = ring.signing_key(now)
     url = list_url(base_url, row.purpose, row.number)
     unsigned = status_list_credential(
@@ -148,6 +185,7 @@ def sign_list(row: StatusList, did: str, base_url: str, ring: KeyRing, now: date
         Bitstring(row.length, row.bits),
         now,
         now + timedelta(seconds=max(ttl, 60) * 12),
+        reasons=reasons,
     )
     unsigned["@context"] = ["https://www.w3.org/ns/credentials/v2"]
     signed = add_proof(unsigned, key, f"{did}#{record.kid}", now)
@@ -207,7 +245,7 @@ def current_list_credential(
     status change committed meanwhile is signed too, never overwritten by older bits."""
     row = get_list(session, purpose, number, for_update=True)
     if not list_is_fresh(row, now, ttl, ring):
-        sign_list(row, did, base_url, ring, now, ttl)
+        sign_list(row, did, base_url, ring, now, ttl, set_reasons(session, row))
         session.add(row)
         session.flush()
     return row
@@ -265,7 +303,8 @@ def change_status(
     bits.set(index, value)
     row.bits = bits.to_bytes()
     row.version += 1
-    sign_list(row, did, base_url, ring, now, ttl)
+    session.add(credential)
+    sign_list(row, did, base_url, ring, now, ttl, set_reasons(session, row))
     session.add_all([credential, row])
     audit.record(
         session,

@@ -135,8 +135,11 @@ def status_list_credential(
     bits: Bitstring,
     valid_from: datetime,
     valid_until: datetime | None = None,
+    reasons: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
-    """The unsigned ``BitstringStatusListCredential`` (§2.2) for ``bits``."""
+    """The unsigned ``BitstringStatusListCredential`` (§2.2) for ``bits``. ``reasons``
+    (index -> reason code of a set bit) become the registry's ``statusReasons`` member
+    of the subject: other verifiers ignore it, the registry's nodes show it."""
     credential: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": list_url,
@@ -150,6 +153,9 @@ def status_list_credential(
             "encodedList": bits.encode(),
         },
     }
+    if reasons:
+        subject = credential["credentialSubject"]
+        subject["statusReasons"] = {str(i): reasons[i] for i in sorted(reasons) if bits.get(i)}
     if valid_until is not None:
         credential["validUntil"] = format_datetime(valid_until)
     return credential

@@ -26,13 +26,14 @@ import base64
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote
 
 import orjson
 
+from registry.credentials.status import REASON_LABELS
 from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
 from registry.federation.chain import resolve_trust_chain
@@ -78,6 +79,8 @@ class PeerList:
     etag: str | None
     #: When the list was last confirmed (a 200 verified, or a 304), by the node's clock.
     confirmed_at: datetime
+    #: The reason code of each set bit, as the member published it with the list.
+    reasons: Mapping[int, str] = field(default_factory=dict)
 
 
 class _ListResolver:
@@ -223,7 +226,11 @@ class PeerDirectory:
             return "unknown", "statusListIndex is beyond the end of the list"
         bit = bool(found.bits[index >> 3] & (0x80 >> (index & 7)))
         when = found.confirmed_at.isoformat(timespec="seconds").replace("+00:00", "Z")
-        return ("set" if bit else "clear"), f"list confirmed at {when}"
+        if not bit:
+            return "clear", f"list confirmed at {when}"
+        code = found.reasons.get(index)
+        label = REASON_LABELS.get(code, code) if code else "no reason published"
+        return "set", f"{label}; list confirmed at {when}"
 
     # --- fetching ---------------------------------------------------------------------------
 
@@ -419,9 +426,7 @@ class PeerDirectory:
             )
             now = self.clock()
             if result.not_modified and previous is not None:
-                self._lists[url] = PeerList(
-                    url, did, previous.purpose, previous.bits, previous.length, previous.etag, now
-                )
+                self._lists[url] = replace(previous, confirmed_at=now)
             else:
                 body = result.body or b""
                 try:
@@ -465,7 +470,29 @@ class PeerDirectory:
         purpose = subject.get("statusPurpose")
         if not isinstance(purpose, str):
             raise RegistryError("the list names no statusPurpose")
-        return PeerList(url, profile.did, purpose, bits.to_bytes(), bits.length, etag, now)
+        reasons = _published_reasons(subject.get("statusReasons"), bits)
+        return PeerList(url, profile.did, purpose, bits.to_bytes(), bits.length, etag, now, reasons)
+
+
+def _published_reasons(value: Any, bits: Bitstring) -> dict[int, str]:
+    """The registry's ``statusReasons`` member (index -> reason code of a set bit), kept
+    only where it is well formed; reasons never decide a verdict, the bits do."""
+    if not isinstance(value, Mapping):
+        return {}
+    reasons: dict[int, str] = {}
+    for key, code in value.items():
+        if (
+            isinstance(key, str)
+            and key.isascii()
+            and key.isdigit()
+            and len(key) <= 10
+            and isinstance(code, str)
+            and 0 < len(code) <= 64
+            and int(key) < bits.length
+            and bits.get(int(key))
+        ):
+            reasons[int(key)] = code
+    return reasons
 
 
 def peer_trust_profiles(directory: PeerDirectory | None) -> Sequence[IssuerProfile]:
