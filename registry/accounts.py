@@ -87,15 +87,6 @@ def create_account(
     return account
 
 
-def sign_in(session: Session, passwords: Passwords, username: str, password: str) -> Account:
-    account = session.exec(select(Account).where(Account.username == username)).first()
-    ok = passwords.verify(account.password_hash if account else None, password)
-    if account is None or not ok or not account.active:
-        raise AuthenticationError("user name or password is wrong")
-    require_no_password_change(account)
-    return account
-
-
 def require_no_password_change(account: Account) -> None:
     """Raise :class:`PasswordChangeRequiredError` for an account holding a one-time password."""
     if account.must_change_password:

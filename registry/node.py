@@ -117,22 +117,28 @@ class NodeState:
             return
         allowed: set[str] = set()
         dev = settings.federation_allow_private
-        policy = OutboundPolicy(allow_private=dev, allow_http=dev)
-        if http is None:
-            verify = (
-                client_ssl_context(Path(settings.federation_ca_file)) if settings.federation_ca_file else None
-            )
-            http = make_http_client(policy, verify=verify)
+        client = self._peer_client(allowed, http)
         self.directory = PeerDirectory(
             trust_anchor=settings.trust_anchor.rstrip("/"),
             trust_anchor_jwks=settings.trust_anchor_keys(),
             own_entity_id=settings.entity_id,
-            client=PeerClient(allowed, policy=policy, http=http),
+            client=client,
             allowed=allowed,
             clock=self.clock,
             status_max_age=settings.peer_status_max_age,
             allow_http_loopback=dev,
         )
+
+    def _peer_client(self, allowed: set[str], http: httpx.AsyncClient | None) -> PeerClient:
+        """The guarded client to the base URLs in ``allowed`` (loopback and http only in
+        development), over ``http`` or one of its own with the configured CA file."""
+        settings = self.settings
+        dev = settings.federation_allow_private
+        policy = OutboundPolicy(allow_private=dev, allow_http=dev)
+        if http is None:
+            ca_file = settings.federation_ca_file
+            http = make_http_client(policy, verify=client_ssl_context(Path(ca_file)) if ca_file else None)
+        return PeerClient(allowed, policy=policy, http=http)
 
     def serve_resolution(self, http: httpx.AsyncClient | None = None) -> None:
         """The trust anchor's resolver (OpenID Federation 1.0 §8.3): a peer client whose
@@ -144,15 +150,10 @@ class NodeState:
             return
         allowed: set[str] = set()
         dev = settings.federation_allow_private
-        policy = OutboundPolicy(allow_private=dev, allow_http=dev)
-        if http is None:
-            verify = (
-                client_ssl_context(Path(settings.federation_ca_file)) if settings.federation_ca_file else None
-            )
-            http = make_http_client(policy, verify=verify)
+        client = self._peer_client(allowed, http)
         self.resolver = EntityResolver(
             trust_anchor=settings.entity_id,
-            client=PeerClient(allowed, policy=policy, http=http),
+            client=client,
             allowed=allowed,
             allow_http_loopback=dev or settings.environment == "development",
         )

@@ -19,34 +19,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from registry.app import create_app
-from registry.database import Database
 from registry.federation.jws import federation_jwks
-from registry.settings import Settings
-from registry.verifier import Verifier
-from tests.conftest import CHEAP_PASSWORDS, MutableClock, issue_row, resident_id
+from tests.conftest import MutableClock, issue_row, resident_id
+from tests.federation_apps import OriginRouter, federated_app, federation_settings
 
 _ACCOUNTS = itertools.count()
 ANCHOR = "https://127.0.0.1:8100"
 JIANGSU = "https://127.0.0.1:8032"
 ANHUI = "https://127.0.0.1:8034"
-
-
-class OriginRouter(httpx.AsyncBaseTransport):
-    """Routes each request to the app serving its origin; counts requests; an origin
-    marked down answers as a refused connection would."""
-
-    def __init__(self) -> None:
-        self.apps: dict[str, Any] = {}
-        self.down: set[str] = set()
-        self.requests: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        self.requests.append(str(request.url))
-        if origin in self.down or origin not in self.apps:
-            raise httpx.ConnectError("connection refused", request=request)
-        return await httpx.ASGITransport(app=self.apps[origin]).handle_async_request(request)
 
 
 @dataclass
@@ -101,31 +81,6 @@ def _check(report: dict[str, Any], name: str) -> dict[str, str]:
     return found
 
 
-def _settings(folder: Path, base_url: str, province: str, **extra: Any) -> Settings:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Settings(
-        data_dir=folder,
-        base_url=base_url,
-        province=province,  # type: ignore[arg-type]
-        database_url=f"sqlite:///{folder}/registry.db",
-        federation_allow_private=True,
-        **extra,
-    )
-
-
-def _make(settings: Settings, clock: MutableClock, router: OriginRouter) -> TestClient:
-    app = create_app(
-        settings,
-        clock,
-        database=Database.from_url(settings.resolved_database_url),
-        passwords=CHEAP_PASSWORDS,
-        verifier=Verifier(workers=1),
-        peer_http=httpx.AsyncClient(transport=router),
-    )
-    router.apps[settings.entity_id] = app
-    return TestClient(app, raise_server_exceptions=False)
-
-
 def _admin_and_officer(client: TestClient) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
     from tests.conftest import Actors
 
@@ -137,7 +92,9 @@ def _admin_and_officer(client: TestClient) -> tuple[dict[str, str], dict[str, st
 def federation(tmp_path: Path) -> Iterator[Federation]:
     clock = MutableClock()
     router = OriginRouter()
-    anchor = _make(_settings(tmp_path / "anchor", ANCHOR, "31", role="anchor"), clock, router)
+    anchor = federated_app(
+        federation_settings(tmp_path / "anchor", ANCHOR, "31", role="anchor"), clock, router
+    )
     with anchor:
         anchor_node = anchor.app.state.node  # type: ignore[attr-defined]
         with anchor_node.db.session(write=False) as session:
@@ -149,8 +106,8 @@ def federation(tmp_path: Path) -> Iterator[Federation]:
         members = {JIANGSU: "32", ANHUI: "34"}
         opened = []
         for origin, province in members.items():
-            client = _make(
-                _settings(
+            client = federated_app(
+                federation_settings(
                     tmp_path / province, origin, province, trust_anchor=ANCHOR, trust_anchor_jwks=anchor_jwks
                 ),
                 clock,

@@ -25,8 +25,6 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from registry.app import create_app
-from registry.database import Database
 from registry.federation import chain as chains
 from registry.federation.errors import FederationError, FetchError
 from registry.federation.jws import federation_jwks
@@ -42,12 +40,10 @@ from registry.federation.statements import (
     unverified_claims,
     verify_entity_statement,
 )
-from registry.settings import Settings
 from registry.signing.jose import sign_jws
 from registry.signing.keys import Ed25519PrivateKey, generate_private_key, jwk_thumbprint
-from registry.verifier import Verifier
-from tests.conftest import CHEAP_PASSWORDS, NOW, Actors, MutableClock, issue_row, resident_id
-from tests.test_federation_flow import OriginRouter
+from tests.conftest import NOW, Actors, MutableClock, issue_row, resident_id
+from tests.federation_apps import OriginRouter, federated_app, federation_settings
 
 ANCHOR = "https://127.0.0.1:8100"
 JIANGSU = "https://127.0.0.1:8032"
@@ -112,36 +108,13 @@ class World:
         return chains.resolve_trust_chain(JIANGSU, {ANCHOR: self.anchor_jwks()}, self.clock(), self.fetch)
 
 
-def _settings(folder: Path, base_url: str, province: str, **extra: Any) -> Settings:
-    folder.mkdir(parents=True, exist_ok=True)
-    return Settings(
-        data_dir=folder,
-        base_url=base_url,
-        province=province,  # type: ignore[arg-type]
-        database_url=f"sqlite:///{folder}/registry.db",
-        federation_allow_private=True,
-        **extra,
-    )
-
-
-def _make(settings: Settings, clock: MutableClock, router: OriginRouter) -> TestClient:
-    app = create_app(
-        settings,
-        clock,
-        database=Database.from_url(settings.resolved_database_url),
-        passwords=CHEAP_PASSWORDS,
-        verifier=Verifier(workers=1),
-        peer_http=httpx.AsyncClient(transport=router),
-    )
-    router.apps[settings.entity_id] = app
-    return TestClient(app, raise_server_exceptions=False)
-
-
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     clock = MutableClock()
     router = OriginRouter()
-    anchor = _make(_settings(tmp_path / "anchor", ANCHOR, "31", role="anchor"), clock, router)
+    anchor = federated_app(
+        federation_settings(tmp_path / "anchor", ANCHOR, "31", role="anchor"), clock, router
+    )
     with anchor:
         w = World(clock, router, {ANCHOR: anchor})
         anchor_jwks = json.dumps(w.anchor_jwks())
@@ -151,7 +124,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                 (JIANGSU, "32", {"statement_lifetime": JIANGSU_LIFETIME}),
                 (ANHUI, "34", {}),
             ):
-                settings = _settings(
+                settings = federation_settings(
                     tmp_path / province,
                     origin,
                     province,
@@ -159,7 +132,7 @@ def world(tmp_path: Path) -> Iterator[World]:
                     trust_anchor_jwks=anchor_jwks,
                     **extra,
                 )
-                client = _make(settings, clock, router)
+                client = federated_app(settings, clock, router)
                 client.__enter__()
                 opened.append(client)
                 w.clients[origin] = client

@@ -25,7 +25,7 @@ import asyncio
 import base64
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -493,7 +493,3 @@ def _published_reasons(value: Any, bits: Bitstring) -> dict[int, str]:
         ):
             reasons[int(key)] = code
     return reasons
-
-
-def peer_trust_profiles(directory: PeerDirectory | None) -> Sequence[IssuerProfile]:
-    return directory.profiles() if directory is not None else ()

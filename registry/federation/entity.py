@@ -93,7 +93,7 @@ def federation_entity_metadata(
     return metadata
 
 
-def entity_configuration_claims(
+def entity_configuration(
     *,
     entity_id: str,
     role: Role,
@@ -108,8 +108,9 @@ def entity_configuration_claims(
     assertion_records: Sequence[Mapping[str, Any]] = (),
     credential_types: Iterable[str] = (),
     allow_http_loopback: bool = False,
-) -> dict[str, Any]:
-    """The claims of this entity's configuration at ``now``, checked as a verifier would.
+) -> str:
+    """This entity's Entity Configuration at ``now``: its claims checked as a verifier
+    would check them, then signed with the ring's active federation key.
 
     A node (``role`` ``node``) needs ``did`` and ``province``; ``assertion_records`` are
     its credential-signing ring's public records (:meth:`KeyRing.public_records`: every
@@ -140,7 +141,7 @@ def entity_configuration_claims(
     if not jwks["keys"]:
         raise EntityConfigurationError("the entity publishes no federation key")
     try:
-        return entity_statement_claims(
+        claims = entity_statement_claims(
             iss=entity_id,
             sub=entity_id,
             issued_at=now,
@@ -154,6 +155,7 @@ def entity_configuration_claims(
         raise EntityConfigurationError(
             f"this entity's settings make an invalid statement: {exc.detail}"
         ) from None
+    return sign_with_ring(claims, federation_ring, now, allow_http_loopback=allow_http_loopback)
 
 
 def active_key(ring: KeyRing, now: datetime) -> Ed25519PrivateKey:
@@ -173,41 +175,6 @@ def sign_with_ring(
         return sign_entity_statement(claims, key, allow_http_loopback=allow_http_loopback)
     except StatementError as exc:  # e.g. the active key is held compromised from a later instant
         raise EntityConfigurationError(f"this entity cannot sign the statement: {exc.detail}") from None
-
-
-def entity_configuration(
-    *,
-    entity_id: str,
-    role: Role,
-    federation_ring: KeyRing,
-    now: datetime,
-    lifetime: timedelta,
-    organization_name: str,
-    organization_name_en: str,
-    trust_anchor: str | None = None,
-    did: str | None = None,
-    province: str | None = None,
-    assertion_records: Sequence[Mapping[str, Any]] = (),
-    credential_types: Iterable[str] = (),
-    allow_http_loopback: bool = False,
-) -> str:
-    """The signed Entity Configuration (see :func:`entity_configuration_claims`)."""
-    claims = entity_configuration_claims(
-        entity_id=entity_id,
-        role=role,
-        federation_ring=federation_ring,
-        now=now,
-        lifetime=lifetime,
-        organization_name=organization_name,
-        organization_name_en=organization_name_en,
-        trust_anchor=trust_anchor,
-        did=did,
-        province=province,
-        assertion_records=assertion_records,
-        credential_types=credential_types,
-        allow_http_loopback=allow_http_loopback,
-    )
-    return sign_with_ring(claims, federation_ring, now, allow_http_loopback=allow_http_loopback)
 
 
 def historical_key_entries(ring: KeyRing) -> list[dict[str, Any]]:

@@ -19,9 +19,8 @@ from cryptography.exceptions import InvalidSignature
 
 from registry.federation.errors import FederationError
 from registry.signing.encoding import b64url_decode
-from registry.signing.errors import CanonicalizationError, EncodingError, KeyMaterialError
-from registry.signing.jcs import loads
-from registry.signing.jose import ACCEPTED_ALGORITHMS, sign_jws
+from registry.signing.errors import EncodingError, KeyMaterialError, TokenFormatError
+from registry.signing.jose import ACCEPTED_ALGORITHMS, json_object_segment, sign_jws, split_compact
 from registry.signing.keys import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -56,13 +55,11 @@ class CompactJWS:
 
 
 def _json_object(segment: bytes, what: str, error: type[FederationError]) -> dict[str, Any]:
+    """:func:`registry.signing.jose.json_object_segment`, failing as ``error``."""
     try:
-        value = loads(b64url_decode(segment))
-    except (EncodingError, CanonicalizationError) as exc:
-        raise error(f"{what} is not base64url JSON: {exc.detail}") from None
-    if not isinstance(value, dict):
-        raise error(f"{what} is not a JSON object")
-    return value
+        return json_object_segment(segment, what)
+    except TokenFormatError as exc:
+        raise error(exc.detail) from None
 
 
 def _short(value: Any) -> str:
@@ -82,21 +79,10 @@ def media_type_matches(typ: object, expected: str) -> bool:
 def parse_compact_jws(token: str | bytes, typ: str, error: type[FederationError]) -> CompactJWS:
     """Split and check the protected header: JSON object, allowed ``alg``, ``typ`` equal to
     ``typ``, a non-empty ``kid``, no critical or forbidden header parameters."""
-    if isinstance(token, str):
-        try:
-            raw = token.encode("ascii")
-        except UnicodeEncodeError:
-            raise error("token must be ASCII text") from None
-    elif isinstance(token, bytes | bytearray | memoryview):
-        raw = bytes(token)
-    else:
-        raise error("token must be text")
-    if len(raw) > MAX_JWS_BYTES:
-        raise error("token is too large")
-    parts = raw.split(b".")
-    if len(parts) != 3 or not all(parts):
-        raise error("token is not a compact JWS (three non-empty segments)")
-    header_b64, payload_b64, signature_b64 = parts
+    try:
+        header_b64, payload_b64, signature_b64, signing_input = split_compact(token, MAX_JWS_BYTES)
+    except TokenFormatError as exc:
+        raise error(exc.detail) from None
     header = _json_object(header_b64, "header", error)
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ACCEPTED_ALGORITHMS:
@@ -116,11 +102,11 @@ def parse_compact_jws(token: str | bytes, typ: str, error: type[FederationError]
     except EncodingError:
         raise error("signature is not base64url") from None
     return CompactJWS(
-        token=raw.decode("ascii"),
+        token=signing_input.decode("ascii") + "." + signature_b64.decode("ascii"),
         header=header,
         payload_segment=payload_b64,
         signature=signature,
-        signing_input=raw[: len(header_b64) + 1 + len(payload_b64)],
+        signing_input=signing_input,
         kid=kid,
     )
 

@@ -19,6 +19,7 @@ from registry.auth import Principal
 from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.credentials.identity import check_characters
+from registry.database import on_commit
 from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from registry.limits import read_json_body
@@ -298,8 +299,8 @@ def change_status(
         ttl=node.settings.status_list_max_age,
         allow_unspecified=allow_unspecified,
     )
-    session.commit()  # committed before the cache is cleared, so no reader re-caches the old bits
-    node.status_cache.invalidate()
+    # Cleared once committed, so that no reader re-caches the old bits.
+    on_commit(session, node.status_cache.invalidate)
     return row
 
 

@@ -90,7 +90,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _split(token: str | bytes) -> tuple[bytes, bytes, bytes, bytes]:
+def split_compact(token: str | bytes, max_bytes: int = MAX_TOKEN_BYTES) -> tuple[bytes, bytes, bytes, bytes]:
+    """A compact JWS as (header, payload, signature) segments and the signing input;
+    ASCII, at most ``max_bytes``, three non-empty segments, or :class:`TokenFormatError`."""
     if isinstance(token, str):
         try:
             raw = token.encode("ascii")
@@ -100,7 +102,7 @@ def _split(token: str | bytes) -> tuple[bytes, bytes, bytes, bytes]:
         raw = bytes(token)
     else:
         raise TokenFormatError("token must be text")
-    if len(raw) > MAX_TOKEN_BYTES:
+    if len(raw) > max_bytes:
         raise TokenFormatError("token is too large")
     parts = raw.split(b".")
     if len(parts) != 3 or not all(parts):
@@ -109,7 +111,9 @@ def _split(token: str | bytes) -> tuple[bytes, bytes, bytes, bytes]:
     return header_b64, payload_b64, signature_b64, raw[: len(header_b64) + 1 + len(payload_b64)]
 
 
-def _json_object(segment: bytes, what: str) -> dict[str, Any]:
+def json_object_segment(segment: bytes, what: str) -> dict[str, Any]:
+    """A base64url segment holding a JSON object, read by the strict parser (duplicate
+    members refused), or :class:`TokenFormatError`."""
     try:
         value = loads(b64url_decode(segment))
     except (EncodingError, CanonicalizationError) as exc:
@@ -131,9 +135,9 @@ def verify_jws(
     under ``purpose`` (``assertionMethod`` for credentials, ``authentication`` for a
     node's requests); the payload is decoded only after the signature verifies.
     ``accepted_types`` are lower-case."""
-    header_b64, payload_b64, signature_b64, signing_input = _split(token)
+    header_b64, payload_b64, signature_b64, signing_input = split_compact(token)
     # 1. The protected header: a JSON object, an allowed alg, the expected typ.
-    header = _json_object(header_b64, "header")
+    header = json_object_segment(header_b64, "header")
     alg = header.get("alg")
     if not isinstance(alg, str) or alg not in ACCEPTED_ALGORITHMS:
         raise TokenFormatError(f"algorithm {_short(alg)} is not accepted; only EdDSA/Ed25519")
@@ -168,7 +172,7 @@ def verify_jws(
     except InvalidSignature:
         raise InvalidSignatureError("JWS signature does not verify") from None
     # 4. Only now is the payload read.
-    return VerifiedJWS(header, _json_object(payload_b64, "payload"), method)
+    return VerifiedJWS(header, json_object_segment(payload_b64, "payload"), method)
 
 
 def verify_vc_jwt(
