@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean browser-deps screenshots
 
 # constraints.txt pins every package the tests ran with (warnings are errors in the
 # tests, so an unpinned upstream release could turn CI red overnight). Refresh it with
@@ -23,8 +23,25 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check registry tests bench
 	$(BIN)/mypy
 
-test: lint
+# axe-core (npm) for the accessibility check of the browser tests, pinned in
+# tests/browser/package.json; node_modules stays out of git. Without npm the browser
+# tests' accessibility check skips on a developer's machine (CI installs npm).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/browser/package.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix tests/browser --no-audit --no-fund --no-package-lock --loglevel=error && touch $@; \
+	else echo "npm not found: the browser tests' accessibility check will skip"; fi
+
+browser-deps: $(AXE)
+
+test: lint browser-deps
 	$(BIN)/pytest
+
+# The pictures README shows (docs/screenshots/*.png), taken by the browser tests in
+# headless Chromium; Chinese text needs a CJK font (Debian: fonts-wqy-zenhei).
+screenshots: $(STAMP) browser-deps
+	REGISTRY_DOCS_SCREENSHOTS=1 $(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.signing
@@ -34,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.hostile_bodies
 	$(BIN)/python -m bench.federation_verify
 	$(BIN)/python -m bench.issuance_scale
+	$(BIN)/python -m bench.load
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/browser/node_modules

@@ -216,15 +216,39 @@ class CpuMeter:
 
 # --- a uvicorn server in a child process -------------------------------------------------
 
+#: The path of the reference app's one route (:func:`plain_app`).
+PLAIN_HELLO_PATH = "/hello"
+
+
+def plain_app() -> FastAPI:
+    """The HTTP benchmarks' reference: a plain FastAPI app with one route answering
+    ``{"hello": "world"}``, none of the node's middleware, state or routes."""
+    app = FastAPI()
+
+    @app.get(PLAIN_HELLO_PATH)
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
+
+
+def _redirect_stderr(log: str) -> None:
+    stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
+    os.dup2(stream.fileno(), 2)
+    sys.stderr = stream
+
+
+def _run(app: FastAPI, port: int) -> None:
+    """The same uvicorn settings for every server a benchmark compares."""
+    import uvicorn
+
+    uvicorn.run(app, host=HOST, port=port, log_level="warning")
+
 
 def _serve(folder: str, port: int, hello: bool, log: str, real_passwords: bool = False) -> None:
     """Child process: the node on the database in ``folder``, one uvicorn worker; its
     standard error goes to ``log``."""
-    import uvicorn
-
-    stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
-    os.dup2(stream.fileno(), 2)
-    sys.stderr = stream
+    _redirect_stderr(log)
     app = make_app(Path(folder), port, real_passwords=real_passwords)
     if hello:
 
@@ -232,7 +256,13 @@ def _serve(folder: str, port: int, hello: bool, log: str, real_passwords: bool =
         def bench_hello() -> dict[str, str]:
             return {"hello": "world"}
 
-    uvicorn.run(app, host=HOST, port=port, log_level="warning")
+    _run(app, port)
+
+
+def _serve_plain(port: int, log: str) -> None:
+    """Child process: :func:`plain_app`, one uvicorn worker, as :func:`_serve`."""
+    _redirect_stderr(log)
+    _run(plain_app(), port)
 
 
 class Server:
@@ -263,24 +293,21 @@ class Server:
 
 
 @contextmanager
-def serve(
-    folder: Path, port: int, *, hello: bool = False, timeout: float = 60.0, real_passwords: bool = False
+def _serving(
+    target: Any, args: tuple[Any, ...], base: str, log: Path, ready_path: str, timeout: float
 ) -> Iterator[Server]:
-    """Serve the node in ``folder`` on ``port`` (a child process started with spawn, so
-    it shares nothing with this one) until the block ends; yields once the node answers."""
-    log = folder / f"server-{port}.log"
-    process = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(str(folder), port, hello, str(log), real_passwords), daemon=True
-    )
+    """Run ``target(*args)`` in a child process (spawn, so it shares nothing with this
+    one) until the block ends; yields once ``ready_path`` answers 200."""
+    process = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
     process.start()
-    server = Server(f"http://{HOST}:{port}", log, process.pid)
+    server = Server(base, log, process.pid)
     try:
         deadline = time.monotonic() + timeout
         while True:
             if not process.is_alive():
                 raise RuntimeError(f"the server exited with code {process.exitcode}:\n{server.log_tail()}")
             try:
-                if httpx.get(f"{server.base}/health", timeout=2.0).status_code == 200:
+                if httpx.get(f"{server.base}{ready_path}", timeout=2.0).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -294,3 +321,26 @@ def serve(
         if process.is_alive():
             process.kill()
             process.join()
+
+
+@contextmanager
+def serve(
+    folder: Path, port: int, *, hello: bool = False, timeout: float = 60.0, real_passwords: bool = False
+) -> Iterator[Server]:
+    """Serve the node in ``folder`` on ``port`` until the block ends; yields once the
+    node answers."""
+    log = folder / f"server-{port}.log"
+    args = (str(folder), port, hello, str(log), real_passwords)
+    with _serving(_serve, args, f"http://{HOST}:{port}", log, "/health", timeout) as server:
+        yield server
+
+
+@contextmanager
+def serve_plain(folder: Path, port: int, *, timeout: float = 60.0) -> Iterator[Server]:
+    """Serve :func:`plain_app` on ``port`` with the node's uvicorn settings (the HTTP
+    benchmarks' reference, run beside the node in the same run)."""
+    log = folder / f"plain-{port}.log"
+    with _serving(
+        _serve_plain, (port, str(log)), f"http://{HOST}:{port}", log, PLAIN_HELLO_PATH, timeout
+    ) as server:
+        yield server

@@ -1,21 +1,31 @@
-"""HTTP verification benchmark: ``python -m bench.http_verify``.
+"""HTTP benchmark of the node: ``python -m bench.http_verify``.
 
-One uvicorn worker (a child process, log level warning) serves a fresh SQLite node on a
-free loopback port, with one extra route, ``GET /bench/hello`` answering
-``{"hello": "world"}`` through the same FastAPI stack (a sync endpoint, like most
-routes). Rounds of load against hello and against ``POST /v1/verifications`` (one
-credential issued by this node, JSON body ``{"credential": <vc>}``, an HR key with scope
-verify) alternate: hello, verify, hello, verify … The medians of requests/s, and the
-ratio verify/hello, are printed; target: verify >= 0.4x hello.
+The reference is a plain FastAPI app (``bench.common.plain_app``: one async route
+answering ``{"hello": "world"}``, none of the node's middleware), served in the same run
+by uvicorn with the same settings as the node: one worker in a child process, log level
+warning, its own free loopback port. The node serves a fresh SQLite database with one
+credential issued by itself and one extra route, ``GET /bench/hello``, the same hello
+answered through the node's own stack (its middleware; a sync endpoint, like most
+routes). Four endpoints are loaded in interleaved rounds (plain, node hello, status list,
+verify, plain, …):
+
+- ``GET /hello`` on the plain app (the reference),
+- ``GET /bench/hello`` on the node,
+- ``GET /status/revocation/1`` on the node (the signed list of that credential, 200),
+- ``POST /v1/verifications`` on the node (that credential, JSON body
+  ``{"credential": <vc>}``, an HR key with scope verify).
+
+Each endpoint's requests/s is reported as a ratio to the plain app's in the same round:
+the median of the rounds and their range. Targets: status list >= 0.8x, verify >= 0.4x.
 
 Load comes from ``wrk`` when it is installed (``apt-get install wrk``), else from a
 Python generator: several processes, each with one keep-alive ``http.client``
 connection (slower than wrk, so both rates then say as much about the client).
 Traffic goes only to 127.0.0.1 and every round stops after ``--seconds``.
 
-Two figures explain the ratio: the server's CPU time per request (from /proc, so a
-noisy neighbour inflates it less than it deflates requests/s), and, once the server
-has stopped, where a verification's time goes, each step timed in this process on the
+Two figures explain the ratios: the server's CPU time per request (from /proc, so a
+noisy neighbour inflates it less than it deflates requests/s), and, once the servers
+have stopped, where a verification's time goes, each step timed in this process on the
 same database (interleaved rounds, medians).
 """
 
@@ -41,6 +51,7 @@ from sqlalchemy import text
 
 from bench.common import (
     HOST,
+    PLAIN_HELLO_PATH,
     TestClient,
     expect,
     free_port,
@@ -51,6 +62,7 @@ from bench.common import (
     node_of,
     officer_headers,
     serve,
+    serve_plain,
 )
 from registry import audit
 from registry.auth import Principal, find_hr_client
@@ -62,8 +74,16 @@ from registry.signing import jcs
 from registry.verifier import verify_one
 
 TARGET = 0.4
+STATUS_TARGET = 0.8
 VERIFY_PATH = "/v1/verifications"
 HELLO_PATH = "/bench/hello"
+#: name -> (label, target as a ratio to the plain app, or None)
+ENDPOINTS: dict[str, tuple[str, float | None]] = {
+    "plain": (f"plain FastAPI GET {PLAIN_HELLO_PATH}", None),
+    "hello": (f"node GET {HELLO_PATH}", None),
+    "status": ("node GET /status/revocation/1", STATUS_TARGET),
+    "verify": (f"node POST {VERIFY_PATH}", TARGET),
+}
 
 
 @dataclass
@@ -108,9 +128,9 @@ def wrk_scripts(folder: Path, body: bytes, authorization: str) -> dict[str, Path
         f"wrk.body = {_lua_string(body.decode('utf-8'))}\n" + _DONE,
         encoding="utf-8",
     )
-    hello = folder / "hello.lua"
-    hello.write_text(_DONE, encoding="utf-8")
-    return {"hello": hello, "verify": verify}
+    get = folder / "get.lua"
+    get.write_text(_DONE, encoding="utf-8")
+    return {"plain": get, "hello": get, "status": get, "verify": verify}
 
 
 def wrk_round(wrk: str, url: str, script: Path, seconds: float, connections: int) -> Round:
@@ -183,6 +203,7 @@ def python_round(
 
 def prepare(folder: Path, port: int) -> tuple[dict[str, Any], dict[str, str]]:
     """Node database in ``folder``: one credential and an HR key (its headers)."""
+    # The credential's revocation list is /status/revocation/1 (see status_path).
     app = make_app(folder, port)
     node = node_of(app)
     with TestClient(app) as client:
@@ -194,9 +215,22 @@ def prepare(folder: Path, port: int) -> tuple[dict[str, Any], dict[str, str]]:
     return vc, headers
 
 
-def check_answers(base: str, body: bytes, headers: dict[str, str]) -> None:
+def status_path(vc: dict[str, Any], base: str) -> str:
+    """The path of the credential's revocation list on the node."""
+    url = next(e for e in vc["credentialStatus"] if e["statusPurpose"] == "revocation")[
+        "statusListCredential"
+    ]
+    expect(url.startswith(base + "/status/"), f"unexpected status list URL {url}")
+    return str(url).removeprefix(base)
+
+
+def check_answers(base: str, plain: str, body: bytes, headers: dict[str, str], status: str) -> None:
+    reference = httpx.get(plain + PLAIN_HELLO_PATH)
+    expect(reference.status_code == 200 and reference.json() == {"hello": "world"}, reference.text)
     hello = httpx.get(base + HELLO_PATH)
     expect(hello.status_code == 200 and hello.json() == {"hello": "world"}, hello.text)
+    listed = httpx.get(base + status)
+    expect(listed.status_code == 200 and "etag" in listed.headers, listed.text)
     verdict = httpx.post(
         base + VERIFY_PATH, content=body, headers={**headers, "Content-Type": "application/json"}
     )
@@ -283,28 +317,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of each endpoint")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each endpoint (at least 3)")
     parser.add_argument("--seconds", type=float, default=5.0, help="per round")
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     parser.add_argument(
         "--python", action="store_true", help="use the Python load generator even if wrk is here"
     )
+    parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
     args = parser.parse_args()
+    args.rounds = max(args.rounds, 3)
 
     wrk = None if args.python else shutil.which("wrk")
-    port = free_port()
-    names = ("hello", "verify")
+    port, plain_port = free_port(), free_port()
+    names = tuple(ENDPOINTS)
     rounds: dict[str, list[Round]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="bench-http-verify-") as tmp:
         folder = Path(tmp)
         vc, headers = prepare(folder, port)
         body = orjson.dumps({"credential": vc})
-        with serve(folder, port, hello=True) as server, contextlib.ExitStack() as stack:
-            check_answers(server.base, body, headers)
+        with (
+            serve(folder, port, hello=True) as server,
+            serve_plain(folder, plain_port) as plain,
+            contextlib.ExitStack() as stack,
+        ):
+            status = status_path(vc, server.base)
+            check_answers(server.base, plain.base, body, headers, status)
+            servers = {"plain": plain, "hello": server, "status": server, "verify": server}
             load: Callable[[str, float], Round]
             if wrk is not None:
                 scripts = wrk_scripts(folder, body, headers["Authorization"])
-                urls = {"hello": server.base + HELLO_PATH, "verify": server.base + VERIFY_PATH}
+                urls = {
+                    "plain": plain.base + PLAIN_HELLO_PATH,
+                    "hello": server.base + HELLO_PATH,
+                    "status": server.base + status,
+                    "verify": server.base + VERIFY_PATH,
+                }
 
                 def load(name: str, seconds: float) -> Round:
                     return wrk_round(wrk, urls[name], scripts[name], seconds, args.connections)
@@ -312,59 +359,77 @@ def main() -> None:
                 generator = f"wrk, 1 thread, {args.connections} connections"
             else:
                 json_headers = {**headers, "Content-Type": "application/json"}
-                calls: dict[str, tuple[str, str, bytes | None, dict[str, str]]] = {
-                    "hello": ("GET", HELLO_PATH, None, {}),
-                    "verify": ("POST", VERIFY_PATH, body, json_headers),
+                calls: dict[str, tuple[int, str, str, bytes | None, dict[str, str]]] = {
+                    "plain": (plain_port, "GET", PLAIN_HELLO_PATH, None, {}),
+                    "hello": (port, "GET", HELLO_PATH, None, {}),
+                    "status": (port, "GET", status, None, {}),
+                    "verify": (port, "POST", VERIFY_PATH, body, json_headers),
                 }
                 pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(args.connections))
 
                 def load(name: str, seconds: float) -> Round:
-                    return python_round(pool, args.connections, port, *calls[name], seconds)
+                    call_port, method, path, call_body, call_headers = calls[name]
+                    return python_round(
+                        pool, args.connections, call_port, method, path, call_body, call_headers, seconds
+                    )
 
                 generator = f"Python http.client, {args.connections} processes x 1 keep-alive connection"
             for name in names:  # warm-up, not counted
                 load(name, 1.0)
             for _ in range(args.rounds):
                 for name in names:
-                    before = server.cpu_seconds()
+                    before = servers[name].cpu_seconds()
                     result = load(name, args.seconds)
-                    after = server.cpu_seconds()
+                    after = servers[name].cpu_seconds()
                     if before is not None and after is not None:
                         result.cpu_seconds = after - before
                     rounds[name].append(result)
         log = server.log_summary()
-        steps = breakdown(folder, port, vc, headers)
+        print_rounds(rounds, generator, args.rounds, args.seconds, log)
+        if not args.no_breakdown:
+            # printed after the load figures, which stand whatever happens here
+            steps = breakdown(folder, port, vc, headers)
+            print()
+            print("where a verification's time goes (this process, one thread, median µs per call):")
+            for step, micros in steps:
+                print(f"  {step:74s} {'' if micros != micros else f'{micros:8.0f}'}")
 
-    print(f"one uvicorn worker (h11, asyncio), SQLite node; load: {generator}")
-    print(f"{args.rounds} alternating rounds of {args.seconds:.0f} s per endpoint; medians")
+
+def print_rounds(
+    rounds: dict[str, list[Round]], generator: str, count: int, seconds: float, log: str
+) -> None:
+    """The load figures: each endpoint's rates and its ratio to the plain app."""
+    names = tuple(ENDPOINTS)
+    print(f"one uvicorn worker each (h11, asyncio), SQLite node; load: {generator}")
     print(
-        f"{'endpoint':26s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>8s} "
-        f"{'errors':>6s} {'CPU ms/req':>10s}"
+        f"{count} interleaved rounds of {seconds:.0f} s per endpoint; medians; "
+        "x plain = requests/s over the plain FastAPI app's in the same round, median (range)"
     )
-    med: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    for name, label in (("hello", f"GET {HELLO_PATH}"), ("verify", f"POST {VERIFY_PATH}")):
+    print(
+        f"{'endpoint':34s} {'req/s':>7s} {'min':>7s} {'max':>7s} {'p50 ms':>7s} {'p99 ms':>8s} "
+        f"{'errors':>6s} {'CPU ms/req':>10s}  {'x plain':>18s}"
+    )
+    verdicts: list[str] = []
+    for name in names:
+        label, target = ENDPOINTS[name]
         rates = [r.rate for r in rounds[name]]
-        med[name] = median(rates)
         p50 = median([r.p50_ms for r in rounds[name] if r.p50_ms is not None])
         p99 = median([r.p99_ms for r in rounds[name] if r.p99_ms is not None])
         errors = sum(r.errors for r in rounds[name])
-        cpu[name] = median([r.cpu_seconds / r.requests * 1e3 for r in rounds[name] if r.cpu_seconds])
+        cpu = median([r.cpu_seconds / r.requests * 1e3 for r in rounds[name] if r.cpu_seconds])
+        ratios = [r.rate / p.rate for p, r in zip(rounds["plain"], rounds[name], strict=True)]
+        ratio = median(ratios)
+        shown = f"{ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         print(
-            f"{label:26s} {med[name]:7.0f} {min(rates):7.0f} {max(rates):7.0f} {p50:7.1f} {p99:8.1f} "
-            f"{errors:6d} {cpu[name]:10.2f}"
+            f"{label:34s} {median(rates):7.0f} {min(rates):7.0f} {max(rates):7.0f} {p50:7.1f} {p99:8.1f} "
+            f"{errors:6d} {cpu:10.2f}  {shown:>18s}"
         )
-    per_round = [v.rate / h.rate for h, v in zip(rounds["hello"], rounds["verify"], strict=True)]
-    ratio = med["verify"] / med["hello"]
-    print(f"ratio verify/hello per round: {', '.join(f'{x:.2f}' for x in per_round)}")
-    print(f"CPU per request, hello/verify: {cpu['hello'] / cpu['verify']:.2f}")
-    verdict = "met" if ratio >= TARGET else "MISSED"
-    print(f"target: verify >= {TARGET:.2f}x hello; measured {ratio:.2f}x (median of rates) — {verdict}")
+        if target is not None:
+            verdict = "met" if ratio >= target else "MISSED"
+            verdicts.append(f"target: {label} >= {target:.2f}x plain; measured {ratio:.2f}x — {verdict}")
+    for line in verdicts:
+        print(line)
     print(log)
-    print()
-    print("where a verification's time goes (this process, one thread, median µs per call):")
-    for name, micros in steps:
-        print(f"  {name:74s} {'' if micros != micros else f'{micros:8.0f}'}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from registry import __version__
+from registry import __version__, openapi
 from registry.auth import API_KEY_PREFIX, Passwords
 from registry.credentials import catalogue
 from registry.database import Database, migrate
@@ -22,6 +22,7 @@ from registry.problems import install_problem_handlers
 from registry.routes import accounts, admin, docs, federation, holder, issuance, public, vcapi, verification
 from registry.settings import Settings
 from registry.verifier import Verifier
+from registry.web import router as web_router
 
 __all__ = ["Clock", "NodeState", "create_app", "prepare_database", "utc_now"]
 
@@ -63,6 +64,16 @@ def body_limits(settings: Settings) -> list[tuple[str, int]]:
         ("/credentials/issue", 64 * kib),
         ("/v1/verifications/batch", VERIFICATION_BATCH_BYTES),
         ("/v1/issuance/batches/", settings.max_batch_body_bytes),
+        # Web pages: a credential file of up to 256 KiB with its form; small forms.
+        ("/verify", 272 * kib),
+        ("/verify/lookup", 2 * kib),
+        ("/holder/", 4 * kib),
+        # The desks: a credential file, a CSV or ZIP of up to 1,000, an evaluation batch.
+        ("/hr/verify", 272 * kib),
+        ("/hr/jobs", 8 << 20),
+        ("/hr/", 4 * kib),
+        ("/officer/batches", settings.max_batch_body_bytes),
+        ("/officer/", 8 * kib),
     ]
 
 
@@ -81,7 +92,7 @@ TAGS = [
 def prepare_database(
     settings: Settings, db: Database, clock: Clock = utc_now, *, run_migrations: bool = True
 ) -> None:
-    """Migrate, make the key ring if there is none, and seed the catalogue if empty."""
+    """Migrate, make the key ring if there is none, and bring the catalogue up to its seed."""
     if run_migrations:
         migrate(db.engine)
     with db.session() as session:
@@ -89,8 +100,8 @@ def prepare_database(
 
         NodeKeyStore(settings.key_passphrase).load_or_create(session, clock())
         NodeKeyStore(settings.key_passphrase, "federation").load_or_create(session, clock())
-        if not catalogue.list_types(session, include_inactive=True):
-            catalogue.seed(session, clock())
+        # Adds what is missing and, once per seed version, corrects the seeded entries.
+        catalogue.seed(session, clock())
 
 
 def create_app(
@@ -148,8 +159,13 @@ def create_app(
     )
     app.state.node = node
     install_problem_handlers(app)
+    from registry.routes import contexts as context_routes
+
+    app.include_router(context_routes.router)
     for module in (public, verification, issuance, holder, accounts, admin, vcapi, federation, docs):
         app.include_router(module.router)
+    app.include_router(web_router)
+    openapi.install(app)
     app.add_middleware(StrictJSONBodies, deferred=DEFERRED_BODY_ROUTES)
     app.add_middleware(NoSecretsInQuery, key_prefix=API_KEY_PREFIX)
     app.add_middleware(

@@ -6,17 +6,53 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from registry import i18n
 from registry.auth import Principal
 from registry.database import Database
-from registry.models import AuditEvent
+from registry.models import AuditEvent, HrClient
 
 log = logging.getLogger("registry.audit")
+
+#: Whoever verifies through the public W3C VC API: no key, no account, nobody named.
+ANONYMOUS = Principal("anonymous", "vc-api", "anonymous")
+#: How a holder's audit names who acted (English message ids, domain ``reports``).
+ANONYMOUS_VERIFICATION = "anonymous verification"
+YOU = "you"
+STAFF = "%(department)s (%(role)s)"
+FEDERATION_NODE = "%(department)s (federation node)"
+ROLE_WORDS = {
+    "admin": "node administrator",
+    "issuing_officer": "issuing officer",
+    "auditor": "auditor",
+    "cli": "node operator",
+}
+#: How a holder's audit names what was done (the rest by their action id).
+ACTION_WORDS = {
+    "credential.issue": "credential issued",
+    "credential.revoke": "credential revoked",
+    "credential.suspend": "credential suspended",
+    "credential.reinstate": "credential reinstated",
+    "credential.verify": "credential verified",
+    "credential.lookup": "credential looked up with a verification code",
+    "credential.read": "credential record read by node staff",
+    "credential.search": "found in a search of credentials by node staff",
+    "holder.search": "found in a search of holders by node staff",
+    "verification-code.create": "verification code made",
+    "verification-code.revoke": "verification code revoked",
+    "holder.activation-code": "account activation code made",
+    "account.create": "account created",
+    "account.deactivate": "account deactivated",
+    "account.reactivate": "account reactivated",
+    "account.password-change": "password changed",
+    "account.password-reset": "password reset",
+}
 
 
 def record(
@@ -84,6 +120,71 @@ def public(event: AuditEvent) -> dict[str, Any]:
         "reason": event.reason,
         "detail": json.loads(event.detail) if event.detail else None,
     }
+
+
+def _hr_client_names(session: Session, events: Sequence[AuditEvent]) -> dict[str, str]:
+    ids = sorted({e.actor.partition(":")[2] for e in events if e.actor.startswith("hr_client:")})
+    if not ids:
+        return {}
+    rows = session.exec(select(HrClient.id, HrClient.name).where(col(HrClient.id).in_(ids))).all()
+    return dict(rows)
+
+
+def actor_name(
+    event: AuditEvent,
+    locale: i18n.Locale,
+    hr_clients: Mapping[str, str],
+    department: tuple[str, str] | None,
+    peers: Mapping[str, tuple[str, str]],
+) -> str:
+    """Who acted, as the holder reads it: the HR client by its name, a federation node
+    by its department, this node's staff by department and role, the holder as "you",
+    a VC API verification as anonymous."""
+    kind, _, ident = event.actor.partition(":")
+
+    def t(message: str, /, **values: object) -> str:
+        return i18n.gettext(locale, "reports", message, **values)
+
+    def named(pair: tuple[str, str] | None, fallback: str) -> str:
+        return (pair[0] if locale == "zh_CN" else pair[1]) if pair else fallback
+
+    if kind == "anonymous":
+        return t(ANONYMOUS_VERIFICATION)
+    if kind == "hr_client":
+        return hr_clients.get(ident, event.actor)
+    if kind in ("node", "peer"):
+        return t(FEDERATION_NODE, department=named(peers.get(ident), ident))
+    if event.actor_role == "holder":
+        return t(YOU)
+    role = ROLE_WORDS.get("cli" if kind == "cli" else event.actor_role)
+    own = named(department, "")
+    if role is None:
+        return own or event.actor
+    return t(STAFF, department=own, role=t(role)) if own else t(role)
+
+
+def readable(
+    session: Session,
+    events: Sequence[AuditEvent],
+    locale: i18n.Locale,
+    department: tuple[str, str] | None,
+    peers: Mapping[str, tuple[str, str]] = {},
+) -> list[dict[str, Any]]:
+    """:func:`public` records with who acted and what was done named in ``locale``
+    (``actorName``, ``actionName``); ``department`` is this node's (zh, en) name and
+    ``peers`` the federation members' by entity identifier and DID. Names are read
+    now (an HR client's from its record), so nothing stored changes."""
+    hr_clients = _hr_client_names(session, events)
+    return [
+        {
+            **public(e),
+            "actorName": actor_name(e, locale, hr_clients, department, peers),
+            "actionName": i18n.gettext(locale, "reports", ACTION_WORDS[e.action])
+            if e.action in ACTION_WORDS
+            else e.action,
+        }
+        for e in events
+    ]
 
 
 class AuditWriter:

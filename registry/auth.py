@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from registry.errors import (
@@ -214,10 +215,34 @@ def require_scope(principal: Principal, scope: str) -> None:
         raise PermissionDeniedError(f"this needs an HR client key with the scope '{scope}'")
 
 
+def _capacity(rate_per_minute: int, cost: int, burst: int) -> tuple[int, int, float]:
+    """(rate, bucket size, tokens per second) of one request, or InvalidInputError
+    when its cost could never fit (waiting would not help)."""
+    rate = max(rate_per_minute, 1)
+    capacity = max(rate, burst)
+    if cost > capacity:
+        raise InvalidInputError(
+            f"this request costs {cost} and can never fit a limit of {rate} a minute "
+            f"(at most {capacity} at once); send at most {capacity}"
+        )
+    return rate, capacity, rate / 60.0
+
+
+def _limited(rate: int, cost: int, capacity: int, per_second: float, owed: float) -> RateLimitedError:
+    """The 429 of a request that does not fit now: ``Retry-After`` is the seconds until
+    it does (rounded up)."""
+    seconds = (owed + cost - capacity) / per_second
+    wait = max(1, int(seconds) + (seconds % 1 > 1e-9))
+    costs = f"; this request costs {cost}" if cost > 1 else ""
+    return RateLimitedError(
+        f"rate limit of {rate} per minute reached{costs}; it fits in {wait} s", retry_after=wait
+    )
+
+
 class RateLimiter:
     """A token bucket per HR client (in this worker's memory), refilled at ``rate``
-    tokens a minute. Each worker counts alone, so N workers admit up to N times the
-    rate; a shared counter belongs with a shared cache (not in this node).
+    tokens a minute. Each worker counts alone: a node served by several workers uses
+    :class:`SharedRateLimiter` instead.
 
     The bucket is kept as what the client owes (tokens spent and not yet refilled), so
     the size of the bucket is chosen by each call: ``max(rate, burst)``. An ordinary
@@ -237,28 +262,78 @@ class RateLimiter:
         self._owed: dict[str, tuple[float, float]] = {}
 
     def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
-        rate = max(rate_per_minute, 1)
-        capacity = max(rate, burst)
-        if cost > capacity:
-            raise InvalidInputError(
-                f"this request costs {cost} and can never fit a limit of {rate} a minute "
-                f"(at most {capacity} at once); send at most {capacity}"
-            )
+        rate, capacity, per_second = _capacity(rate_per_minute, cost, burst)
         now = self._clock()
-        per_second = rate / 60.0
         with self._lock:
             owed, last = self._owed.get(client_id, (0.0, now))
             owed = max(0.0, owed - (now - last) * per_second)
             if owed + cost > capacity:
                 self._owed[client_id] = (owed, now)
-                seconds = (owed + cost - capacity) / per_second
-                wait = max(1, int(seconds) + (seconds % 1 > 1e-9))  # rounded up
-                costs = f"; this request costs {cost}" if cost > 1 else ""
-                raise RateLimitedError(
-                    f"rate limit of {rate} per minute reached{costs}; it fits in {wait} s",
-                    retry_after=wait,
-                )
+                raise _limited(rate, cost, capacity, per_second, owed)
             self._owed[client_id] = (owed + cost, now)
+
+
+# One statement, atomic under concurrency on PostgreSQL and SQLite (the row is locked
+# by the upsert): refill what the time since the last count repays, then take the cost
+# if it fits. No row back: it does not fit.
+_TAKE = text(
+    """
+    INSERT INTO rate_bucket (key, owed, counted_at, free_at)
+    VALUES (:key, :cost, :now, :now + :cost / :per_second)
+    ON CONFLICT (key) DO UPDATE SET
+        owed = (CASE WHEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second > 0
+                     THEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second
+                     ELSE 0 END) + :cost,
+        counted_at = :now,
+        free_at = :now + ((CASE WHEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second > 0
+                               THEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second
+                               ELSE 0 END) + :cost) / :per_second
+    WHERE (CASE WHEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second > 0
+                THEN rate_bucket.owed - (:now - rate_bucket.counted_at) * :per_second
+                ELSE 0 END) + :cost <= :capacity
+    RETURNING owed
+    """
+)
+_OWED = text("SELECT owed, counted_at FROM rate_bucket WHERE key = :key")
+_PRUNE = text("DELETE FROM rate_bucket WHERE free_at < :now")
+
+
+class SharedRateLimiter:
+    """The same token buckets as :class:`RateLimiter`, kept in the node's database
+    (table ``rate_bucket``), so the workers of one node share each client's limit: the
+    check and the take are one upsert, atomic under concurrency. Its clock is wall
+    time (seconds since the epoch), which every worker shares.
+
+    Each take is one short write transaction of its own (about a millisecond on
+    PostgreSQL). Buckets that are full again are pruned now and then, so the table
+    holds only clients that spent something recently."""
+
+    PRUNE_EVERY_SECONDS = 60.0
+
+    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._next_prune = 0.0
+
+    def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
+        rate, capacity, per_second = _capacity(rate_per_minute, cost, burst)
+        now = self._clock()
+        values = {
+            "key": client_id[:128],
+            "cost": float(cost),
+            "now": now,
+            "per_second": per_second,
+            "capacity": float(capacity),
+        }
+        with self._engine.begin() as connection:
+            if now >= self._next_prune:
+                self._next_prune = now + self.PRUNE_EVERY_SECONDS
+                connection.execute(_PRUNE, {"now": now})
+            if connection.execute(_TAKE, values).first() is not None:
+                return
+            row = connection.execute(_OWED, {"key": values["key"]}).first()
+        owed = max(0.0, row[0] - (now - row[1]) * per_second) if row is not None else 0.0
+        raise _limited(rate, cost, capacity, per_second, owed)
 
 
 class SignInGuard:

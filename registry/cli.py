@@ -9,7 +9,7 @@
   registry revoke CERT_NO --reason CODE    revoke a credential (codes: GET /v1/status-reasons)
   registry keys list|rotate|compromise     the signing keys; compromise asks to repeat the kid
   registry verify FILE                verify a VC JSON (eddsa-jcs-2022) or VC-JWT file ('-': stdin)
-  registry sample-credential          print a signed sample title credential (VC JSON or VC-JWT)
+  registry sample-credential          print a sample title credential (stored nowhere; VC JSON or VC-JWT)
   registry openapi                    print the OpenAPI document
   registry demo                       a trust anchor and four provincial nodes on loopback
 
@@ -43,11 +43,11 @@ from typing import Any
 import httpx
 from sqlmodel import Session
 
-from registry import __version__
+from registry import __version__, i18n
 from registry.app import create_app, prepare_database
 from registry.auth import CLI_PRINCIPAL, Passwords, Principal
 from registry.credentials import issuance
-from registry.credentials.sample import SAMPLE_ROW
+from registry.credentials.sample import unsaved_sample
 from registry.credentials.verification import Report, Trust
 from registry.database import Database
 from registry.errors import RegistryError
@@ -55,8 +55,7 @@ from registry.models import Account, Credential, HrClient
 from registry.node import utc_now
 from registry.node_keys import NodeKeyStore, key_state
 from registry.settings import Settings
-from registry.signing import jose
-from registry.verifier import verify_one
+from registry.verifier import Names, report_json, verify_one
 
 
 def _database(settings: Settings) -> Database:
@@ -68,11 +67,27 @@ def _database(settings: Settings) -> Database:
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    workers = getattr(args, "workers", None) or settings.workers
+    if workers > 1:
+        # Checked by the settings: several workers need PostgreSQL.
+        settings = settings.model_copy(update={"workers": workers})
+        Settings.model_validate(settings.model_dump())
     app = create_app(settings)
     for warning in settings.startup_warnings(host=args.host, port=args.port):
         print(f"registry: warning: {warning}", file=sys.stderr)
     print(f"node {settings.did} serving {settings.base_url}/.well-known/did.json", file=sys.stderr)
-    uvicorn.run(app, host=args.host or settings.host, port=args.port or settings.port, log_level="info")
+    host, port = args.host or settings.host, args.port or settings.port
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return 0
+    # The database is migrated and seeded and the key ring made (create_app above);
+    # each worker process builds its own app from the same environment.
+    app.state.node.db.dispose()
+    os.environ["REGISTRY_WORKERS"] = str(workers)
+    print(f"registry: {workers} worker processes share the database and HR rate limits", file=sys.stderr)
+    uvicorn.run(
+        "registry.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
+    )
     return 0
 
 
@@ -107,22 +122,66 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_issue(settings: Settings, args: argparse.Namespace) -> int:
+    """Issue a batch file: CSV or JSON told apart by content (not by the file name),
+    CSV in UTF-8 or GB18030; then what was issued, as a table or as JSON."""
+    from registry.credentials import batch_csv
+
     path = Path(args.batch)
-    text = path.read_text(encoding="utf-8-sig")
-    if path.suffix.lower() == ".csv":
-        raw_rows = issuance.rows_from_csv(text)
+    data = path.read_bytes()
+    lines: list[int] | None = None
+    if batch_csv.is_csv(data):
+        table = batch_csv.read_batch(data)
+        raw_rows, lines = table.rows, table.lines
     else:
-        data = json.loads(text)
-        raw_rows = data["credentials"] if isinstance(data, dict) else data
+        document = json.loads(data.decode("utf-8-sig"))
+        raw_rows = document["credentials"] if isinstance(document, dict) else document
     batch_id = args.batch_id or path.stem
     db = _database(settings)
     with db.session() as session:
         ctx = _issuance_context(settings, session)
-        rows = issuance.validate_batch(session, raw_rows, ctx)
+        rows = issuance.validate_batch(session, raw_rows, ctx, lines)
         officer = _operator(args, "issuing_officer")
         result = issuance.issue(session, officer, rows, ctx, batch_id=batch_id)
-    print(json.dumps({"batchId": result.batchId, "count": result.count}, ensure_ascii=False))
+    if args.json:
+        _print_json(result.model_dump())
+    else:
+        print(_issued_table(result, lines))
     return 0
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives ``text`` (a Chinese character takes two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _issued_table(result: issuance.BatchResult, lines: Sequence[int] | None) -> str:
+    """One line per credential (the file's line, or the row, of each: credentials are
+    numbered in the order of the rows), then the count."""
+    where = "行 line" if lines is not None else "序号 row"
+    head = [where, "证书编号 certificate number", "持证人 holder id"]
+    body = [
+        [str(lines[i] if lines is not None else i + 1), c.certificateNumber, c.holderId]
+        for i, c in enumerate(result.credentials)
+    ]
+    widths = [max(_width(r[k]) for r in [head, *body]) for k in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c + " " * (w - _width(c)) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    out = [line(head), *(line(r) for r in body)]
+    if result.replayed:
+        out.append(
+            f"批次 {result.batchId} 此前已签发，共 {result.count} 份证书 / "
+            f"batch {result.batchId} was issued before: {result.count} credentials"
+        )
+    else:
+        out.append(
+            f"批次 {result.batchId} 已签发 {result.count} 份证书 / "
+            f"batch {result.batchId}: {result.count} credentials issued"
+        )
+    return "\n".join(out)
 
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
@@ -430,23 +489,14 @@ def _issuance_context(settings: Settings, session: Session) -> issuance.Issuance
 
 
 def cmd_sample(settings: Settings, args: argparse.Namespace) -> int:
-    """Issue (once; later calls print the same credential) a title credential for a
-    fictitious holder, as VC JSON or as a VC-JWT."""
-    db = _database(settings)
-    with db.session() as session:
-        ctx = _issuance_context(settings, session)
-        rows = issuance.validate_batch(session, [SAMPLE_ROW], ctx)
-        result = issuance.issue(session, CLI_PRINCIPAL, rows, ctx, batch_id="sample-credential")
-        row = session.get(Credential, result.credentials[0].id)
-        assert row is not None
-        document = json.loads(row.document)
-    if args.format == "jwt":
-        record, key = ctx.ring.signing_key(ctx.now)
-        unsecured = {k: v for k, v in document.items() if k != "proof"}
-        unsecured["iat"] = int(ctx.now.timestamp())
-        print(jose.sign_vc_jwt(unsecured, key, f"{settings.did}#{record.kid}"))
-    else:
-        print(json.dumps(document, ensure_ascii=False, indent=2))
+    """Print a sample title credential of this node's province (its committee), for a
+    fictitious holder, as VC JSON or as a VC-JWT. Nothing is stored and the node's keys
+    do not sign it: a throwaway did:key does, and the credential says it is a sample,
+    so no verifier takes it for a real title. (The demo federation stores samples in
+    its own databases: ``registry demo``.)"""
+    now = utc_now()
+    made = unsaved_sample(settings.province, settings.base_url, now, jwt=args.format == "jwt")
+    print(made if isinstance(made, str) else json.dumps(made, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -456,8 +506,10 @@ def cmd_verify(settings: Settings, args: argparse.Namespace) -> int:
     and signed lists (fetched for this one run)."""
     with sys.stdin.buffer if args.file == "-" else open(args.file, "rb") as source:
         data = source.read()
-    report = verify_file(settings, data)
-    print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    names: list[Names] = []
+    report = verify_file(settings, data, names_out=names)
+    locale = i18n.negotiate(None, args.lang or os.environ.get("LANG", "").split(".")[0].replace("_", "-"))
+    print(json.dumps(report_json(report, locale, names[0]), ensure_ascii=False, indent=2))
     return 0 if report.verdict == "valid" else 1
 
 
@@ -466,8 +518,10 @@ def verify_file(
     data: bytes,
     http: httpx.AsyncClient | None = None,
     clock: Callable[[], datetime] = utc_now,
+    names_out: list[Names] | None = None,
 ) -> Report:
-    """The report of ``data`` as this node sees it (``http``: how peers are reached)."""
+    """The report of ``data`` as this node sees it (``http``: how peers are reached);
+    ``names_out`` receives how the report names issuers (for :func:`report_json`)."""
     from registry.node import NodeState
     from registry.routes.federation import own_entity_configuration
 
@@ -496,6 +550,8 @@ def verify_file(
         report, _ = verify_one(
             session, data, trust, settings.base_url.rstrip("/"), None, clock(), peer_status=directory
         )
+    if names_out is not None:
+        names_out.append(Names.of(trust, settings.province))
     db.dispose()
     return report
 
@@ -838,6 +894,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run this node")
     serve.add_argument("--host", help="address to listen on (default: REGISTRY_HOST)")
     serve.add_argument("--port", type=int, help="port to listen on (default: REGISTRY_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 65),
+        metavar="N",
+        help="worker processes (default: REGISTRY_WORKERS, 1); more than one needs PostgreSQL",
+    )
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("init", help="create the database, key ring and catalogue").set_defaults(func=cmd_init)
     admin = sub.add_parser("admin", help="the first admin account").add_subparsers(
@@ -853,11 +916,20 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[operator],
         help="issue an evaluation batch (CSV with a header row, or JSON), all or nothing; "
         "audited as the operator with the issuing-officer role",
+        description="issue an evaluation batch (CSV with a header row, or JSON), all or nothing;\n"
+        "audited as the operator with the issuing-officer role",
+        epilog=_issue_epilog(),
     )
     issue.add_argument(
-        "--batch", required=True, metavar="FILE", help="CSV (header row) or JSON file of the batch"
+        "--batch",
+        required=True,
+        metavar="FILE",
+        help="CSV (header row; UTF-8 or GB18030/GBK) or JSON file of the batch, told apart by content",
     )
     issue.add_argument("--batch-id", help="idempotency key (default: the file name without extension)")
+    issue.add_argument(
+        "--json", action="store_true", help="print the result as JSON instead of a table of credentials"
+    )
     issue.set_defaults(func=cmd_issue)
     keys = sub.add_parser("keys", help="the node's signing keys").add_subparsers(
         dest="keys_command", required=True
@@ -886,11 +958,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--confirm", metavar="KID", help="the kid again (default: asked for on the terminal)"
     )
     compromise.set_defaults(func=cmd_keys_compromise)
-    sample = sub.add_parser("sample-credential", help="print a signed sample credential")
+    sample = sub.add_parser(
+        "sample-credential", help="print a sample credential (a throwaway key signs it; nothing is stored)"
+    )
     sample.add_argument("--format", choices=["vc", "jwt"], default="vc", help="VC JSON or VC-JWT")
     sample.set_defaults(func=cmd_sample)
     verify = sub.add_parser("verify", help="verify a credential file ('-' for stdin); exit 0 only when valid")
     verify.add_argument("file", help="VC JSON or VC-JWT")
+    verify.add_argument(
+        "--lang",
+        choices=["zh-CN", "en"],
+        help="language of the report's messages and summary (default: from LANG, else zh-CN)",
+    )
     verify.set_defaults(func=cmd_verify)
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(func=cmd_openapi)
     sub.add_parser(
@@ -901,7 +980,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_federation_commands(sub)
     _add_anchor_commands(sub)
     _describe(parser)
+    issue.formatter_class = OverviewFormatter  # the column list of its epilog keeps its lines
     return parser
+
+
+def _issue_epilog() -> str:
+    from registry.credentials import batch_csv
+
+    return (
+        "CSV 列 / CSV columns (表头可用中文、英文或 JSON 字段名 / headers in Chinese, English or the JSON\n"
+        "names; UTF-8 or GB18030 (GBK); template / 模板: GET /v1/issuance/template.csv):\n"
+        + batch_csv.columns_help()
+        + "\n\nPrints each credential's certificate number and holder id, then the count."
+    )
 
 
 #: The first half of each error line, by HTTP status of the error.

@@ -158,5 +158,10 @@ class Database:
                 raise
             run_after_commit(session)
 
+    @property
+    def write_engine(self) -> Engine:
+        """The engine for a write outside a session (SQLite: BEGIN IMMEDIATE)."""
+        return self._write_engine
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -4,9 +4,10 @@ certificate authority made for the demo (entity identifiers and ``did:web`` are 
 URLs by their specifications).
 
 It admits and authorises the nodes at the anchor, issues sample credentials at each
-node, verifies a Jiangsu title at the Anhui node as an Anhui HR client would, revokes
-another Jiangsu title (科研失信) and verifies it at Anhui too, prints the reports and
-how to try more, and keeps serving until Ctrl-C (``--once``: stops after the reports).
+node (marked as samples in the credentials themselves), verifies a Jiangsu title at
+the Anhui node as an Anhui HR client would, revokes another Jiangsu title (科研失信)
+and verifies it at Anhui too, prints the reports and how to try more, and keeps
+serving until Ctrl-C (``--once``: stops after the reports).
 Run again on the same folder, it reuses what it made.
 """
 
@@ -33,6 +34,7 @@ from registry.app import prepare_database
 from registry.auth import Principal
 from registry.credentials import issuance
 from registry.credentials import status as status_service
+from registry.credentials.sample import SAMPLE_COMMITTEES, sample_members
 from registry.database import Database
 from registry.federation import anchor
 from registry.federation.jws import federation_jwks
@@ -48,12 +50,8 @@ ANCHOR_PORT = 8100
 NODES = {"31": ("shanghai", 8031), "32": ("jiangsu", 8032), "33": ("zhejiang", 8033), "34": ("anhui", 8034)}
 DEMO = Principal("cli", "demo", "admin")
 OFFICER = Principal("cli", "demo-officer", "issuing_officer")
-COMMITTEES = {
-    "31": "上海市工程技术系列高级职称评审委员会",
-    "32": "江苏省工程技术研究系列高级职称评审委员会",
-    "33": "浙江省工程技术人员高级职务评审委员会",
-    "34": "安徽省工程系列高级专业技术资格评审委员会",
-}
+#: Each province's sample committee (a Shanghai sample names a Shanghai committee).
+COMMITTEES = SAMPLE_COMMITTEES
 #: Holders of the sample credentials (fictitious; valid GB 11643 check characters).
 HOLDERS = [
     ("张伟", "11010519491231002X"),
@@ -168,7 +166,9 @@ def prepare(folder: Path, entities: Sequence[Entity], now: datetime) -> dict[str
 
 
 def _samples(db: Database, entity: Entity, now: datetime) -> list[str]:
-    """Two sample titles issued at this node (once): their credential ids."""
+    """Two sample titles issued at this demo node (once): their credential ids. Each
+    says it is a sample (type SampleCredential, name, description); only the demo's
+    own databases hold them."""
     from registry.node import NodeState
 
     assert entity.province is not None
@@ -190,7 +190,14 @@ def _samples(db: Database, entity: Entity, now: datetime) -> list[str]:
     with db.session() as session:
         from registry.routes.issuance import context
 
-        result = issuance.issue(session, OFFICER, rows, context(node, session), batch_id="demo-samples")
+        result = issuance.issue(
+            session,
+            OFFICER,
+            rows,
+            context(node, session),
+            batch_id="demo-samples",
+            callers=[sample_members() for _ in rows],
+        )
     return [c.id for c in result.credentials]
 
 

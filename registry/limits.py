@@ -52,45 +52,55 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        limit = route_limit(self.routes, path, self.default)
+        lengths: list[bytes] = []
+        chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length":
+                lengths.append(value)
+            elif name == b"transfer-encoding":
+                chunked = True
+        if not lengths and not chunked:
+            # Neither header: the request has no body (RFC 9112 §6.3), nothing to limit.
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        limit = route_limit(self.routes, path, self.default)
+        if lengths:
+            for length in lengths:
                 try:
-                    declared = int(value)
+                    declared = int(length)
                 except ValueError:
                     declared = -1
                 if declared < 0 or declared > limit:
                     await self._refuse(send, path, limit)
                     return
-        if not any(name == b"content-length" for name, _ in scope["headers"]):
-            if route_limit([(d, 1) for d in self.deferred], path, 0):
-                # Read by the endpoint after it authenticated the caller: count as it
-                # reads, and cut the request off when the body grows past the limit.
-                await self.app(scope, _counting(receive, limit), send)
-                return
-            # No declared length (chunked): read up to the limit first, so that an
-            # oversized body is answered 413 before any endpoint parses it.
-            buffered: list[Message] = []
-            received = 0
-            while True:
-                message = await receive()
-                buffered.append(message)
-                if message["type"] != "http.request":
-                    break
-                received += len(message.get("body", b""))
-                if received > limit:
-                    await self._refuse(send, path, limit)
-                    return
-                if not message.get("more_body", False):
-                    break
-
-            async def replay() -> Message:
-                return buffered.pop(0) if buffered else await receive()
-
-            await self.app(scope, replay, send)
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        if route_limit([(d, 1) for d in self.deferred], path, 0):
+            # Read by the endpoint after it authenticated the caller: count as it
+            # reads, and cut the request off when the body grows past the limit.
+            await self.app(scope, _counting(receive, limit), send)
+            return
+        # No declared length (chunked): read up to the limit first, so that an
+        # oversized body is answered 413 before any endpoint parses it.
+        buffered: list[Message] = []
+        received = 0
+        while True:
+            message = await receive()
+            buffered.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > limit:
+                await self._refuse(send, path, limit)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return buffered.pop(0) if buffered else await receive()
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _refuse(send: Send, path: str, limit: int) -> None:

@@ -41,7 +41,8 @@ class NodeKey(SQLModel, table=True):
 
 
 class CredentialType(SQLModel, table=True):
-    """A catalogue entry: a title (series x level) or a qualification."""
+    """A catalogue entry: a title (series x level), a professional qualification, or a
+    skill (a skilled worker qualification or a vocational skill level)."""
 
     __tablename__ = "credential_type"
     code: str = Field(primary_key=True, max_length=64)
@@ -59,7 +60,23 @@ class CredentialType(SQLModel, table=True):
     name_en: str = Field(max_length=128)
     #: level code of the professional title this qualification counts as (national policy)
     equivalent_title_level: str | None = Field(default=None, max_length=32)
+    #: whether a credential of the type names a specialty (专业); absent where it has none
+    has_specialty: bool = True
+    #: who awards it: the ministry or association of a national qualification (实施部门);
+    #: empty for a title, which names its evaluation committee in each credential
+    awarding_body_zh: str | None = Field(default=None, max_length=128)
+    awarding_body_en: str | None = Field(default=None, max_length=256)
+    #: item number in the national vocational qualification catalogue (2021): 1-59 for a
+    #: professional qualification, 1-13 for a skilled worker qualification
+    national_item: int | None = None
+    #: false once retired: no longer issued, its credentials still verify
     active: bool = True
+    retired_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    retired_reason: str | None = Field(default=None, max_length=256)
+    #: version of the seed file that last wrote the entry (empty: added by an admin)
+    seed_version: int | None = None
+    #: when an admin last corrected, retired or reinstated the entry
+    updated_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     created_at: datetime = Field(sa_column=_utc())
 
 
@@ -115,7 +132,8 @@ class Credential(SQLModel, table=True):
     certificate_number: str = Field(max_length=32, unique=True)
     holder_id: str = Field(foreign_key="holder.id", max_length=36, index=True)
     type_code: str = Field(foreign_key="credential_type.code", max_length=64)
-    specialty: str = Field(max_length=128)
+    #: empty for a type without specialties
+    specialty: str | None = Field(default=None, max_length=128)
     committee: str = Field(max_length=256)
     awarded_on: date
     valid_from: datetime = Field(sa_column=_utc())
@@ -135,7 +153,9 @@ class Credential(SQLModel, table=True):
 
 
 class VerificationCode(SQLModel, table=True):
-    """A time-limited code a holder gives an employer to look a credential up."""
+    """A time-limited code a holder gives an employer to look a credential up: usable
+    until it expires (multi-use) or by the first successful look-up (``single_use``),
+    and revocable by the holder. Only an HMAC of the code is stored."""
 
     __tablename__ = "verification_code"
     id: int | None = Field(default=None, primary_key=True)
@@ -143,6 +163,12 @@ class VerificationCode(SQLModel, table=True):
     code_hash: str = Field(max_length=64)
     expires_at: datetime = Field(sa_column=_utc())
     created_at: datetime = Field(sa_column=_utc())
+    #: consumed by the first successful look-up (``used_at`` set then)
+    single_use: bool = False
+    #: the last successful look-up (a single-use code: its only one)
+    used_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: when the holder revoked the code (it is refused from then on)
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class CertificateSerial(SQLModel, table=True):
@@ -253,3 +279,16 @@ class FederationAuthorisation(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     withdrawn_by: str | None = Field(default=None, max_length=80)
     withdrawal_reason: str | None = Field(default=None, max_length=255)
+
+
+class RateBucket(SQLModel, table=True):
+    """A rate limit's token bucket kept in the database, so that every worker of a node
+    counts against the same limit (``registry serve --workers N``). ``owed`` tokens
+    were spent and not yet refilled as of ``counted_at`` (seconds since the epoch);
+    ``free_at`` is when the bucket is full again, after which the row may be pruned."""
+
+    __tablename__ = "rate_bucket"
+    key: str = Field(primary_key=True, max_length=128)
+    owed: float
+    counted_at: float
+    free_at: float = Field(index=True)

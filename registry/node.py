@@ -14,7 +14,15 @@ import httpx
 from sqlmodel import Session
 
 from registry.audit import AuditWriter
-from registry.auth import AccessTokens, ApiKeyCache, Passwords, RateLimiter, SignInGuard, derive_key
+from registry.auth import (
+    AccessTokens,
+    ApiKeyCache,
+    Passwords,
+    RateLimiter,
+    SharedRateLimiter,
+    SignInGuard,
+    derive_key,
+)
 from registry.credentials.status import StatusCache
 from registry.credentials.verification import Trust
 from registry.database import Database, on_commit
@@ -86,7 +94,11 @@ class NodeState:
         self.tokens = AccessTokens(settings.secret_key, settings.did, settings.access_token_minutes)
         self.id_key = derive_key(settings.secret_key, "holder-id-lookup")
         self.code_key = derive_key(settings.secret_key, "verification-code")
-        self.limiter = RateLimiter()
+        #: HR clients' rate limits: in memory for one worker, in the database when the
+        #: node runs several (``registry serve --workers N``), so that they share them.
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(db.write_engine) if settings.workers > 1 else RateLimiter()
+        )
         self.sign_in_guard = SignInGuard()
         self.api_keys = ApiKeyCache()
         self.audit_writer = AuditWriter(db)

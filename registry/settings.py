@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     province: Literal["31", "32", "33", "34"] = "32"
     host: str = "127.0.0.1"
     port: int = 8000
+    #: Worker processes serving the node (``registry serve --workers N``). More than one
+    #: needs PostgreSQL; HR clients' rate limits are then kept in the database.
+    workers: int = Field(default=1, ge=1, le=64)
     #: SQLAlchemy URL; empty means the SQLite file ``<data_dir>/registry.db``.
     #: ``postgresql://user@host/db`` uses PostgreSQL through psycopg 3.
     database_url: str = ""
@@ -131,6 +134,11 @@ class Settings(BaseSettings):
                 problems.append("REGISTRY_BASE_URL must be https outside development")
             if self.federation_allow_private:
                 problems.append("REGISTRY_FEDERATION_ALLOW_PRIVATE is for local development only")
+        if self.workers > 1 and not self.resolved_database_url.startswith(("postgresql", "postgres")):
+            problems.append(
+                "REGISTRY_WORKERS above 1 needs PostgreSQL (REGISTRY_DATABASE_URL): SQLite takes "
+                "one writer at a time"
+            )
         if self.role == "node" and bool(self.trust_anchor) != bool(self.trust_anchor_jwks):
             problems.append("REGISTRY_TRUST_ANCHOR and REGISTRY_TRUST_ANCHOR_JWKS go together")
         if problems:

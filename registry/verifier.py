@@ -1,6 +1,6 @@
 """The node's verifier: the pure pipeline (in worker processes for large batches) plus
-this node's status lists, and the audit record that lets a holder see who verified
-their credentials."""
+this node's status lists, the audit record that lets a holder see who verified
+their credentials, and reports in the language asked for (:func:`report_json`)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,24 @@ import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import bindparam, text
 from sqlmodel import Session
 
+from registry import i18n
 from registry.auth import Principal
-from registry.credentials.status import PeerStatus, StatusCache, StatusReader
+from registry.credentials.issuance import PROVINCES
+from registry.credentials.status import REASON_LABELS, PeerStatus, StatusCache, StatusReader
 from registry.credentials.verification import (
+    MESSAGES,
+    Check,
     Examination,
+    Param,
+    ProofItem,
     Report,
     Trust,
     examine,
@@ -32,6 +39,9 @@ from registry.credentials.verification import (
     finish,
     unpack,
 )
+
+if TYPE_CHECKING:
+    from registry.node import NodeState
 
 Presented = str | bytes | Mapping[str, Any]
 log = logging.getLogger("registry.verifier")
@@ -220,3 +230,192 @@ def verify_one(
         peer_status,
     )
     return reports[0], rows
+
+
+def verify_for(
+    node: NodeState,
+    presented: Presented,
+    trust: Trust,
+    principal: Principal | None,
+    now: datetime,
+    locale: i18n.Locale,
+) -> dict[str, Any]:
+    """One credential verified by ``node`` for ``principal`` (the API's HR client, a
+    page's visitor or HR clerk): the report in ``locale``, its audit rows queued to the
+    background writer. Blocking (a read session); call it where blocking is fine."""
+    with node.db.session(write=False) as session:
+        report, rows = verify_one(
+            session,
+            presented,
+            trust,
+            node.base_url,
+            principal,
+            now,
+            node.status_cache,
+            node.holder_of,
+            node.directory,
+        )
+    node.audit_writer.submit(rows)
+    return report_json(report, locale, Names.of(trust, node.settings.province))
+
+
+# --- reports people read ---------------------------------------------------------------
+#
+# A report's checks carry codes and parameters (the pure pipeline knows no language);
+# here they become sentences in the reader's language, from the gettext domain
+# ``reports``, and an authentic credential gets a summary of what it says.
+
+#: How a summary names the state of a credential, by the code of its status check.
+STATUS_WORDS = {
+    "status-clear": "in force",
+    "status-no-entry": "in force",
+    "status-revoked": "revoked",
+    "status-suspended": "suspended",
+}
+#: How a summary names the kind of a credential.
+KIND_WORDS = {"title": "professional title", "qualification": "qualification"}
+DATE_MESSAGE = "%(year)d-%(month)02d-%(day)02d"
+
+
+def _lang(locale: i18n.Locale) -> str:
+    """The key of a bilingual ``{"zh", "en"}`` name for ``locale``."""
+    return "zh" if locale == "zh_CN" else "en"
+
+
+def _t(locale: i18n.Locale, message: str, /, **values: object) -> str:
+    return i18n.gettext(locale, "reports", message, **values)
+
+
+def _pick(names: Mapping[str, str] | None, locale: i18n.Locale) -> str | None:
+    """One language of a bilingual name, else the other one."""
+    if not names:
+        return None
+    return names.get(_lang(locale)) or names.get("zh") or names.get("en")
+
+
+def reason_label(code: str | None, locale: i18n.Locale) -> str:
+    """The label of a status reason code in ``locale`` (``REASON_LABELS`` gives each as
+    "<Chinese> <English>"; the English part is the message id)."""
+    if not code:
+        return _t(locale, "no reason given")
+    label = REASON_LABELS.get(code)
+    if label is None:
+        return code
+    chinese, _, english = label.partition(" ")
+    if locale == "en":
+        return english or label
+    translated = _t(locale, english) if english else label
+    return chinese if translated == english else translated
+
+
+@dataclass(frozen=True)
+class Names:
+    """How a report names issuers in either language: this node's department (from
+    the province table) and each federation member's (from its trust chain's profile)."""
+
+    own_did: str
+    own_department: tuple[str, str] | None
+    peers: Mapping[str, tuple[str, str]]
+
+    @classmethod
+    def of(cls, trust: Trust, province: str | None) -> Names:
+        return cls(
+            trust.own_did,
+            PROVINCES.get(province) if province else None,
+            {p.did: (p.name, p.name_en) for p in trust.peers},
+        )
+
+    def issuer(self, did: str, locale: i18n.Locale, stated: Mapping[str, str] | None = None) -> str:
+        """The department that ``did`` is, by name; ``stated`` is the name an authentic
+        credential gives its issuer, used for an issuer neither this node nor a member."""
+        pair = self.own_department if did == self.own_did else self.peers.get(did)
+        if pair is not None:
+            return pair[0] if locale == "zh_CN" else pair[1]
+        return _pick(stated, locale) or did
+
+
+def _param(param: Param, locale: i18n.Locale, names: Names, readable: Mapping[str, Any] | None) -> str:
+    _, kind, value = param
+    if kind == "msg":
+        return _t(locale, value)
+    if kind == "reason":
+        return reason_label(value, locale)
+    if kind == "issuer":
+        stated = readable.get("issuerName") if readable and readable.get("issuer") == value else None
+        return names.issuer(value, locale, stated)
+    if kind == "type" and readable and readable.get("typeCode") == value:
+        return _pick(readable.get("name"), locale) or value
+    return value
+
+
+def check_message(
+    check: Check | ProofItem, locale: i18n.Locale, names: Names, readable: Mapping[str, Any] | None = None
+) -> str:
+    """What ``check`` (or one proof of the credential) says, as a sentence in ``locale``."""
+    message = MESSAGES.get(check.code)
+    if message is None:  # a check the pipeline gives no code (only the VC API's own)
+        return check.reason
+    values = {p[0]: _param(p, locale, names, readable) for p in check.params}
+    return _t(locale, message, **values)
+
+
+def _date(value: str | None, locale: i18n.Locale) -> str | None:
+    try:
+        day = date.fromisoformat(value) if value else None
+    except ValueError:
+        return value
+    return _t(locale, DATE_MESSAGE, year=day.year, month=day.month, day=day.day) if day else None
+
+
+def summary(report: Report, locale: i18n.Locale, names: Names) -> dict[str, Any] | None:
+    """What an authentic credential says, for a person, in ``locale``; None for a
+    document not shown authentic (its claims are nobody's word)."""
+    readable, claims = report.readable, report.unverified_claims or {}
+    if not report.authentic or readable is None:
+        return None
+    status = next((c for c in report.checks if c.name == "status"), None)
+    word = STATUS_WORDS.get(status.code, "unknown") if status is not None else "unknown"
+    reason = None
+    if status is not None and word in ("revoked", "suspended"):
+        reason = reason_label({n: v for n, _, v in status.params}.get("reason"), locale)
+    kind = readable.get("kind")
+    issuer = readable.get("issuer")
+    return {
+        "kind": _t(locale, KIND_WORDS[kind]) if kind in KIND_WORDS else None,
+        "title": _pick(readable.get("name"), locale),
+        "series": _pick(readable.get("series"), locale),
+        "level": _pick(readable.get("level"), locale),
+        "specialty": readable.get("specialty"),
+        "awardedOn": _date(readable.get("awardedOn"), locale),
+        "evaluationCommittee": readable.get("evaluationCommittee"),
+        "issuedBy": names.issuer(issuer, locale, readable.get("issuerName")) if issuer else None,
+        "holderName": claims.get("holderName"),
+        "certificateNumber": claims.get("certificateNumber"),
+        "status": _t(locale, word),
+        "statusReason": reason,
+    }
+
+
+def report_json(
+    report: Report, locale: i18n.Locale, names: Names, index: int | None = None
+) -> dict[str, Any]:
+    """:meth:`Report.to_json` with each check's code and message in ``locale``, each
+    embedded proof's result with its code and message, which credential it is of
+    (``credentialRef``; ``index`` is its position among those presented together),
+    and the summary of an authentic credential."""
+    answer = report.to_json()
+    answer["proofs"] = [
+        {**p.to_json(), "code": p.code, "message": check_message(p, locale, names)} for p in report.proofs
+    ]
+    answer["credentialRef"] = report.ref(index)
+    readable = report.readable if report.authentic else None
+    answer["checks"] = [
+        {
+            **c.to_json(),
+            "code": c.code or f"{c.name}-{c.result}",
+            "message": check_message(c, locale, names, readable),
+        }
+        for c in report.checks
+    ]
+    answer["summary"] = summary(report, locale, names)
+    return answer

@@ -4,6 +4,7 @@ checkout; tests that need them skip, with the reason, when the folder is absent.
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,20 @@ import pytest
 
 from registry.signing.did import DidResolver, did_key_from_public_key
 from registry.signing.keys import Ed25519PrivateKey, generate_private_key, public_key_to_multikey
+from tests import observed_responses
+
+observed_responses.install()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The comparison of observed and declared responses runs after every other test.
+    observed_responses.move_last(items)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if target := os.environ.get("REGISTRY_TEST_OBSERVED_RESPONSES"):
+        observed_responses.dump(target)
+
 
 VECTORS = Path(__file__).resolve().parents[2] / "shared" / "vectors"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -60,7 +75,6 @@ def now() -> datetime:
 
 # --- a provincial node on SQLite (always) and PostgreSQL (when REGISTRY_TEST_DATABASE_URL is set) ---
 
-import os  # noqa: E402
 import shutil  # noqa: E402
 import uuid as _uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -120,6 +134,81 @@ def _pg_admin_url() -> str:
     return make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
 
 
+class PgDatabases:
+    """Fresh copies of the PostgreSQL template, made ahead by a background thread.
+
+    ``CREATE DATABASE … TEMPLATE`` takes ~160 ms, mostly the server's own work; made while
+    the previous test runs, a test finds its database ready. Used databases are dropped
+    in the background too. At most ``ahead`` copies wait (they are small)."""
+
+    def __init__(self, admin_url: str, template: str, ahead: int = 3) -> None:
+        import queue
+        import threading
+
+        self._admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+        self._template = template
+        self._ready: queue.Queue[str | BaseException] = queue.Queue(maxsize=ahead)
+        self._drops: queue.Queue[str | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._make, name="pg-make", daemon=True),
+            threading.Thread(target=self._drop, name="pg-drop", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _make(self) -> None:
+        import queue
+
+        while not self._stop.is_set():
+            name = f"registry_test_{_uuid.uuid4().hex[:12]}"
+            try:
+                with self._admin.connect() as c:
+                    c.execute(text(f"CREATE DATABASE {name} TEMPLATE {self._template}"))
+                item: str | BaseException = name
+            except Exception as exc:  # handed to the test that takes it
+                item = exc
+            while not self._stop.is_set():
+                try:
+                    self._ready.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            else:
+                if isinstance(item, str):
+                    self._drops.put(item)
+
+    def _drop(self) -> None:
+        while (name := self._drops.get()) is not None:
+            with self._admin.connect() as c:
+                c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+    def take(self) -> str:
+        item = self._ready.get(timeout=120)
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def release(self, name: str) -> None:
+        self._drops.put(name)
+
+    def close(self) -> None:
+        import queue
+
+        self._stop.set()
+        self._threads[0].join(30)
+        while True:
+            try:
+                item = self._ready.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, str):
+                self._drops.put(item)
+        self._drops.put(None)
+        self._threads[1].join(120)
+        self._admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None]:
     """A migrated PostgreSQL template database; each test gets a fresh copy."""
@@ -140,9 +229,29 @@ def pg_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str | None
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_databases(pg_template: str | None) -> Iterator[PgDatabases | None]:
+    if pg_template is None:
+        yield None
+        return
+    databases = PgDatabases(_pg_admin_url(), PG_TEMPLATE)
+    yield databases
+    databases.close()
+
+
+def fresh_pg_url(databases: PgDatabases) -> Iterator[str]:
+    """A fresh copy of the template for one test (dropped afterwards)."""
+    assert PG_URL is not None
+    name = databases.take()
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        databases.release(name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_template: str | None
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, pg_databases: PgDatabases | None
 ) -> Iterator[str]:
     """A fresh database for one test: a copy of the migrated template."""
     if request.param == "sqlite":
@@ -150,19 +259,9 @@ def database_url(
         shutil.copy(sqlite_template, target)
         yield f"sqlite:///{target}"
         return
-    if pg_template is None:
+    if pg_databases is None:
         pytest.skip("PostgreSQL tests run when REGISTRY_TEST_DATABASE_URL is set")
-    name = f"registry_test_{_uuid.uuid4().hex[:12]}"
-    admin = make_engine(_pg_admin_url()).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
-        assert PG_URL is not None
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    yield from fresh_pg_url(pg_databases)
 
 
 @pytest.fixture

@@ -885,10 +885,12 @@ def test_a_verification_request_of_the_wrong_shape_is_a_422_problem(
         assert_problem(response, 422)
 
 
-def test_csv_that_is_not_utf8_is_refused(client: TestClient, actors: Actors) -> None:
+def test_csv_that_is_neither_utf8_nor_gb18030_is_refused(client: TestClient, actors: Actors) -> None:
+    # GB18030 (GBK) files are read (tests/test_batch_csv.py); 0xFF begins no character in
+    # either encoding.
     header = "holder_name,id_type,id_number,type_code,specialty,evaluation_committee,awarded_on\n"
     line = f"张伟,resident,{resident_id(503)},ENG-INTERMEDIATE,电气工程,评审委员会,2026-11-20\n"
-    body = (header + line).encode("gb18030")
+    body = (header + line).encode("gb18030").replace("张".encode("gb18030"), b"\xff\xff")
     response = client.put(
         "/v1/issuance/batches/gbk-1", content=body, headers={**actors.officer(), "Content-Type": "text/csv"}
     )

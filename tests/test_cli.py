@@ -16,8 +16,19 @@ from registry.database import Database
 from registry.node import utc_now
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
-from registry.signing import data_integrity
+from registry.signing import data_integrity, jose
 from tests.conftest import resident_id
+
+#: A title of this node (Jiangsu, 32, the default province) for a fictitious holder.
+SAMPLE_LIKE_ROW = {
+    "holderName": "张伟",
+    "idType": "resident",
+    "idNumber": "11010519491231002X",
+    "typeCode": "ENG-ASSOCIATE_SENIOR",
+    "specialty": "电气工程及其自动化",
+    "evaluationCommittee": "江苏省工程技术研究系列高级职称评审委员会",
+    "awardedOn": "2026-11-20",
+}
 
 
 @pytest.fixture
@@ -39,19 +50,30 @@ def _verdict(out: str) -> str:
     return verdict
 
 
-def test_sample_credential_verifies_before_and_after_rotation(
+def test_issued_credential_verifies_before_and_after_rotation(
     node_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = _run(capsys, "sample-credential")
-    assert code == 0
-    credential = json.loads(out)
+    batch = node_dir / "one.json"
+    batch.write_text(json.dumps([SAMPLE_LIKE_ROW], ensure_ascii=False), encoding="utf-8")
+    assert _run(capsys, "issue", "--batch", str(batch))[0] == 0
+    settings = Settings()
+    db = Database.from_url(settings.resolved_database_url)
+    from sqlmodel import select
+
+    from registry.models import Credential
+
+    with db.session(write=False) as session:
+        stored = session.exec(select(Credential)).one()
+        ring = NodeKeyStore(settings.key_passphrase).load(session)
+    db.dispose()
+    credential = json.loads(stored.document)
     assert credential["issuer"]["id"] == "did:web:127.0.0.1%3A8033"
     assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
-    (node_dir / "title.vc.json").write_text(out)
-    code, again, _ = _run(capsys, "sample-credential")
-    assert json.loads(again)["id"] == credential["id"]  # issued once
-    code, out, _ = _run(capsys, "sample-credential", "--format", "jwt")
-    (node_dir / "title.vc.jwt").write_text(out)
+    (node_dir / "title.vc.json").write_text(stored.document)
+    record, key = ring.signing_key(stored.issued_at)
+    unsecured = {k: v for k, v in credential.items() if k != "proof"}
+    unsecured["iat"] = int(stored.issued_at.timestamp())
+    (node_dir / "title.vc.jwt").write_text(jose.sign_vc_jwt(unsecured, key, f"{settings.did}#{record.kid}"))
     code, out, _ = _run(capsys, "verify", str(node_dir / "title.vc.json"))
     assert (code, _verdict(out)) == (0, "valid"), out
     assert _run(capsys, "verify", str(node_dir / "title.vc.jwt"))[0] == 0
@@ -72,11 +94,20 @@ def test_tampered_credential_fails(node_dir: Path, capsys: pytest.CaptureFixture
     assert code == 1
     report = json.loads(out)
     assert report["verdict"] == "invalid"
-    assert report["checks"][0] == {
+    first = report["checks"][0]
+    assert {k: first[k] for k in ("check", "result", "reason")} == {
         "check": "proof",
         "result": "fail",
         "reason": "eddsa-jcs-2022 signature does not verify",
     }
+    # Issue 9 point 4: a stable code and a message a person reads, zh-CN by default.
+    assert first["code"] == "proof-signature-mismatch"
+    assert "签名" in first["message"]
+    assert report["summary"] is None  # nothing of an unauthentic document is shown as its own
+    _, out, _ = _run(capsys, "verify", "--lang", "en", str(node_dir / "tampered-title.vc.json"))
+    message = json.loads(out)["checks"][0]["message"]
+    assert "signature" in message
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in message)
 
 
 def test_retired_key_cannot_sign_after_its_retirement(
@@ -150,14 +181,16 @@ def test_issue_batch_from_csv_is_all_or_nothing_and_idempotent(
     )
     code, _, err = _run(capsys, "issue", "--batch", str(batch))
     assert code == 1
-    # Human-readable lines (issue 9): the rejected row is named, no problem document.
-    assert "row 5" in err
+    # Human-readable lines (issue 9): the rejected row is named by the file's line (row 5
+    # is line 6, under the header), no problem document.
+    assert "line 6" in err
     batch.write_text(header + good)
-    code, out, _ = _run(capsys, "issue", "--batch", str(batch))
+    code, out, _ = _run(capsys, "issue", "--batch", str(batch), "--json")
     assert code == 0
-    assert json.loads(out) == {"batchId": "eval-2026-11", "count": 4}
-    code, out, _ = _run(capsys, "issue", "--batch", str(batch))
-    assert json.loads(out) == {"batchId": "eval-2026-11", "count": 4}
+    first = json.loads(out)
+    assert (first["batchId"], first["count"], len(first["credentials"])) == ("eval-2026-11", 4, 4)
+    code, out, _ = _run(capsys, "issue", "--batch", str(batch), "--json")
+    assert json.loads(out) == first
     settings = Settings()
     db = Database.from_url(settings.resolved_database_url)
     from sqlmodel import func, select

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, make_url, text
+from sqlalchemy import delete
 from sqlmodel import select
 
 from registry.app import create_app
 from registry.auth import Principal
-from registry.database import Database, make_engine
+from registry.database import Database
 from registry.federation import chain, historical_keys, statements
 from registry.federation.errors import FetchError, StatementSignatureError
 from registry.federation.metadata import ISSUER_ENTITY_TYPE, Authorisation, profile_from_metadata
@@ -32,11 +31,10 @@ from tests.conftest import (
     CHEAP_PASSWORDS,
     NOW,
     PASSWORD,
-    PG_TEMPLATE,
-    PG_URL,
     Actors,
     MutableClock,
-    _pg_admin_url,
+    PgDatabases,
+    fresh_pg_url,
 )
 
 ANCHOR_ID = "http://127.0.0.1:8100"
@@ -51,24 +49,17 @@ AUTHORISED_FROM = "2026-01-01T00:00:00+08:00"
 
 
 @pytest.fixture
-def anchor_database_url(database_url: str, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+def anchor_database_url(
+    database_url: str, tmp_path: Path, sqlite_template: Path, pg_databases: PgDatabases | None
+) -> Iterator[str]:
     """A second fresh database on the same backend as ``database_url``, for the anchor."""
     if database_url.startswith("sqlite"):
         target = tmp_path / "anchor.db"
         shutil.copy(sqlite_template, target)
         yield f"sqlite:///{target}"
         return
-    assert PG_URL is not None
-    name = f"registry_anchor_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(_pg_admin_url()).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text(f"CREATE DATABASE {name} TEMPLATE {PG_TEMPLATE}"))
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as c:
-            c.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    assert pg_databases is not None
+    yield from fresh_pg_url(pg_databases)
 
 
 def _app(settings: Settings, db: Database, clock: MutableClock) -> Any:

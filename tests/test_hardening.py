@@ -119,10 +119,17 @@ def test_failed_sign_ins_back_off_per_user_name_and_address(client: TestClient, 
 
 
 def test_an_empty_presentation_is_not_verified(client: TestClient) -> None:
+    """VC Data Model 2.0 §4.13: a presentation may hold no credential, and is then
+    verified on its proof alone; unsigned, nothing shows who made it, so it is not
+    verified (422: a check could not be made, as for any unsigned presentation)."""
     body = {"verifiablePresentation": {"type": ["VerifiablePresentation"]}}
     response = client.post("/presentations/verify", json=body)
-    assert response.status_code == 400
-    assert response.json()["verified"] is False
+    assert response.status_code == 422
+    answer = response.json()
+    assert answer["verified"] is False
+    assert answer["results"] == []
+    checks = {c["check"]: c["result"] for c in answer["presentationResult"]["checks"]}
+    assert checks == {"presentation": "unknown", "holderBinding": "not-applicable"}
 
 
 @pytest.mark.parametrize("member", ["credentialStatus", "evidence", "credentialSchema"])

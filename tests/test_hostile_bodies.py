@@ -191,7 +191,7 @@ def test_large_credentials_are_verified_off_the_event_loop(
     from registry.routes import verification
 
     seen: list[bool] = []
-    real = verification.verify_one
+    real = verification.verify_for
 
     def recording(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -201,7 +201,7 @@ def test_large_credentials_are_verified_off_the_event_loop(
             seen.append(False)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(verification, "verify_one", recording)
+    monkeypatch.setattr(verification, "verify_for", recording)
     hr = actors.hr()
     small = {"credential": {"type": ["VerifiableCredential"]}}
     large = {"credential": {"type": ["VerifiableCredential"], "evidence": ["x" * 100] * 1000}}

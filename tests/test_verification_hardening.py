@@ -365,7 +365,10 @@ def test_holder_binding_passes_only_for_a_proven_presenter_who_is_every_subject(
     failed = holder_binding(proven, [report_of(issuer.did), report_of(other)])
     assert failed.result == "fail"
     assert "credential 2" in failed.reason
-    assert holder_binding(proven, []).result == "fail"
+    # VC Data Model 2.0 §4.13: verifiableCredential is optional; a presentation without
+    # one has nothing to bind, which is said as such (never as a pass).
+    empty = holder_binding(proven, [])
+    assert (empty.result, empty.code) == ("not-applicable", "holder-binding-not-applicable")
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,10 @@ Each credential is a VC 2.0 document signed ``eddsa-jcs-2022`` with one
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import random
+import re
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +96,8 @@ CSV_COLUMNS = (
     "valid_from",
     "valid_until",
 )
+#: An award date as written by hand or by a spreadsheet: 2026-11-21, 2026/11/21, 2026/1/5.
+AWARD_DATE = re.compile(r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})", re.ASCII)
 
 
 EXAMPLE_ROW: dict[str, Any] = {
@@ -125,7 +126,8 @@ class IssueRequest(BaseModel):
     id_type: Literal["resident", "passport"] = Field(examples=["resident"])
     id_number: str = Field(min_length=5, max_length=20, examples=["11010519491231002X"])
     type_code: str = Field(min_length=1, max_length=64, examples=["ENG-ASSOCIATE_SENIOR"])
-    specialty: str = Field(min_length=1, max_length=128, examples=["电气工程及其自动化"])
+    #: the specialty (专业), where the type has specialties (catalogue ``has_specialty``)
+    specialty: str | None = Field(default=None, min_length=1, max_length=128, examples=["电气工程及其自动化"])
     evaluation_committee: str = Field(
         min_length=1, max_length=256, examples=["江苏省工程技术研究系列高级职称评审委员会"]
     )
@@ -144,6 +146,21 @@ class IssueRequest(BaseModel):
     @classmethod
     def _printable(cls, value: str) -> str:
         return check_characters(value)
+
+    @field_validator("awarded_on", mode="before")
+    @classmethod
+    def _award_date_forms(cls, value: Any) -> Any:
+        # 2026/11/21 and 2026/1/5 as well as 2026-11-21: a spreadsheet in a Chinese
+        # locale writes dates with slashes and without leading zeros.
+        if isinstance(value, str):
+            text = unicodedata.normalize("NFKC", value).strip()  # full-width digits too
+            found = AWARD_DATE.fullmatch(text)
+            if found is not None:
+                try:
+                    return date(*(int(part) for part in found.group(1, 3, 4)))
+                except ValueError:
+                    raise ValueError(f"{text} is not a calendar date") from None
+        return value
 
     @field_validator("awarded_on")
     @classmethod
@@ -216,29 +233,78 @@ class BatchResult(BaseModel):
 RowError = dict[str, Any]
 
 
+def _field_name(part: Any) -> Any:
+    """A field as the API names it (camelCase), whichever name the row gave it."""
+    field = IssueRequest.model_fields.get(part) if isinstance(part, str) else None
+    return field.alias if field is not None and field.alias else part
+
+
+def _error_field(error: Any) -> str | None:
+    loc = error["loc"]
+    return ".".join(str(p) for p in (_field_name(loc[0]), *loc[1:])) if loc else None
+
+
 def _row_errors_from_validation(row: int, exc: ValidationError) -> list[RowError]:
-    return [
-        {
-            "row": row,
-            "field": ".".join(str(p) for p in e["loc"]) or None,
-            "message": e["msg"],
-        }
-        for e in exc.errors()
-    ]
+    return [{"row": row, "field": _error_field(e), "message": e["msg"]} for e in exc.errors()]
 
 
-def _parse(raw_rows: Sequence[Any]) -> tuple[list[tuple[int, IssueRequest]], list[RowError]]:
+#: Values that pass their own field's checks, put in place of the fields of a row that
+#: failed them, so that the row's other fields are still checked (catalogue, identity
+#: number, duplicates, names on record) and a row shows every error it has at once.
+#: What is found about a stand-in is not reported (see :func:`validate_batch`).
+_STAND_INS: dict[str, Any] = {
+    "holderName": "x",
+    "idType": "passport",
+    "idNumber": "X0000000",
+    "typeCode": "X",
+    "specialty": "x",
+    "evaluationCommittee": "x",
+    "awardedOn": EARLIEST.date().isoformat(),
+}
+
+
+def _partial(raw: Any, failed: set[str]) -> IssueRequest | None:
+    """A row that failed validation, with stand-ins for its ``failed`` fields (the set
+    grows when a field fails only beside a stand-in), or None when nothing more of it
+    can be checked (it is not an object)."""
+    if not isinstance(raw, dict):
+        return None
+    named = {_field_name(k): v for k, v in raw.items()}
+    for _ in range(len(IssueRequest.model_fields) + 1):
+        trial = {k: v for k, v in named.items() if k not in failed}
+        trial.update((k, v) for k, v in _STAND_INS.items() if k in failed)
+        try:
+            return IssueRequest.model_validate(trial)
+        except ValidationError as exc:
+            more = {f for f in (_error_field(e) for e in exc.errors()) if f is not None}
+            if more <= failed:
+                return None
+            failed |= more
+    return None
+
+
+#: A parsed row: its number, the request, and the fields that failed validation (the
+#: request has stand-ins for them; empty for a valid row).
+ParsedRow = tuple[int, IssueRequest, frozenset[str]]
+
+
+def _parse(raw_rows: Sequence[Any]) -> tuple[list[ParsedRow], list[RowError]]:
     if not raw_rows:
         raise InvalidInputError("a batch needs at least one credential")
     if len(raw_rows) > MAX_BATCH_ROWS:
         raise InvalidInputError(f"a batch has at most {MAX_BATCH_ROWS} credentials")
-    parsed: list[tuple[int, IssueRequest]] = []
+    parsed: list[ParsedRow] = []
     errors: list[RowError] = []
     for number, raw in enumerate(raw_rows, start=1):
         try:
-            parsed.append((number, IssueRequest.model_validate(raw)))
+            parsed.append((number, IssueRequest.model_validate(raw), frozenset()))
         except ValidationError as exc:
-            errors.extend(_row_errors_from_validation(number, exc))
+            found = _row_errors_from_validation(number, exc)
+            errors.extend(found)
+            failed = {e["field"] for e in found if e["field"] is not None}
+            partial = _partial(raw, failed) if failed else None
+            if partial is not None:
+                parsed.append((number, partial, frozenset(failed)))
     return parsed, errors
 
 
@@ -248,47 +314,30 @@ def _reject(errors: list[RowError]) -> None:
         raise BatchRejectedError(f"{len({e['row'] for e in errors})} rows have errors", errors=errors)
 
 
-def validate_batch(session: Session, raw_rows: Sequence[Any], ctx: IssuanceContext) -> list[IssueRequest]:
+#: Errors of a row in the order of its columns.
+_FIELD_ORDER = {to_camel(name): i for i, name in enumerate(CSV_COLUMNS)}
+
+
+def validate_batch(
+    session: Session, raw_rows: Sequence[Any], ctx: IssuanceContext, lines: Sequence[int] | None = None
+) -> list[IssueRequest]:
     """Rows (dicts) to requests, or :class:`BatchRejectedError` listing every error of
-    every row: shape, types, identity numbers, catalogue codes, names on record.
+    every row: shape, types, identity numbers, catalogue codes, names on record. A row
+    whose fields fail validation is still checked for what its other fields allow.
+    ``lines`` (a CSV batch): the file's line of each row, given with its errors.
     Writes nothing."""
     parsed, errors = _parse(raw_rows)
-    numbers = [n for n, _ in parsed]
-    rows = [r for _, r in parsed]
-    _, identities, more = _check_rows(session, rows, ctx, numbers)
-    errors.extend(more)
-    errors.extend(_holders(session, rows, identities, ctx, write=False, numbers=numbers)[1])
+    numbers = [n for n, _, _ in parsed]
+    rows = [r for _, r, _ in parsed]
+    failed = {n: bad for n, _, bad in parsed if bad}
+    _, identities, more = _check_rows(session, rows, ctx, numbers, failed)
+    more.extend(_holders(session, rows, identities, ctx, write=False, numbers=numbers)[1])
+    # A field that failed validation has its own error: what its stand-in led to is not reported.
+    errors.extend(e for e in more if e["field"] not in failed.get(e["row"], frozenset()))
+    errors.sort(key=lambda e: (e["row"], _FIELD_ORDER.get(e["field"], len(_FIELD_ORDER))))
+    if lines is not None:
+        errors = [{"row": e["row"], "line": lines[e["row"] - 1], **e} for e in errors]
     _reject(errors)
-    return rows
-
-
-def rows_from_csv(text: str) -> list[dict[str, Any]]:
-    """CSV with a header line naming the columns of :data:`CSV_COLUMNS` (empty
-    optional cells are left out)."""
-    try:
-        return _rows_from_csv(text)
-    except csv.Error as exc:
-        raise InvalidInputError(f"CSV cannot be read: {exc}") from None
-
-
-def _rows_from_csv(text: str) -> list[dict[str, Any]]:
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    missing = [h for h in CSV_COLUMNS[:7] if h not in header]
-    if unknown or missing:
-        raise InvalidInputError(
-            "CSV header must name the columns "
-            + ", ".join(CSV_COLUMNS)
-            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-            + (f"; missing: {', '.join(missing)}" if missing else "")
-        )
-    rows = []
-    for line in reader:
-        if None in line:
-            raise InvalidInputError(f"CSV line {reader.line_num} has more cells than the header")
-        # The JSON names, so that a row error names a field the same way for CSV and JSON.
-        rows.append({to_camel(k): v for k, v in line.items() if v not in ("", None)})
     return rows
 
 
@@ -343,8 +392,15 @@ def certificate_number(province: str, year: int, serial: int) -> str:
 
 
 def _check_rows(
-    session: Session, rows: Sequence[IssueRequest], ctx: IssuanceContext, numbers: Sequence[int] | None = None
+    session: Session,
+    rows: Sequence[IssueRequest],
+    ctx: IssuanceContext,
+    numbers: Sequence[int] | None = None,
+    failed: dict[int, frozenset[str]] | None = None,
 ) -> tuple[dict[str, CredentialType], list[tuple[str, str, str]], list[RowError]]:
+    """Checks beyond a row's own fields. ``failed``: by row number, the fields that
+    failed validation (stand-ins: see :func:`validate_batch`); a row without a usable
+    identity document gets no identity."""
     errors: list[RowError] = []
     types = {t.code: t for t in catalogue.list_types(session)}
     identities: list[tuple[str, str, str]] = []
@@ -363,6 +419,11 @@ def _check_rows(
             errors.append(
                 {"row": number, "field": "typeCode", "message": f"no active type {row.type_code!r}"}
             )
+        for field, message in catalogue.row_problems(types.get(row.type_code), row.specialty):
+            errors.append({"row": number, "field": field, "message": message})
+        if failed and not failed.get(number, frozenset()).isdisjoint(("idType", "idNumber")):
+            identities.append((row.id_type, "", ""))
+            continue
         try:
             normal = normalise_id_number(row.id_type, row.id_number)
         except InvalidHolderIdError as exc:
@@ -531,6 +592,14 @@ def credential_document(
         ],
         "credentialSchema": {"id": f"{ctx.base_url}/schemas/{schema}/v1.json", "type": "JsonSchema"},
     }
+    subject = document["credentialSubject"]
+    if row.specialty is None:
+        # A type without specialties: the credential says none.
+        del subject["specialty"]
+    awarding = catalogue.awarding_body(ctype)
+    if awarding is not None:
+        # Who awards a national qualification, apart from the node that signs it.
+        subject["awardingBody"] = awarding
     if row.valid_until is not None:
         document["validUntil"] = format_datetime(row.valid_until)
     if caller is not None:

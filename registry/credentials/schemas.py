@@ -88,7 +88,6 @@ def schema(name: str) -> dict[str, Any]:
                     "name",
                     "holderCommitment",
                     subject_key,
-                    "specialty",
                     "certificateNumber",
                     "evaluationCommittee",
                     "awardedOn",
@@ -108,7 +107,10 @@ def schema(name: str) -> dict[str, Any]:
                             "name": _BILINGUAL,
                         },
                     },
+                    # Absent where the type has no specialties.
                     "specialty": {"type": "string", "minLength": 1},
+                    # A national qualification's awarding body (实施部门), not the signing node.
+                    "awardingBody": _BILINGUAL,
                     "certificateNumber": {"type": "string", "pattern": "^3[1-4]-[0-9]{4}-[0-9]{7}$"},
                     "evaluationCommittee": {"type": "string", "minLength": 1},
                     "awardedOn": {"type": "string", "format": "date"},

@@ -14,7 +14,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -33,7 +34,8 @@ from registry.credentials.status_list import (
     bit_at,
     status_list_credential,
 )
-from registry.credentials.verification import Check
+from registry.credentials.verification import Check, Term, params
+from registry.database import Database
 from registry.errors import NotFoundError
 from registry.models import Credential, StatusList
 from registry.signing.data_integrity import add_proof
@@ -107,7 +109,49 @@ def _open_list(session: Session, purpose: StatusPurpose) -> StatusList:
     return row
 
 
+#: Which of some candidate indexes are already held on a list: one statement text for any
+#: number of candidates (an array parameter on PostgreSQL, a JSON array on SQLite), each
+#: candidate one probe of the (list, index) unique index; never a read of the whole list.
+_TAKEN_AMONG = {
+    ("postgresql", "revocation"): text(
+        "SELECT revocation_index FROM credential"
+        " WHERE revocation_list_id = :id AND revocation_index = ANY(:candidates)"
+    ),
+    ("postgresql", "suspension"): text(
+        "SELECT suspension_index FROM credential"
+        " WHERE suspension_list_id = :id AND suspension_index = ANY(:candidates)"
+    ),
+    ("sqlite", "revocation"): text(
+        "SELECT revocation_index FROM credential WHERE revocation_list_id = :id"
+        " AND revocation_index IN (SELECT value FROM json_each(:candidates))"
+    ),
+    ("sqlite", "suspension"): text(
+        "SELECT suspension_index FROM credential WHERE suspension_list_id = :id"
+        " AND suspension_index IN (SELECT value FROM json_each(:candidates))"
+    ),
+}
+#: Candidates asked about per statement.
+_PROBE_CHUNK = 4096
+#: Rounds of random candidates before a list is read whole (never reached while a list
+#: keeps a quarter of its indexes free: each round asks for more than enough).
+_PROBE_ROUNDS = 16
+
+
+def _taken_among(session: Session, purpose: StatusPurpose, list_id: int, candidates: list[int]) -> set[int]:
+    """The ``candidates`` already held by a credential on list ``list_id``."""
+    dialect = session.get_bind().dialect.name
+    statement = _TAKEN_AMONG[("postgresql" if dialect == "postgresql" else "sqlite", purpose)]
+    connection = session.connection()
+    taken: set[int] = set()
+    for start in range(0, len(candidates), _PROBE_CHUNK):
+        chunk = candidates[start : start + _PROBE_CHUNK]
+        value: object = chunk if dialect == "postgresql" else json.dumps(chunk)
+        taken.update(int(i) for (i,) in connection.execute(statement, {"id": list_id, "candidates": value}))
+    return taken
+
+
 def _taken(session: Session, purpose: StatusPurpose, list_id: int) -> set[int]:
+    """Every index held on list ``list_id`` (the fallback of :func:`_free_indexes`)."""
     if purpose == "revocation":
         query = select(Credential.revocation_index).where(Credential.revocation_list_id == list_id)
     else:
@@ -115,31 +159,82 @@ def _taken(session: Session, purpose: StatusPurpose, list_id: int) -> set[int]:
     return set(session.exec(query).all())
 
 
+def _free_indexes(
+    session: Session, purpose: StatusPurpose, row: StatusList, count: int, rng: random.Random
+) -> list[int]:
+    """``count`` distinct indexes of ``row`` that no credential holds, uniformly at random
+    among the free ones: random candidates (never the same twice) are drawn, the ones
+    already held are asked for in one probe of the unique index each, and the free ones
+    are taken in the order drawn. The rows read grow with ``count``, not with the list:
+    at most three quarters of a list is held, so a candidate is free with probability
+    one quarter or more, and each round asks about enough candidates for all that is
+    still needed."""
+    assert row.id is not None
+    length = row.length
+    held = min(row.allocated, length)  # before this allocation (the counter is raised after)
+    free_share = max(length - held, 1) / length
+    chosen: list[int] = []
+    drawn: set[int] = set()
+    for _ in range(_PROBE_ROUNDS):
+        need = count - len(chosen)
+        if need == 0:
+            return chosen
+        want = min(int(need / free_share * 1.25) + 16, length - len(drawn))
+        candidates: list[int] = []
+        while len(candidates) < want:
+            index = rng.randrange(length)
+            if index not in drawn:
+                drawn.add(index)
+                candidates.append(index)
+        taken = _taken_among(session, purpose, row.id, candidates)
+        chosen.extend(i for i in candidates if i not in taken)
+        del chosen[count:]
+        if len(drawn) >= length:
+            break
+    if len(chosen) == count:
+        return chosen
+    # Unreachable for a list under its fill limit; kept so that allocation never fails
+    # while an index is free.
+    taken_all = _taken(session, purpose, row.id)
+    taken_all.update(chosen)
+    for _ in range(count - len(chosen)):
+        index = allocate_index(taken_all.__contains__, length, rng)
+        taken_all.add(index)
+        chosen.append(index)
+    return chosen
+
+
 def allocate(
     session: Session, purpose: StatusPurpose, count: int, rng: random.Random
 ) -> list[tuple[int, int, int]]:
     """``count`` fresh (list id, list number, index) slots for ``purpose``.
 
-    The list row's counter is raised first: that update locks the row (PostgreSQL) or
-    the database (SQLite) until commit, so two issuers never draw from the same free
-    set at once; the unique constraint on the credential table is the last guard.
+    The open list's row is locked first (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite
+    a write transaction holds the database from its ``BEGIN IMMEDIATE``) and stays locked
+    until commit, so two issuers never draw from the same free set at once: the second
+    waits, then sees the first one's credentials. The unique constraint on the credential
+    table is the last guard. Free indexes are found by probing random candidates
+    (:func:`_free_indexes`), so a batch reads rows in proportion to its size, not to the
+    list's.
     """
     slots: list[tuple[int, int, int]] = []
     while len(slots) < count:
-        row = _open_list(session, purpose)
+        open_row = _open_list(session, purpose)
+        assert open_row.id is not None
+        row = session.get(StatusList, open_row.id, with_for_update=True, populate_existing=True)
+        assert row is not None
         assert row.id is not None
         take = min(count - len(slots), FILL_LIMIT - row.allocated)
+        if take <= 0:
+            continue  # filled by another issuer meanwhile: the next open list
+        indexes = _free_indexes(session, purpose, row, take, rng)
         session.execute(
             update(StatusList)
             .where(col(StatusList.id) == row.id)
             .values(allocated=StatusList.allocated + take)
         )
         session.refresh(row)
-        taken = _taken(session, purpose, row.id)
-        for _ in range(take):
-            index = allocate_index(taken.__contains__, row.length, rng)
-            taken.add(index)
-            slots.append((row.id, row.number, index))
+        slots.extend((row.id, row.number, index) for index in indexes)
     rng.shuffle(slots)
     return slots
 
@@ -187,7 +282,6 @@ def sign_list(
         now + timedelta(seconds=max(ttl, 60) * 12),
         reasons=reasons,
     )
-    unsigned["@context"] = ["https://www.w3.org/ns/credentials/v2"]
     signed = add_proof(unsigned, key, f"{did}#{record.kid}", now)
     text = json.dumps(signed, ensure_ascii=False, separators=(",", ":"))
     row.signed_credential = text
@@ -220,11 +314,23 @@ def signed_by_compromised_key(row: StatusList, ring: KeyRing) -> bool:
     if signed_at is None or row.signed_credential is None:
         return False
     # The common case costs a scan of a few records, no parsing.
-    if not any(r.compromised_from is not None and r.compromised_from <= signed_at for r in ring.records):
+    if not _any_compromised_by(ring, signed_at):
         return False
-    method = orjson.loads(row.signed_credential).get("proof", {}).get("verificationMethod", "")
+    return _compromised_at(ring, _signing_kid(row.signed_credential), signed_at)
+
+
+def _any_compromised_by(ring: KeyRing, instant: datetime) -> bool:
+    return any(r.compromised_from is not None and r.compromised_from <= instant for r in ring.records)
+
+
+def _signing_kid(signed_credential: str) -> str:
+    method = orjson.loads(signed_credential).get("proof", {}).get("verificationMethod", "")
+    return str(method).partition("#")[2]
+
+
+def _compromised_at(ring: KeyRing, kid: str, instant: datetime) -> bool:
     try:
-        ring.check_valid_at(str(method).partition("#")[2], signed_at)
+        ring.check_valid_at(kid, instant)
     except KeyMaterialError:
         return True
     return False
@@ -323,18 +429,162 @@ def change_status(
     return credential
 
 
+#: How long this process serves a signed status list from memory before it compares the
+#: list's ETag with the database again: a change committed by another worker or by the
+#: CLI is served within this many seconds; one committed by this process at once.
+LIST_REFRESH_SECONDS = 5.0
+
+_SERVED_ETAG = text("SELECT etag FROM status_list WHERE purpose = :purpose AND number = :number")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedList:
+    """One signed list credential as the status-list endpoint serves it."""
+
+    body: bytes
+    etag: str
+    signed_at: datetime
+    #: half of its validity: from then on it is signed again before it is served
+    resign_at: datetime
+    #: the key id of its proof (checked against the ring for compromise)
+    kid: str
+    #: ``time.monotonic()`` when its ETag was last compared with the database
+    checked: float
+
+    @classmethod
+    def of(cls, row: StatusList, ttl: int, checked: float) -> ServedList:
+        assert row.signed_credential is not None
+        assert row.etag is not None
+        assert row.signed_at is not None
+        return cls(
+            body=row.signed_credential.encode("utf-8"),
+            etag=row.etag,
+            signed_at=row.signed_at,
+            resign_at=row.signed_at + timedelta(seconds=max(ttl, 60) * 6),
+            kid=_signing_kid(row.signed_credential),
+            checked=checked,
+        )
+
+    def fresh(self, now: datetime, ring: KeyRing) -> bool:
+        """Not past half of its validity, and not signed by a key ``ring`` holds
+        compromised from before the signing (as :func:`list_is_fresh`)."""
+        return now <= self.resign_at and not (
+            _any_compromised_by(ring, self.signed_at) and _compromised_at(ring, self.kid, self.signed_at)
+        )
+
+
+class ServedLists:
+    """The signed list credentials as ``GET /status/{purpose}/{number}`` serves them:
+    held in this process's memory with their ETags, so a request costs neither a
+    database read nor a worker thread. An entry is served while
+
+    - its ETag was compared with the database less than ``refresh_seconds`` ago (a
+      change committed by another worker or by the CLI is served within that bound),
+    - no status change of this process has committed since it was read (:meth:`expire`,
+      run after the commit through :meth:`StatusCache.invalidate`),
+    - it is not past half of its validity, and its key is not one the node's key ring
+      holds compromised from before the signing (checked on every request against the
+      ring in memory: a few records, no parsing; a compromise marked by this process
+      counts at once, one marked by another once the ring is reloaded, see
+      ``NodeState.RING_TTL_SECONDS``); otherwise it is signed again.
+
+    Otherwise :meth:`load` reads it again (one load at a time; requests that waited
+    for it find it loaded) and signs it again when it is due."""
+
+    def __init__(self, refresh_seconds: float = LIST_REFRESH_SECONDS) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._items: dict[tuple[str, int], ServedList] = {}
+        self._generation = 0
+        self._state = threading.Lock()
+        self._loading = threading.Lock()
+
+    def current(self, purpose: str, number: int, now: datetime, ring: KeyRing | None) -> ServedList | None:
+        """The entry to serve without asking the database, or None (then :meth:`load`)."""
+        item = self._items.get((purpose, number))
+        if (
+            item is None
+            or ring is None
+            or time.monotonic() - item.checked >= self.refresh_seconds
+            or not item.fresh(now, ring)
+        ):
+            return None
+        return item
+
+    def expire(self) -> None:
+        """Forget every entry (a status change of this process has committed); a load
+        that read the database before this does not keep what it read."""
+        with self._state:
+            self._generation += 1
+            self._items.clear()
+
+    def load(
+        self,
+        db: Database,
+        purpose: str,
+        number: int,
+        *,
+        did: str,
+        base_url: str,
+        ring: Callable[[], KeyRing],
+        ring_in: Callable[[Session], KeyRing],
+        now: datetime,
+        ttl: int,
+    ) -> ServedList:
+        """Compare the entry's ETag with the database (reading the list again when it
+        changed), sign the list again when it is due, and keep the result. Blocking:
+        run it off the event loop. ``ring`` is the node's cached key ring, ``ring_in``
+        the ring read in a signing transaction."""
+        key = (purpose, number)
+        with self._loading:
+            current_ring = ring()
+            item = self.current(purpose, number, now, current_ring)
+            if item is not None:
+                return item  # loaded by the request this one waited for
+            with self._state:
+                generation = self._generation
+                known = self._items.get(key)
+            checked = time.monotonic()  # the bound counts from before the read
+            item = None
+            with db.session(write=False) as session:
+                head = (
+                    session.connection().execute(_SERVED_ETAG, {"purpose": purpose, "number": number}).first()
+                )
+                if head is None:
+                    raise NotFoundError(f"no {purpose} status list {number}")
+                if known is not None and head[0] == known.etag and known.fresh(now, current_ring):
+                    item = replace(known, checked=checked)
+                else:
+                    row = get_list(session, purpose, number)
+                    if list_is_fresh(row, now, ttl, current_ring):
+                        item = ServedList.of(row, ttl, checked)
+            if item is None:
+                with db.session() as write:
+                    row = current_list_credential(
+                        write, purpose, number, did, base_url, ring_in(write), now, ttl
+                    )
+                item = ServedList.of(row, ttl, checked)
+            with self._state:
+                if self._generation == generation:
+                    self._items[key] = item
+            return item
+
+
 class StatusCache:
     """This node's lists as the verification path reads them, shared by the requests of
     a process: (list id, version, length, bits) per list, trusted for ``max_age``
     seconds, then re-read when the version moved. A status change made by this process
     clears the cache at once (:meth:`invalidate`); one made by another worker is seen
     within ``max_age`` seconds. (Verifiers elsewhere cache the signed lists for
-    ``STATUS_LIST_MAX_AGE``, minutes, so seconds here change nothing for them.)"""
+    ``STATUS_LIST_MAX_AGE``, minutes, so seconds here change nothing for them.)
+
+    ``served`` holds the signed list credentials the status-list endpoint serves
+    (:class:`ServedLists`); :meth:`invalidate` expires them too."""
 
     def __init__(self, max_age: float = 2.0) -> None:
         self.max_age = max_age
         self._lock = threading.Lock()
         self._lists: dict[tuple[str, int], tuple[float, int, int, int, bytes]] = {}
+        self.served = ServedLists()
 
     def get(self, purpose: str, number: int) -> tuple[int, int, int, bytes] | None:
         with self._lock:
@@ -354,8 +604,11 @@ class StatusCache:
             self._lists[(purpose, number)] = (time.monotonic(), list_id, version, length, bits)
 
     def invalidate(self) -> None:
+        """After a status change of this process committed: the verification path and
+        the status-list endpoint read the lists again."""
         with self._lock:
             self._lists.clear()
+        self.served.expire()
 
 
 _MAX_DIGITS = 10
@@ -391,6 +644,10 @@ class PeerStatus(Protocol):
     def status(self, url: str, purpose: str, index: int) -> tuple[str, str]: ...
 
     def issuer_label(self, url: str) -> str | None: ...
+
+    def reason_code(self, url: str, index: int) -> str | None:
+        """The reason code the member published for a set bit, if any."""
+        ...
 
 
 class StatusReader:
@@ -446,27 +703,44 @@ class StatusReader:
 
     def __call__(self, entries: Sequence[Any]) -> Check:
         if not entries:
-            return Check("status", "pass", "the credential has no status entry, so it cannot be revoked")
+            return Check(
+                "status",
+                "pass",
+                "the credential has no status entry, so it cannot be revoked",
+                "status-no-entry",
+            )
         findings: list[str] = []
         unknown: list[str] = []
         clear: list[str] = []
+        #: (code, reason code) of the first revocation, else of the first suspension.
+        found: list[tuple[str, str]] = []
+        unknown_code = "status-list-unavailable"
         for entry in entries:
             if not isinstance(entry, dict) or entry.get("type") != "BitstringStatusListEntry":
-                return Check("status", "fail", "a credentialStatus entry is not a BitstringStatusListEntry")
+                return Check(
+                    "status",
+                    "fail",
+                    "a credentialStatus entry is not a BitstringStatusListEntry",
+                    "status-entry-unsupported",
+                )
             url = entry.get("statusListCredential")
             purpose = entry.get("statusPurpose")
             index = _decimal(entry.get("statusListIndex"))
             if not isinstance(url, str) or index is None or purpose not in PURPOSES:
-                return Check("status", "fail", "a credentialStatus entry is malformed")
+                return Check(
+                    "status", "fail", "a credentialStatus entry is malformed", "status-entry-malformed"
+                )
             if not url.startswith(self.prefix):
                 label = self.peers.issuer_label(url) if self.peers is not None else None
                 if self.peers is None or label is None:
                     unknown.append(f"the {purpose} list {url} is not one of a known federation member")
+                    unknown_code = "status-list-untrusted"
                     continue
                 state, evidence = self.peers.status(url, purpose, index)
                 if state == "set":
                     word = "revoked" if purpose == "revocation" else "suspended"
                     findings.append(f"{word} by {label} ({evidence})")
+                    found.append((f"status-{word}", self.peers.reason_code(url, index) or ""))
                 elif state == "unknown":
                     unknown.append(f"{label}: {evidence}")
                 else:
@@ -474,21 +748,33 @@ class StatusReader:
                 continue
             list_purpose, _, raw_number = url[len(self.prefix) :].partition("/")
             number = _decimal(raw_number)
-            found = self._list(list_purpose, number) if number is not None else None
-            if found is None:
-                return Check("status", "fail", f"this node has no status list {url}")
+            held = self._list(list_purpose, number) if number is not None else None
+            if held is None:
+                return Check("status", "fail", f"this node has no status list {url}", "status-list-not-found")
             if list_purpose != purpose:
-                return Check("status", "fail", "the entry's purpose differs from its list's")
-            list_id, length, bits = found
+                return Check(
+                    "status", "fail", "the entry's purpose differs from its list's", "status-purpose-mismatch"
+                )
+            list_id, length, bits = held
             if index >= length:
-                return Check("status", "fail", "statusListIndex is beyond the end of the list")
+                return Check(
+                    "status",
+                    "fail",
+                    "statusListIndex is beyond the end of the list",
+                    "status-index-out-of-range",
+                )
             if bit_at(bits, index):
                 reason = self._reason(purpose, list_id, index)
                 word = "revoked" if purpose == "revocation" else "suspended"
                 findings.append(f"{word} ({reason})" if reason else word)
+                found.append((f"status-{word}", reason or ""))
         if findings:
-            return Check("status", "fail", "; ".join(findings))
+            # A revocation is what a reader needs to know first (it is final).
+            code, reason_code = min(found, key=lambda f: f[0] != "status-revoked")
+            return Check(
+                "status", "fail", "; ".join(findings), code, params(reason=Term("reason", reason_code))
+            )
         if unknown:
-            return Check("status", "unknown", "; ".join(unknown))
+            return Check("status", "unknown", "; ".join(unknown), unknown_code)
         evidence = f" ({'; '.join(clear)})" if clear else ""
-        return Check("status", "pass", f"neither revoked nor suspended{evidence}")
+        return Check("status", "pass", f"neither revoked nor suspended{evidence}", "status-clear")

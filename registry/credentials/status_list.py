@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from registry.contexts import TALENT_V1
 from registry.credentials.errors import StatusListError, StatusListFullError
 from registry.signing.data_integrity import format_datetime
 from registry.signing.encoding import b64url_decode, b64url_encode
@@ -139,7 +140,8 @@ def status_list_credential(
 ) -> dict[str, Any]:
     """The unsigned ``BitstringStatusListCredential`` (§2.2) for ``bits``. ``reasons``
     (index -> reason code of a set bit) become the registry's ``statusReasons`` member
-    of the subject: other verifiers ignore it, the registry's nodes show it."""
+    of the subject, with the registry's context that defines it: other verifiers ignore
+    it, the registry's nodes show it."""
     credential: dict[str, Any] = {
         "@context": ["https://www.w3.org/ns/credentials/v2"],
         "id": list_url,
@@ -156,6 +158,10 @@ def status_list_credential(
     if reasons:
         subject = credential["credentialSubject"]
         subject["statusReasons"] = {str(i): reasons[i] for i in sorted(reasons) if bits.get(i)}
+        if subject["statusReasons"]:
+            # The registry's context defines statusReasons (a JSON literal): without it a
+            # JSON-LD processor would drop the member.
+            credential["@context"].append(TALENT_V1)
     if valid_until is not None:
         credential["validUntil"] = format_datetime(valid_until)
     return credential

@@ -21,28 +21,57 @@ the rest ``unverifiedClaims``.
 Steps 1-5 are pure (:func:`examine`, safe to run in worker processes); step 6 needs
 the node's status lists and runs where they are (:func:`finish`).
 
+Each check also carries a stable ``code`` (one per distinct reason, kebab-case; see
+:data:`MESSAGES`) and the parameters of its message. The English ``reason`` is for
+logs and existing clients; the message people read is made at the edge, in the
+language asked for (:mod:`registry.verifier`), from the English message id of the code
+(gettext domain ``reports``). Parameters are plain text, or a :class:`Term` the edge
+names in that language (an issuer's department, a reason code's label, a catalogue
+type's name, a message id).
+
+A credential may be presented enveloped (VC Data Model 2.0 §4.13.1): an
+``EnvelopedVerifiableCredential`` whose ``id`` is a ``data:`` URL (RFC 2397) holding a
+VC-JWT (``application/vc+jwt``, VC-JOSE-COSE §3.1.1); it is unwrapped and checked as a
+VC-JWT. A credential may carry a proof set or chain (Data Integrity 1.0 §2.1.2): every
+proof is verified, and the report lists each (:class:`ProofItem`); see
+:func:`_examine_proof_set` for the rule.
+
 A presentation adds two checks of its own (:func:`examine_presentation_proof`,
-:func:`holder_binding`): ``presentation`` (its proof, for authentication, with the
-challenge and domain the verifier asked for) and ``holderBinding`` (whoever that proof
-shows made the presentation is the subject of every credential in it).
+:func:`open_presentation`, :func:`holder_binding`): ``presentation`` (its proof, for
+authentication, with the challenge and domain the verifier asked for; or the JWS of an
+enveloped VP-JWT) and ``holderBinding`` (whoever that proof shows made the
+presentation is the subject of every credential in it; ``not-applicable`` when it
+holds none).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+from urllib.parse import unquote_to_bytes
 
+from registry.contexts import pinned_contexts
 from registry.credentials import schemas
 from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
 from registry.federation.metadata import IssuerProfile
 from registry.signing import data_integrity, jcs, jose
+from registry.signing.data_integrity import (
+    PreviousProofError,
+    ProofChainCycleError,
+    ProofOutcome,
+    UnsupportedProofError,
+)
 from registry.signing.did import DidResolver, VerificationMethod, VerificationMethodResolver
 from registry.signing.errors import (
     CanonicalizationError,
+    InvalidSignatureError,
     IssuerMismatchError,
     KeyMaterialError,
     ResolutionError,
@@ -53,6 +82,11 @@ from registry.signing.errors import (
 from registry.signing.keyring import KeyRing
 
 Result = Literal["pass", "fail", "unknown"]
+#: A check's result; ``not-applicable`` only for a check that has nothing to check (the
+#: holder binding of a presentation that holds no credential), which never makes a
+#: verdict or a verification pass or fail.
+CheckResult = Literal["pass", "fail", "unknown", "not-applicable"]
+NOT_APPLICABLE: CheckResult = "not-applicable"
 Verdict = Literal["valid", "invalid", "unknown"]
 CHECKS = ("proof", "issuer", "key", "authorisation", "validity", "schema", "status")
 #: The checks that make a document's claims the issuer's own words.
@@ -61,16 +95,187 @@ AUTHENTICITY_CHECKS = ("proof", "issuer", "key")
 #: claims to be, never whom it claims to be about.
 UNVERIFIED_CLAIM_MEMBERS = ("id", "type", "issuer", "credentialType", "validFrom", "validUntil")
 MAX_CREDENTIAL_BYTES = 256 * 1024
+#: How a message names the format of a presented credential.
+_FORMAT_NAMES = {"vc": "VC JSON, eddsa-jcs-2022", "vc-jwt": "VC-JWT"}
+
+#: Every check code with the English message id (gettext domain ``reports``) of what a
+#: person reads; ``%(name)s`` placeholders are the check's parameters.
+MESSAGES: dict[str, str] = {
+    # proof
+    "proof-malformed": (
+        "The credential could not be read: it is not a well-formed VC JSON document or VC-JWT."
+    ),
+    "proof-key-not-issuers": "The proof names a key its issuer never had: the credential is not authentic.",
+    "proof-key-unresolved": "The signing key could not be found, so the signature could not be checked.",
+    "proof-signature-mismatch": (
+        "The signature does not match the content: the credential was altered or not signed by its issuer."
+    ),
+    "proof-invalid": "The credential's proof is not valid.",
+    "proof-verified": "The signature verifies (%(format)s).",
+    "proof-unsupported": (
+        "The credential is secured by %(cryptosuite)s, which this registry node cannot check."
+    ),
+    "proof-envelope-malformed": (
+        "The enveloped credential could not be read: its data: URL is malformed or too large."
+    ),
+    "proof-envelope-unsupported": (
+        "The enveloped credential is of a kind (%(media)s) this registry node cannot check."
+    ),
+    # proof sets and chains (Data Integrity 1.0 §2.1.2, §4.5)
+    "proof-set-verified": (
+        "The issuer's proof verifies (%(format)s) and no proof of the credential fails (%(count)s proofs)."
+    ),
+    "proof-set-failed": (
+        "Proof %(index)s of %(count)s does not verify: the credential was altered or a proof is not genuine."
+    ),
+    "proof-set-no-issuer-proof": (
+        "No proof by the credential's issuer verifies: the credential is not shown to be its issuer's."
+    ),
+    "proof-set-unverifiable": "None of the credential's proofs could be checked here.",
+    "proof-set-malformed": "The credential's proof set is malformed.",
+    # one proof of a credential (the report's ``proofs``)
+    "proof-item-verified": "This proof verifies (%(cryptosuite)s), by a key of the issuer.",
+    "proof-item-verified-other": ("This proof verifies (%(cryptosuite)s), but its key is not the issuer's."),
+    "proof-item-signature-mismatch": "This proof's signature does not match the content.",
+    "proof-item-key-not-controllers": "This proof names a key its controller never had.",
+    "proof-item-key-unresolved": "This proof's key could not be found, so the proof could not be checked.",
+    "proof-item-unsupported": "This proof uses %(cryptosuite)s, which this registry node cannot check.",
+    "proof-item-purpose": "This proof's key is not one its controller uses for this purpose.",
+    "proof-item-previous": "This proof chains to a proof that is missing or does not verify.",
+    "proof-item-previous-unchecked": "This proof chains to a proof that could not be checked.",
+    "proof-item-chain-cycle": "This proof's chain loops back on itself.",
+    "proof-item-invalid": "This proof is not valid.",
+    # issuer
+    "issuer-mismatch": "The credential was not signed by the issuer it names.",
+    "issuer-this-node": "Issued by %(issuer)s, the department of this registry node.",
+    "issuer-federation-member": (
+        "Issued by %(issuer)s, a member of the federation (its trust chain is valid until %(until)s)."
+    ),
+    "issuer-trusted": "Issued by %(issuer)s, an issuer this registry node trusts.",
+    "issuer-untrusted": "The signature is valid, but its issuer is not one this registry trusts.",
+    "issuer-unknown": "The issuer is not one whose trust can be established here.",
+    # key
+    "key-history-unknown": "No key history is known for this issuer.",
+    "key-no-signing-time": "The credential does not say when it was signed.",
+    "key-valid": "The signing key was valid when the credential was signed (%(at)s).",
+    "key-invalid": "The signing key was not valid when the credential was signed.",
+    # authorisation
+    "authorisation-own-catalogue": "Issued under this node's own catalogue (the node is not federated).",
+    "authorisation-unknown": "The trust anchor's authorisations of this issuer are not at hand.",
+    "authorisation-status-list": "A status list, which %(issuer)s publishes for its own credentials.",
+    "authorisation-no-type": "The credential names no catalogue type.",
+    "authorisation-no-signing-time": "The credential does not say when it was signed.",
+    "authorisation-not-granted": (
+        "%(issuer)s was not authorised by the trust anchor to issue %(type)s at %(at)s."
+    ),
+    "authorisation-granted": (
+        "%(issuer)s is authorised by the trust anchor to issue %(type)s (from %(from)s until %(until)s)."
+    ),
+    # validity
+    "validity-not-yet": "Not valid before %(from)s.",
+    "validity-expired": "Expired at %(until)s.",
+    "validity-malformed": "The validity period is malformed.",
+    "validity-current": "Valid from %(from)s until %(until)s.",
+    # schema
+    "schema-status-list": "A status list credential of the shape Bitstring Status List v1.0 requires.",
+    "schema-status-list-invalid": (
+        "A status list credential not of the shape Bitstring Status List v1.0 requires."
+    ),
+    "schema-undeclared": "The credential names no schema.",
+    "schema-unknown": "The credential names a schema that is not one of the registry's.",
+    "schema-nonconforming": "The credential does not conform to its schema (%(schema)s).",
+    "schema-conforms": "The credential conforms to its schema (%(schema)s).",
+    # status (made by the node's status reader, registry.credentials.status)
+    "status-no-entry": "The credential has no status entry, so it cannot be revoked.",
+    "status-entry-unsupported": "A status entry is not a BitstringStatusListEntry.",
+    "status-entry-malformed": "A status entry is malformed.",
+    "status-list-not-found": "This node has no such status list.",
+    "status-purpose-mismatch": "A status entry's purpose differs from its list's.",
+    "status-index-out-of-range": "A status entry's index is beyond the end of its list.",
+    "status-revoked": "Revoked: %(reason)s.",
+    "status-suspended": "Suspended: %(reason)s.",
+    "status-list-untrusted": "The status list is not one of a known federation member.",
+    "status-list-unavailable": (
+        "The issuer's status list is not at hand (it could not be fetched, or is too old), "
+        "so the status is not known."
+    ),
+    "status-clear": "Neither revoked nor suspended.",
+    # checks not made
+    "not-checked-unreadable": "Not checked: the credential could not be read.",
+    "not-checked-unauthentic": "Not checked: the credential is not authentic.",
+    "not-checked-key-unresolved": "Not checked: the signature could not be checked.",
+    "not-checked-issuer-mismatch": "Not checked: the issuer did not sign this credential.",
+    # presentations
+    "holder-binding-not-applicable": (
+        "The presentation holds no credential: there is nothing to bind to its presenter."
+    ),
+}
+#: Message ids of parameter values (:class:`Term` of kind ``msg``).
+VALUE_MESSAGES = ("no start", "no end", "open-ended", "no reason given")
+
+TermKind = Literal["msg", "issuer", "reason", "type"]
+
+
+class Term(NamedTuple):
+    """A message parameter named in the reader's language at the edge: ``msg`` (a message
+    id), ``issuer`` (a DID: its department's name), ``reason`` (a status reason code:
+    its label), ``type`` (a catalogue type code: its name)."""
+
+    kind: TermKind
+    value: str
+
+
+#: A message parameter: (name, kind, value); kind ``text`` is shown as it is.
+Param = tuple[str, str, str]
+
+
+def params(**values: str | Term) -> tuple[Param, ...]:
+    return tuple(
+        (name, v.kind, v.value) if isinstance(v, Term) else (name, "text", v) for name, v in values.items()
+    )
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    result: Result
+    result: CheckResult
     reason: str
+    #: Stable machine code of the reason (a key of :data:`MESSAGES`); empty for most
+    #: presentation checks, which only the VC API answers (in its own terms).
+    code: str = ""
+    params: tuple[Param, ...] = ()
 
     def to_json(self) -> dict[str, str]:
         return {"check": self.name, "result": self.result, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class ProofItem:
+    """One embedded proof of a credential, as the report lists it (picklable):
+    ``index`` (from 0) and ``id`` (when the proof has one) say which; ``by_issuer``
+    whether its verification method is controlled by the credential's issuer (known
+    once it verified)."""
+
+    index: int
+    id: str | None
+    cryptosuite: str | None
+    verification_method: str | None
+    result: Result
+    reason: str
+    code: str
+    params: tuple[Param, ...] = ()
+    by_issuer: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "id": self.id,
+            "cryptosuite": self.cryptosuite,
+            "verificationMethod": self.verification_method,
+            "byIssuer": self.by_issuer,
+            "result": self.result,
+            "reason": self.reason,
+        }
 
 
 def is_authentic(checks: Sequence[Check]) -> bool:
@@ -93,6 +298,14 @@ class Examination:
     unverified_claims: dict[str, Any] | None = None
     status_entries: list[Any] = field(default_factory=list)
     subject_ids: tuple[str, ...] = ()
+    #: What a person reads of the credential (type names in both languages, specialty,
+    #: award date, committee, issuer); shown only when the credential is authentic.
+    readable: dict[str, Any] | None = None
+    #: Each embedded Data Integrity proof and its result (none for a VC-JWT).
+    proofs: tuple[ProofItem, ...] = ()
+    #: The media type of the data: URL the credential came in (VC Data Model 2.0
+    #: §4.13.1), None when it was not enveloped.
+    envelope: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,10 +315,27 @@ class Report:
     checks: list[Check]
     unverified_claims: dict[str, Any] | None
     subject_ids: tuple[str, ...] = ()
+    readable: dict[str, Any] | None = None
+    proofs: tuple[ProofItem, ...] = ()
+    envelope: str | None = None
 
     @property
     def authentic(self) -> bool:
         return is_authentic(self.checks)
+
+    def ref(self, index: int | None = None) -> dict[str, Any]:
+        """Which presented credential this report is of: its position among those
+        presented (``index``, from 0, when there were several), its format, the media
+        type of its data: URL when it was enveloped, and its ``id`` only when it is
+        shown authentic (before that, the id is only what the document claims)."""
+        claims = self.unverified_claims or {}
+        credential_id = claims.get("id") if self.authentic else None
+        return {
+            "index": index,
+            "id": credential_id if isinstance(credential_id, str) else None,
+            "format": self.format,
+            "mediaType": self.envelope,
+        }
 
     def to_json(self) -> dict[str, Any]:
         """``credential`` holds the summary only when checks 1-3 passed; otherwise it
@@ -119,6 +349,7 @@ class Report:
             "checks": [c.to_json() for c in self.checks],
             "credential": claims if authentic else None,
             "unverifiedClaims": None if authentic or claims is None else _claimed_identity(claims),
+            "proofs": [p.to_json() for p in self.proofs],
         }
 
 
@@ -212,9 +443,135 @@ def _short(value: str) -> str:
     return value if len(value) <= 96 else value[:93] + "..."
 
 
-def _unknown_rest(checks: list[Check], reason: str) -> None:
+def _unknown_rest(checks: list[Check], reason: str, code: str) -> None:
     done = {c.name for c in checks}
-    checks.extend(Check(n, "unknown", reason) for n in CHECKS if n not in done)
+    checks.extend(Check(n, "unknown", reason, code) for n in CHECKS if n not in done)
+
+
+# --- enveloped credentials and presentations ------------------------------------------
+#
+# VC Data Model 2.0 §4.13.1 (Enveloped Verifiable Credentials) and §4.13.2 (Enveloped
+# Verifiable Presentations): an object of type EnvelopedVerifiableCredential /
+# EnvelopedVerifiablePresentation whose ``id`` is a ``data:`` URL (RFC 2397) holding a
+# credential or presentation secured by an enveloping proof; VC-JOSE-COSE §3.1.1 and
+# §3.1.2 register ``application/vc+jwt`` and ``application/vp+jwt`` for them. The URL is
+# untrusted input: its size is bounded (the credential size limit, decoded) and any
+# malformation is a failed check, never an error of the request.
+
+ENVELOPED_CREDENTIAL = "EnvelopedVerifiableCredential"
+ENVELOPED_PRESENTATION = "EnvelopedVerifiablePresentation"
+VC_JWT_MEDIA_TYPE = "application/vc+jwt"
+VP_JWT_MEDIA_TYPE = "application/vp+jwt"
+#: The longest data: URL read: the decoded limit, with room for percent-encoding.
+MAX_DATA_URL_CHARS = 3 * MAX_CREDENTIAL_BYTES + 1024
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+
+class EnvelopeError(CanonicalizationError):
+    """An enveloped credential or presentation whose data: URL cannot be read."""
+
+    slug = "malformed-envelope"
+    title = "Malformed enveloped credential or presentation"
+
+    def __init__(self, detail: str, media: str | None = None) -> None:
+        super().__init__(detail)
+        self.media = media
+
+
+class UnsupportedEnvelopeError(SigningError):
+    """A well-formed data: URL of a media type this node does not verify (an SD-JWT VC,
+    a COSE-secured credential): neither verified nor refuted here."""
+
+    slug = "unsupported-envelope"
+    title = "Enveloped credential of an unsupported media type"
+
+    def __init__(self, detail: str, media: str) -> None:
+        super().__init__(detail)
+        self.media = media
+
+
+def _types_of(document: Mapping[str, Any]) -> list[Any]:
+    types = document.get("type")
+    return types if isinstance(types, list) else [types]
+
+
+def is_enveloped(document: Any, kind: str = ENVELOPED_CREDENTIAL) -> bool:
+    """Whether ``document`` is an object of type ``kind`` (VC Data Model 2.0 §4.13.1/2)."""
+    return isinstance(document, Mapping) and kind in _types_of(document)
+
+
+def read_data_url(url: Any, max_bytes: int = MAX_CREDENTIAL_BYTES) -> tuple[str, bytes]:
+    """RFC 2397 ``data:[<mediatype>][;base64],<data>``: the media type (lower case,
+    without parameters) and the decoded bytes (at most ``max_bytes``), or
+    :class:`EnvelopeError`."""
+    if not isinstance(url, str):
+        raise EnvelopeError("the id of an enveloped credential is a data: URL (a string)")
+    if len(url) > MAX_DATA_URL_CHARS:
+        raise EnvelopeError(f"the data: URL is longer than {MAX_DATA_URL_CHARS} characters")
+    if url[:5].lower() != "data:":
+        raise EnvelopeError("the id of an enveloped credential is a data: URL (RFC 2397)")
+    head, comma, data = url[5:].partition(",")
+    if not comma:
+        raise EnvelopeError("a data: URL has a comma before its data (RFC 2397)")
+    parts = [p.strip() for p in head.split(";")]
+    media = parts[0].lower() or "text/plain"
+    encoded = len(parts) > 1 and parts[-1].lower() == "base64"
+    parameters = parts[1:-1] if encoded else parts[1:]
+    if not _MEDIA_TYPE.fullmatch(media) or not all("=" in p for p in parameters):
+        raise EnvelopeError("the media type of the data: URL is malformed (RFC 2397)")
+    if not data.isascii():
+        raise EnvelopeError("a data: URL is ASCII (other octets are percent-encoded)", media)
+    raw = unquote_to_bytes(data)
+    if encoded:
+        try:
+            raw = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise EnvelopeError("the base64 data of the data: URL is malformed", media) from None
+    if len(raw) > max_bytes:
+        raise EnvelopeError(f"the enveloped data is more than {max_bytes} bytes", media)
+    if not raw:
+        raise EnvelopeError("the data: URL holds no data", media)
+    return media, raw
+
+
+def _unwrap_credential(envelope: Mapping[str, Any]) -> tuple[str, str]:
+    """The media type and compact VC-JWT of an EnvelopedVerifiableCredential."""
+    media, raw = read_data_url(envelope.get("id"))
+    if media != VC_JWT_MEDIA_TYPE:
+        if media.startswith(("application/vc", "application/dc+sd-jwt")):
+            raise UnsupportedEnvelopeError(
+                f"an enveloped credential of media type {_short(media)} is not verified by this node "
+                f"(it verifies {VC_JWT_MEDIA_TYPE})",
+                media,
+            )
+        raise EnvelopeError(f"{_short(media)} is not the media type of a secured credential", media)
+    try:
+        return media, raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise EnvelopeError("the enveloped VC-JWT is not ASCII text", media) from None
+
+
+def enveloped_content(presented: Any) -> Any:
+    """The VC-JWT inside an EnvelopedVerifiableCredential (for reading what it claims
+    before the checks run, as for any presented credential); anything else as it is."""
+    if is_enveloped(presented):
+        try:
+            return _unwrap_credential(presented)[1]
+        except RegistryError:
+            return presented
+    return presented
+
+
+def open_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, Any, str | None]:
+    """``("vc", dict, None)`` or ``("vc-jwt", token, media)``, where ``media`` is the
+    media type of the data: URL an enveloped VC-JWT came in (None when it was not
+    enveloped); raises for anything else (:class:`EnvelopeError`,
+    :class:`UnsupportedEnvelopeError` for enveloped ones)."""
+    fmt, parsed = parse_presented(presented)
+    if fmt == "vc" and is_enveloped(parsed):
+        media, token = _unwrap_credential(parsed)
+        return "vc-jwt", token, media
+    return fmt, parsed, None
 
 
 def parse_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, Any]:
@@ -257,26 +614,140 @@ def _summary(credential: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _bilingual(value: Any) -> dict[str, str] | None:
+    """A ``{"zh": ..., "en": ...}`` name as the credential carries it (either may lack)."""
+    if not isinstance(value, Mapping):
+        return None
+    names = {lang: value[lang] for lang in ("zh", "en") if isinstance(value.get(lang), str)}
+    return names or None
+
+
+def _readable(credential: Mapping[str, Any], issuer: str) -> dict[str, Any]:
+    """What a person reads of a credential, as the document says it (pure)."""
+    subject = credential.get("credentialSubject")
+    subject = subject if isinstance(subject, Mapping) else {}
+    kind = "title" if isinstance(subject.get("title"), Mapping) else "qualification"
+    typ = subject.get(kind)
+    typ = typ if isinstance(typ, Mapping) else {}
+    named = credential.get("issuer")
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    return {
+        "kind": kind if typ else None,
+        "typeCode": text(typ.get("code")),
+        "name": _bilingual(typ.get("name")),
+        "series": _bilingual(typ.get("series")),
+        "level": _bilingual(typ.get("level")),
+        "specialty": text(subject.get("specialty")),
+        "awardedOn": text(subject.get("awardedOn")),
+        "evaluationCommittee": text(subject.get("evaluationCommittee")),
+        "province": text(subject.get("province")),
+        "issuer": issuer,
+        "issuerName": _bilingual(named.get("name")) if isinstance(named, Mapping) else None,
+    }
+
+
+def _summary_of(parsed: Any) -> dict[str, Any] | None:
+    return _summary(parsed) if isinstance(parsed, dict) else None
+
+
+def _text(value: Any) -> str | None:
+    """An untrusted identifier of a proof (id, cryptosuite, verification method) as a
+    report repeats it: text only, bounded."""
+    if not isinstance(value, str):
+        return None
+    return value if len(value) <= 512 else value[:509] + "..."
+
+
+#: The per-proof code of a single proof's check (the report's ``proofs`` entry).
+_ITEM_CODES = {
+    "proof-verified": "proof-item-verified",
+    "proof-signature-mismatch": "proof-item-signature-mismatch",
+    "proof-key-not-issuers": "proof-item-key-not-controllers",
+    "proof-key-unresolved": "proof-item-key-unresolved",
+    "proof-unsupported": "proof-item-unsupported",
+}
+
+
+def _single_item(parsed: Any, check: Check, by_issuer: bool) -> tuple[ProofItem, ...]:
+    """The report's ``proofs`` entry of a credential's one embedded proof, from the
+    proof check (none for a VC-JWT or a document without one proof object)."""
+    proof = parsed.get("proof") if isinstance(parsed, dict) else None
+    result = check.result
+    if not isinstance(proof, Mapping) or result == "not-applicable":
+        return ()
+    suite = _text(proof.get("cryptosuite")) or _text(proof.get("type"))
+    code = _ITEM_CODES.get(check.code, "proof-item-invalid")
+    if check.result == "pass" and not by_issuer:
+        code = "proof-item-verified-other"
+    return (
+        ProofItem(
+            0,
+            _text(proof.get("id")),
+            _text(proof.get("cryptosuite")),
+            _text(proof.get("verificationMethod")),
+            result,
+            check.reason,
+            code,
+            params(cryptosuite=suite or "?"),
+            by_issuer and check.result == "pass",
+        ),
+    )
+
+
 def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datetime) -> Examination:
     """Checks 1-5 of a presented credential (pure)."""
     checks: list[Check] = []
     try:
-        fmt, parsed = parse_presented(presented)
+        fmt, parsed, envelope = open_presented(presented)
+    except UnsupportedEnvelopeError as exc:
+        checks.append(
+            Check(
+                "proof",
+                "unknown",
+                exc.detail,
+                "proof-envelope-unsupported",
+                params(media=_short(exc.media)),
+            )
+        )
+        _unknown_rest(checks, "the signature could not be checked", "not-checked-key-unresolved")
+        return Examination("unknown", checks, envelope=exc.media)
+    except EnvelopeError as exc:
+        checks.append(
+            Check(
+                "proof", "fail", f"malformed enveloped credential: {exc.detail}", "proof-envelope-malformed"
+            )
+        )
+        _unknown_rest(checks, "the credential could not be read", "not-checked-unreadable")
+        return Examination("unknown", checks, envelope=exc.media)
     except RegistryError as exc:
-        checks.append(Check("proof", "fail", f"malformed credential: {exc.detail}"))
-        _unknown_rest(checks, "the credential could not be read")
+        checks.append(Check("proof", "fail", f"malformed credential: {exc.detail}", "proof-malformed"))
+        _unknown_rest(checks, "the credential could not be read", "not-checked-unreadable")
         return Examination("unknown", checks)
     resolver = _Resolver(trust)
+    if fmt == "vc" and isinstance(parsed, dict) and isinstance(parsed.get("proof"), list):
+        return _examine_proof_set(parsed, resolver, trust, now)
     credential: Mapping[str, Any]
     method: VerificationMethod | None = None
     signed_at: datetime | None = None
+
+    def stop(check: Check, reason: str, code: str, by_issuer: bool = False) -> Examination:
+        checks.append(check)
+        _unknown_rest(checks, reason, code)
+        items = _single_item(parsed, checks[0], by_issuer)
+        return Examination(fmt, checks, _summary_of(parsed), proofs=items, envelope=envelope)
+
     # 1-2. Signature, then the issuer's control of the method.
     try:
         if fmt == "vc":
             if not isinstance(parsed, dict):
                 raise CanonicalizationError("a credential is a JSON object")
             credential = parsed
-            verified = data_integrity.verify_issuer_proof(credential, resolver, now)
+            verified = data_integrity.verify_issuer_proof(
+                credential, resolver, now, contexts=pinned_contexts()
+            )
             method, signed_at = verified.verification_method, verified.created
         else:
             token = jose.verify_vc_jwt(parsed, resolver, now)
@@ -289,30 +760,240 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
                     raise TokenFormatError("iat is not a representable instant") from None
             elif "validFrom" in credential:
                 signed_at = data_integrity.parse_datetime(credential["validFrom"], "validFrom")
-        checks.append(Check("proof", "pass", f"{fmt} signature verifies with {method.id}"))
+        checks.append(
+            Check(
+                "proof",
+                "pass",
+                f"{fmt} signature verifies with {method.id}",
+                "proof-verified",
+                params(format=_FORMAT_NAMES.get(fmt, fmt)),
+            )
+        )
     except UnknownVerificationMethodError as exc:
         # Before ResolutionError, of which it is a kind: the method's controller is
         # known in full and never had it, so the proof is not the controller's.
-        checks.append(Check("proof", "fail", f"the proof is not its controller's: {exc.detail}"))
-        _unknown_rest(checks, "not checked: the credential is not authentic")
-        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+        return stop(
+            Check(
+                "proof", "fail", f"the proof is not its controller's: {exc.detail}", "proof-key-not-issuers"
+            ),
+            "not checked: the credential is not authentic",
+            "not-checked-unauthentic",
+        )
     except ResolutionError as exc:
-        checks.append(Check("proof", "unknown", f"the signing key could not be resolved: {exc.detail}"))
-        _unknown_rest(checks, "the signature could not be checked")
-        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+        return stop(
+            Check(
+                "proof",
+                "unknown",
+                f"the signing key could not be resolved: {exc.detail}",
+                "proof-key-unresolved",
+            ),
+            "the signature could not be checked",
+            "not-checked-key-unresolved",
+        )
+    except UnsupportedProofError as exc:
+        # Data Integrity 1.0 §4.4 step 3: a proof of a type or cryptosuite this node does
+        # not implement is neither verified nor refuted (say, a proof in a national
+        # cryptosuite this node does not check yet).
+        proof = parsed.get("proof") if isinstance(parsed, dict) else None
+        suite = proof.get("cryptosuite") or proof.get("type") if isinstance(proof, Mapping) else None
+        return stop(
+            Check(
+                "proof",
+                "unknown",
+                f"the proof cannot be checked here: {exc.detail}",
+                "proof-unsupported",
+                params(cryptosuite=_text(suite) or "?"),
+            ),
+            "the signature could not be checked",
+            "not-checked-key-unresolved",
+        )
     except IssuerMismatchError as exc:
-        checks.append(Check("proof", "pass", "the signature verifies"))
-        checks.append(Check("issuer", "fail", exc.detail))
-        _unknown_rest(checks, "not checked: the issuer did not sign this credential")
-        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+        checks.append(
+            Check(
+                "proof", "pass", "the signature verifies", "proof-verified", params(format=_FORMAT_NAMES[fmt])
+            )
+        )
+        return stop(
+            Check("issuer", "fail", exc.detail, "issuer-mismatch"),
+            "not checked: the issuer did not sign this credential",
+            "not-checked-issuer-mismatch",
+        )
     except SigningError as exc:
-        checks.append(Check("proof", "fail", exc.detail))
-        _unknown_rest(checks, "not checked: the credential is not authentic")
-        return Examination(fmt, checks, _summary(parsed) if isinstance(parsed, dict) else None)
+        code = (
+            "proof-signature-mismatch"
+            if isinstance(exc, InvalidSignatureError)
+            else "proof-malformed"
+            if isinstance(exc, CanonicalizationError)
+            else "proof-invalid"
+        )
+        return stop(
+            Check("proof", "fail", exc.detail, code),
+            "not checked: the credential is not authentic",
+            "not-checked-unauthentic",
+        )
+    items = _single_item(parsed, checks[0], True) if fmt == "vc" else ()
+    return _examine_rest(fmt, credential, [(method, signed_at)], checks, trust, now, items, envelope)
+
+
+def _proof_item(outcome: ProofOutcome, issuer: str) -> ProofItem:
+    """The report's entry of one proof of a set or chain."""
+    suite = outcome.cryptosuite
+    shown = params(cryptosuite=_short(suite) if suite else "?")
+    base = (outcome.index, _text(outcome.id), _text(suite), _text(outcome.verification_method))
+    if outcome.result == "pass" and outcome.verified is not None:
+        by_issuer = outcome.verified.verification_method.controller == issuer
+        who = "the issuer's" if by_issuer else f"{outcome.verified.verification_method.controller}'s"
+        return ProofItem(
+            *base,
+            "pass",
+            f"verifies with {outcome.verified.verification_method.id} ({who} key)",
+            "proof-item-verified" if by_issuer else "proof-item-verified-other",
+            shown,
+            by_issuer,
+        )
+    error = outcome.error
+    detail = error.detail if error is not None else "not verified"
+    if isinstance(error, ProofChainCycleError):
+        code = "proof-item-chain-cycle"
+    elif isinstance(error, PreviousProofError):
+        code = "proof-item-previous" if outcome.result == "fail" else "proof-item-previous-unchecked"
+    elif isinstance(error, UnsupportedProofError):
+        code = "proof-item-unsupported"
+    elif isinstance(error, UnknownVerificationMethodError):
+        code = "proof-item-key-not-controllers"
+    elif isinstance(error, ResolutionError):
+        code = "proof-item-key-unresolved"
+    elif isinstance(error, InvalidSignatureError):
+        code = "proof-item-signature-mismatch"
+    elif isinstance(error, IssuerMismatchError):
+        code = "proof-item-purpose"
+    else:
+        code = "proof-item-invalid"
+    return ProofItem(*base, outcome.result, detail, code, shown)
+
+
+def _examine_proof_set(
+    credential: dict[str, Any], resolver: _Resolver, trust: Trust, now: datetime
+) -> Examination:
+    """Check 1 of a credential whose ``proof`` is a proof set or chain, then the rest.
+
+    Every proof is verified, each with its own cryptosuite (Data Integrity 1.0 §4.5;
+    chained proofs over the proofs they name). The proof check then:
+
+    - fails when any proof fails (§4.5 step 6.1: "If cryptosuiteVerificationResult.verified
+      is false, set combinedVerificationResult.verified to false"), a chained proof
+      whose previous proof is missing (§4.5 step 3.2) or fails included;
+    - passes when, besides, at least one proof by the issuer verifies: its verification
+      method is controlled by the credential's issuer, as VC Data Model 2.0 asks of the
+      issuer's proof (Data Integrity 1.0 §2.1 "Relationship to Verifiable Credentials");
+    - fails when proofs verify but none is the issuer's (``proof-set-no-issuer-proof``);
+    - is unknown when no proof could be checked.
+
+    A proof this node cannot check (a cryptosuite it does not implement, a key it cannot
+    resolve) is ``unknown`` in the list and neither fails nor carries the credential:
+    §4.5 step 3.4 keeps in the combined result only the proofs whose verification ran
+    without an exception. So a credential with an Ed25519 proof and a second proof in
+    another cryptosuite (SM2, say) verifies on a node that checks only the first.
+    The key check then holds for a proof by the issuer whose key was valid when it made
+    it."""
+    checks: list[Check] = []
+    summary = _summary(credential)
+    try:
+        issuer = data_integrity.issuer_id(credential)
+        outcomes = data_integrity.verify_proof_set(credential, resolver, now, contexts=pinned_contexts())
+    except SigningError as exc:
+        checks.append(Check("proof", "fail", exc.detail, "proof-set-malformed"))
+        _unknown_rest(checks, "not checked: the credential is not authentic", "not-checked-unauthentic")
+        return Examination("vc", checks, summary)
+    items = tuple(_proof_item(o, issuer) for o in outcomes)
+    count = str(len(outcomes))
+    failed = [o for o in outcomes if o.result == "fail"]
+    passed = [o for o in outcomes if o.result == "pass" and o.verified is not None]
+    by_issuer = [o for o in passed if o.verified and o.verified.verification_method.controller == issuer]
+    if failed:
+        first = failed[0]
+        detail = first.error.detail if first.error is not None else "it does not verify"
+        checks.append(
+            Check(
+                "proof",
+                "fail",
+                f"proof {first.index + 1} of {count} does not verify: {detail}",
+                "proof-set-failed",
+                params(index=str(first.index + 1), count=count),
+            )
+        )
+        _unknown_rest(checks, "not checked: the credential is not authentic", "not-checked-unauthentic")
+        return Examination("vc", checks, summary, proofs=items)
+    if by_issuer:
+        unknown = len(outcomes) - len(passed)
+        besides = f"; {unknown} could not be checked here" if unknown else ""
+        checks.append(
+            Check(
+                "proof",
+                "pass",
+                f"{len(passed)} of {count} proofs verify, {len(by_issuer)} by the issuer; "
+                f"none fails{besides}",
+                "proof-set-verified",
+                params(format=_FORMAT_NAMES["vc"], count=count),
+            )
+        )
+        candidates: list[tuple[VerificationMethod, datetime | None]] = [
+            (o.verified.verification_method, o.verified.created) for o in by_issuer if o.verified
+        ]
+        return _examine_rest("vc", credential, candidates, checks, trust, now, items, None)
+    if passed:
+        others = ", ".join(
+            sorted({_short(o.verified.verification_method.controller) for o in passed if o.verified})
+        )
+        checks.append(
+            Check(
+                "proof",
+                "fail",
+                f"no proof by the issuer {_short(issuer)} verifies (the proofs that verify are by {others})",
+                "proof-set-no-issuer-proof",
+            )
+        )
+        _unknown_rest(
+            checks, "not checked: the issuer did not sign this credential", "not-checked-issuer-mismatch"
+        )
+        return Examination("vc", checks, summary, proofs=items)
+    reasons = "; ".join(f"proof {i.index + 1}: {i.reason}" for i in items)
+    checks.append(
+        Check(
+            "proof",
+            "unknown",
+            f"none of the {count} proofs could be checked ({reasons})",
+            "proof-set-unverifiable",
+        )
+    )
+    _unknown_rest(checks, "the signature could not be checked", "not-checked-key-unresolved")
+    return Examination("vc", checks, summary, proofs=items)
+
+
+def _examine_rest(
+    fmt: str,
+    credential: Mapping[str, Any],
+    candidates: Sequence[tuple[VerificationMethod, datetime | None]],
+    checks: list[Check],
+    trust: Trust,
+    now: datetime,
+    proofs: tuple[ProofItem, ...],
+    envelope: str | None,
+) -> Examination:
+    """Checks 2-5 of a credential whose signature verified: ``candidates`` are the
+    verification methods (and signing instants) of its issuer's proofs that verify."""
     issuer = data_integrity.issuer_id(credential)
     peer = trust.peer_by_did.get(issuer)
     if issuer == trust.own_did:
-        checks.append(Check("issuer", "pass", f"issued by this node ({issuer})"))
+        checks.append(
+            Check(
+                "issuer",
+                "pass",
+                f"issued by this node ({issuer})",
+                "issuer-this-node",
+                params(issuer=Term("issuer", issuer)),
+            )
+        )
     elif peer is not None:
         until = peer.expires_at.isoformat(timespec="seconds").replace("+00:00", "Z")
         checks.append(
@@ -321,30 +1002,75 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
                 "pass",
                 f"issued by {peer.name} {peer.label}, a member of the federation "
                 f"(trust chain to {peer.trust_anchor} valid until {until})",
+                "issuer-federation-member",
+                params(issuer=Term("issuer", issuer), until=until),
             )
         )
     elif issuer in trust.trusted_issuers:
-        checks.append(Check("issuer", "pass", f"issued by a trusted node ({issuer})"))
+        checks.append(
+            Check(
+                "issuer",
+                "pass",
+                f"issued by a trusted node ({issuer})",
+                "issuer-trusted",
+                params(issuer=Term("issuer", issuer)),
+            )
+        )
     elif issuer.startswith("did:key:"):
-        checks.append(Check("issuer", "fail", f"signature valid, but {issuer} is not a trusted issuer"))
+        checks.append(
+            Check(
+                "issuer", "fail", f"signature valid, but {issuer} is not a trusted issuer", "issuer-untrusted"
+            )
+        )
     else:
         checks.append(
-            Check("issuer", "unknown", f"{issuer} is not a node whose trust can be established here")
+            Check(
+                "issuer",
+                "unknown",
+                f"{issuer} is not a node whose trust can be established here",
+                "issuer-unknown",
+            )
         )
-    # 3. Key valid when it signed (this node's ring, or the member's as its chain says).
+    # 3. Key valid when it signed (this node's ring, or the member's as its chain says):
+    #    for one of the issuer's proofs that verified (a proof set may hold several).
     ring = trust.ring() if issuer == trust.own_did else peer.ring() if peer is not None else None
-    kid = method.id.partition("#")[2]
+    signed_at = candidates[0][1]
     if ring is None:
-        checks.append(Check("key", "unknown", "no key history is known for this issuer"))
-    elif signed_at is None:
-        checks.append(Check("key", "fail", "the credential does not say when it was signed"))
+        checks.append(
+            Check("key", "unknown", "no key history is known for this issuer", "key-history-unknown")
+        )
+    elif all(at is None for _, at in candidates):
+        checks.append(
+            Check("key", "fail", "the credential does not say when it was signed", "key-no-signing-time")
+        )
     else:
-        try:
-            ring.check_valid_at(kid, signed_at)
-            checks.append(Check("key", "pass", f"key {kid} was valid for signing at {signed_at.isoformat()}"))
-        except KeyMaterialError as exc:
+        refused: KeyMaterialError | None = None
+        for candidate, at in candidates:
+            if at is None:
+                continue
+            kid = candidate.id.partition("#")[2]
+            try:
+                ring.check_valid_at(kid, at)
+            except KeyMaterialError as exc:
+                refused = refused or exc
+                continue
+            signed_at = at
+            shown = at.isoformat()
+            checks.append(
+                Check(
+                    "key",
+                    "pass",
+                    f"key {kid} was valid for signing at {shown}",
+                    "key-valid",
+                    params(at=shown),
+                )
+            )
+            break
+        else:
+            assert refused is not None
             who = f"{peer.label}: " if peer is not None and issuer != trust.own_did else ""
-            checks.append(Check("key", "fail", who + exc.detail))
+            checks.append(Check("key", "fail", who + refused.detail, "key-invalid"))
+            signed_at = next(at for _, at in candidates if at is not None)
     # 3a. The issuer was authorised (评审权) for this type when it signed.
     checks.append(_authorisation(credential, issuer, trust, signed_at))
     # 4. Validity period.
@@ -358,7 +1084,16 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
         status_entries = entries
     else:
         status_entries = [entries]
-    return Examination(fmt, checks, _summary(credential), status_entries, _subject_ids(credential))
+    return Examination(
+        fmt,
+        checks,
+        _summary(credential),
+        status_entries,
+        _subject_ids(credential),
+        _readable(credential, issuer),
+        proofs,
+        envelope,
+    )
 
 
 def _type_code(credential: Mapping[str, Any]) -> str | None:
@@ -379,21 +1114,38 @@ def _authorisation(
     profile = trust.peer_by_did.get(issuer)
     if profile is None:
         if issuer == trust.own_did and not trust.federated:
-            return Check("authorisation", "pass", "issued under this node's own catalogue (not federated)")
+            return Check(
+                "authorisation",
+                "pass",
+                "issued under this node's own catalogue (not federated)",
+                "authorisation-own-catalogue",
+            )
         return Check(
-            "authorisation", "unknown", "the trust anchor's authorisations of this issuer are not at hand"
+            "authorisation",
+            "unknown",
+            "the trust anchor's authorisations of this issuer are not at hand",
+            "authorisation-unknown",
         )
     if is_status_list_credential(credential):
         return Check(
             "authorisation",
             "pass",
             f"a status list credential, which {profile.label} publishes for its own credentials",
+            "authorisation-status-list",
+            params(issuer=Term("issuer", issuer)),
         )
     code = _type_code(credential)
     if code is None:
-        return Check("authorisation", "fail", "the credential names no catalogue type")
+        return Check(
+            "authorisation", "fail", "the credential names no catalogue type", "authorisation-no-type"
+        )
     if signed_at is None:
-        return Check("authorisation", "fail", "the credential does not say when it was signed")
+        return Check(
+            "authorisation",
+            "fail",
+            "the credential does not say when it was signed",
+            "authorisation-no-signing-time",
+        )
     found = profile.authorisation_for(code, signed_at)
     if found is None:
         when = signed_at.isoformat(timespec="seconds")
@@ -401,6 +1153,8 @@ def _authorisation(
             "authorisation",
             "fail",
             f"{profile.label} was not authorised by the trust anchor to issue {code} at {when}",
+            "authorisation-not-granted",
+            params(issuer=Term("issuer", issuer), type=Term("type", code), at=when),
         )
     start = found.valid_from.date().isoformat()
     end = found.valid_until.date().isoformat() if found.valid_until else "open"
@@ -408,6 +1162,12 @@ def _authorisation(
         "authorisation",
         "pass",
         f"{profile.label} authorised by the trust anchor for {found.scope} ({start} – {end})",
+        "authorisation-granted",
+        params(
+            issuer=Term("issuer", issuer),
+            type=Term("type", code),
+            **{"from": start, "until": end if found.valid_until else Term("msg", "open-ended")},
+        ),
     )
 
 
@@ -416,13 +1176,21 @@ def _validity(credential: Mapping[str, Any], now: datetime) -> Check:
         start = credential.get("validFrom")
         end = credential.get("validUntil")
         if start is not None and data_integrity.parse_datetime(start, "validFrom") > now:
-            return Check("validity", "fail", f"not valid before {start}")
+            return Check(
+                "validity", "fail", f"not valid before {start}", "validity-not-yet", params(**{"from": start})
+            )
         if end is not None and data_integrity.parse_datetime(end, "validUntil") <= now:
-            return Check("validity", "fail", f"expired at {end}")
+            return Check("validity", "fail", f"expired at {end}", "validity-expired", params(until=end))
     except SigningError as exc:
-        return Check("validity", "fail", exc.detail)
+        return Check("validity", "fail", exc.detail, "validity-malformed")
     period = f"from {start or '(no start)'} until {end or '(no end)'}"
-    return Check("validity", "pass", f"valid {period}")
+    shown = params(
+        **{
+            "from": start if isinstance(start, str) else Term("msg", "no start"),
+            "until": end if isinstance(end, str) else Term("msg", "no end"),
+        }
+    )
+    return Check("validity", "pass", f"valid {period}", "validity-current", shown)
 
 
 def is_status_list_credential(credential: Mapping[str, Any]) -> bool:
@@ -465,8 +1233,15 @@ def _status_list_shape(credential: Mapping[str, Any]) -> Check:
         except RegistryError as exc:
             problems.append(f"credentialSubject.encodedList: {exc.detail}")
     if problems:
-        return Check("schema", "fail", f"a status list credential not of the shape of {rule}: {problems[0]}")
-    return Check("schema", "pass", f"a status list credential; checked against {rule}'s shape")
+        return Check(
+            "schema",
+            "fail",
+            f"a status list credential not of the shape of {rule}: {problems[0]}",
+            "schema-status-list-invalid",
+        )
+    return Check(
+        "schema", "pass", f"a status list credential; checked against {rule}'s shape", "schema-status-list"
+    )
 
 
 def _schema(credential: Mapping[str, Any]) -> Check:
@@ -474,15 +1249,23 @@ def _schema(credential: Mapping[str, Any]) -> Check:
         return _status_list_shape(credential)
     declared = credential.get("credentialSchema")
     if not isinstance(declared, Mapping) or not isinstance(declared.get("id"), str):
-        return Check("schema", "unknown", "the credential names no credentialSchema")
+        return Check("schema", "unknown", "the credential names no credentialSchema", "schema-undeclared")
     name = schemas.schema_name_of(declared["id"])
     if name is None:
-        return Check("schema", "unknown", f"schema {declared['id']} is not one of the registry's")
+        return Check(
+            "schema", "unknown", f"schema {declared['id']} is not one of the registry's", "schema-unknown"
+        )
     errors = schemas.schema_errors(name, credential)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return Check("schema", "fail", f"does not conform to {name} v1: {errors[0]}{more}")
-    return Check("schema", "pass", f"conforms to {name} v1")
+        return Check(
+            "schema",
+            "fail",
+            f"does not conform to {name} v1: {errors[0]}{more}",
+            "schema-nonconforming",
+            params(schema=f"{name} v1"),
+        )
+    return Check("schema", "pass", f"conforms to {name} v1", "schema-conforms", params(schema=f"{name} v1"))
 
 
 StatusChecker = Callable[[Sequence[Any]], Check]
@@ -495,7 +1278,16 @@ def finish(exam: Examination, status_of: StatusChecker) -> Report:
         checks.append(status_of(exam.status_entries))
     results = {c.result for c in checks}
     verdict: Verdict = "invalid" if "fail" in results else "unknown" if "unknown" in results else "valid"
-    return Report(verdict, exam.format, checks, exam.unverified_claims, exam.subject_ids)
+    return Report(
+        verdict,
+        exam.format,
+        checks,
+        exam.unverified_claims,
+        exam.subject_ids,
+        exam.readable,
+        exam.proofs,
+        exam.envelope,
+    )
 
 
 def examine_many(
@@ -505,7 +1297,17 @@ def examine_many(
     return [examine(item, trust, now) for item in items]
 
 
-Packed = tuple[str, list[tuple[str, Result, str]], dict[str, Any] | None, list[Any], tuple[str, ...]]
+PackedProof = tuple[int, str | None, str | None, str | None, Result, str, str, tuple[Param, ...], bool]
+Packed = tuple[
+    str,
+    list[tuple[str, CheckResult, str, str, tuple[Param, ...]]],
+    dict[str, Any] | None,
+    list[Any],
+    tuple[str, ...],
+    dict[str, Any] | None,
+    list[PackedProof],
+    str | None,
+]
 
 
 def examine_packed(
@@ -516,18 +1318,43 @@ def examine_packed(
     return [
         (
             e.format,
-            [(c.name, c.result, c.reason) for c in e.checks],
+            [(c.name, c.result, c.reason, c.code, c.params) for c in e.checks],
             e.unverified_claims,
             e.status_entries,
             e.subject_ids,
+            e.readable,
+            [
+                (
+                    p.index,
+                    p.id,
+                    p.cryptosuite,
+                    p.verification_method,
+                    p.result,
+                    p.reason,
+                    p.code,
+                    p.params,
+                    p.by_issuer,
+                )
+                for p in e.proofs
+            ],
+            e.envelope,
         )
         for e in (examine(item, trust, now) for item in items)
     ]
 
 
 def unpack(packed: Packed) -> Examination:
-    fmt, checks, claims, entries, subject_ids = packed
-    return Examination(fmt, [Check(*c) for c in checks], claims, entries, tuple(subject_ids))
+    fmt, checks, claims, entries, subject_ids, readable, proofs, envelope = packed
+    return Examination(
+        fmt,
+        [Check(*c) for c in checks],
+        claims,
+        entries,
+        tuple(subject_ids),
+        readable,
+        tuple(ProofItem(*p) for p in proofs),
+        envelope,
+    )
 
 
 # --- presentations ----------------------------------------------------------------------
@@ -593,7 +1420,9 @@ def examine_presentation_proof(
         )
     # 3. The proof verifies, made for authentication (Data Integrity §4.3).
     try:
-        verified = data_integrity.verify_proof(presentation, resolver, now, "authentication")
+        verified = data_integrity.verify_proof(
+            presentation, resolver, now, "authentication", contexts=pinned_contexts()
+        )
     except UnknownVerificationMethodError as exc:
         return _presentation_failed(f"the proof is not its controller's: {exc.detail}")
     except ResolutionError as exc:
@@ -620,16 +1449,126 @@ def examine_presentation_proof(
     )
 
 
+@dataclass(frozen=True)
+class OpenedPresentation:
+    """A presented presentation, opened: ``presentation`` is the document whose
+    credentials are to be checked (None when an enveloped one could not be opened, so
+    its credentials are not known), ``proof`` what its proof established, ``envelope``
+    the media type it came enveloped in (None for a presentation with an embedded proof)."""
+
+    presentation: Mapping[str, Any] | None
+    proof: PresentationProof
+    envelope: str | None = None
+
+
+def _open_vp_jwt(
+    token: str,
+    media: str,
+    resolver: VerificationMethodResolver,
+    now: datetime,
+    challenge: str | None,
+    domain: str | None,
+) -> OpenedPresentation:
+    """An ``application/vp+jwt`` (VC-JOSE-COSE §3.1.2): its JWS is the presentation's
+    proof, by a key its holder lists for authentication; the challenge asked for is its
+    ``nonce`` claim and the domain its ``aud`` (RFC 7519 §4.1.3: a string or a list).
+    Its payload is read only once the signature verifies."""
+
+    def failed(reason: str) -> OpenedPresentation:
+        return OpenedPresentation(None, _presentation_failed(reason), media)
+
+    try:
+        verified = jose.verify_vp_jwt(token, resolver, now)
+    except UnknownVerificationMethodError as exc:
+        return failed(f"the VP-JWT is not signed by its holder's key: {exc.detail}")
+    except ResolutionError as exc:
+        check = Check("presentation", "unknown", f"the presenter's key could not be resolved: {exc.detail}")
+        return OpenedPresentation(None, PresentationProof(check, None), media)
+    except SigningError as exc:
+        return failed(f"the VP-JWT does not verify: {exc.detail}")
+    payload = verified.payload
+    presenter = verified.verification_method.controller
+    if challenge is not None and payload.get("nonce") != challenge:
+        return failed("the VP-JWT's nonce does not match the challenge asked for")
+    if domain is not None and not _bound_value_matches(payload.get("aud"), domain):
+        return failed("the VP-JWT's audience (aud) does not match the domain asked for")
+    bound = [name for name, value in (("challenge", challenge), ("domain", domain)) if value is not None]
+    matched = f", with the {' and '.join(bound)} asked for" if bound else ""
+    check = Check("presentation", "pass", f"a VP-JWT signed by {presenter} for authentication{matched}")
+    return OpenedPresentation(payload, PresentationProof(check, presenter), media)
+
+
+def open_presentation(
+    presented: Mapping[str, Any] | str,
+    resolver: VerificationMethodResolver,
+    now: datetime,
+    challenge: str | None = None,
+    domain: str | None = None,
+) -> OpenedPresentation:
+    """The ``presentation`` check of a presentation as presented (pure): with an
+    embedded proof (:func:`examine_presentation_proof`); enveloped (VC Data Model 2.0
+    §4.13.2: an EnvelopedVerifiablePresentation whose ``id`` is a
+    ``data:application/vp+jwt,…`` URL); or a compact VP-JWT itself."""
+    if isinstance(presented, str):
+        if len(presented) > MAX_CREDENTIAL_BYTES:
+            return OpenedPresentation(
+                None,
+                _presentation_failed(f"a VP-JWT is at most {MAX_CREDENTIAL_BYTES} bytes"),
+                VP_JWT_MEDIA_TYPE,
+            )
+        return _open_vp_jwt(presented, VP_JWT_MEDIA_TYPE, resolver, now, challenge, domain)
+    if is_enveloped(presented, ENVELOPED_PRESENTATION):
+        try:
+            media, raw = read_data_url(presented.get("id"))
+        except EnvelopeError as exc:
+            reason = f"the enveloped presentation could not be read: {exc.detail}"
+            return OpenedPresentation(None, _presentation_failed(reason), exc.media)
+        if media != VP_JWT_MEDIA_TYPE:
+            if media.startswith("application/vp"):
+                check = Check(
+                    "presentation",
+                    "unknown",
+                    f"an enveloped presentation of media type {_short(media)} is not verified by this "
+                    f"node (it verifies {VP_JWT_MEDIA_TYPE})",
+                )
+                return OpenedPresentation(None, PresentationProof(check, None), media)
+            reason = f"{_short(media)} is not the media type of a secured presentation"
+            return OpenedPresentation(None, _presentation_failed(reason), media)
+        try:
+            token = raw.decode("ascii")
+        except UnicodeDecodeError:
+            return OpenedPresentation(None, _presentation_failed("the VP-JWT is not ASCII text"), media)
+        return _open_vp_jwt(token, media, resolver, now, challenge, domain)
+    proof = examine_presentation_proof(presented, resolver, now, challenge, domain)
+    return OpenedPresentation(presented, proof)
+
+
 def _is_did(identifier: str) -> bool:
     return identifier.startswith("did:")
 
 
-def holder_binding(proof: PresentationProof, reports: Sequence[Report]) -> Check:
+def holder_binding(proof: PresentationProof, reports: Sequence[Report], *, opened: bool = True) -> Check:
     """The ``holderBinding`` check (pure): the proven presenter is the subject of
     every credential presented. ``unknown`` when no presenter is proven or a subject
-    cannot be bound to any key; ``fail`` when the proven presenter is someone else."""
+    cannot be bound to any key, or when the presentation could not be opened (its
+    credentials are not known); ``fail`` when the proven presenter is someone else;
+    ``not-applicable`` when the presentation holds no credential (VC Data Model 2.0
+    §4.13: ``verifiableCredential`` is optional; such a presentation only authenticates
+    its presenter, and its proof alone is checked)."""
+    if not opened:
+        return Check(
+            "holderBinding",
+            "unknown",
+            f"not checked: the presentation could not be opened ({proof.check.reason}), so its "
+            "credentials are not known",
+        )
     if not reports:
-        return Check("holderBinding", "fail", "the presentation holds no credential")
+        return Check(
+            "holderBinding",
+            NOT_APPLICABLE,
+            "the presentation holds no credential: there is nothing to bind to its presenter",
+            "holder-binding-not-applicable",
+        )
     presenter = proof.presenter
     if presenter is None:
         return Check(

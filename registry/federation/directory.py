@@ -202,6 +202,11 @@ class PeerDirectory:
                 return f"{profile.name} {profile.label}"
         return None
 
+    def reason_code(self, url: str, index: int) -> str | None:
+        """The reason code the member published with its list for the bit of ``index``."""
+        found = self._lists.get(url)
+        return found.reasons.get(index) if found is not None else None
+
     @property
     def expires_at(self) -> datetime | None:
         """When the first of the held trust chains expires (the Trust must be rebuilt)."""

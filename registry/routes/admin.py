@@ -1,17 +1,19 @@
 """What auditors and admins look at and admins decide: the register searched by
-certificate number, name and batch (a read of personal data, audited), and the
-node's signing keys with their states, one of which an admin may mark compromised
-from an instant."""
+certificate number, name and batch (a read of personal data, audited), the node's
+signing keys with their states, one of which an admin may mark compromised from an
+instant, and corrections of the catalogue (correct, retire, reinstate, delete an
+unused entry), each audited."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from registry import accounts
+from registry import accounts, audit
+from registry.credentials import catalogue
 from registry.database import on_commit
 from registry.deps import AdminDep, AuditorDep, NodeDep, SessionDep
 from registry.errors import InvalidInputError
@@ -268,3 +270,102 @@ def mark_compromised(
         signingKid=signing,
         keys=signing_keys(ring, "assertion", now),
     )
+
+
+# --- the catalogue ---
+
+TypeCode = Annotated[str, Path(max_length=64, description="A catalogue code, e.g. ENG-ASSOCIATE_SENIOR")]
+
+
+@router.patch(
+    "/v1/catalogue/{code}",
+    operation_id="correctCredentialType",
+    responses={
+        404: {"description": "No such type in the catalogue"},
+        409: {"description": "A level change of a type that credentials use"},
+        422: {"description": "The corrected entry breaks a rule of the catalogue (levels, awarding body)"},
+    },
+)
+def correct_credential_type(
+    code: TypeCode,
+    body: catalogue.CredentialTypeCorrection,
+    node: NodeDep,
+    session: SessionDep,
+    admin: AdminDep,
+) -> catalogue.CredentialTypeOut:
+    """Correct an entry: its names, levels (checked against the title levels and the
+    series' levels), specialty, category, awarding body. The code and kind are stable;
+    credentials already issued keep what they were signed with. Audited with the reason
+    and each change; the seed no longer overwrites the entry."""
+    now = node.clock()
+    row, changes = catalogue.correct_type(session, code, body, now)
+    if changes:
+        audit.record(
+            session,
+            admin,
+            now,
+            "catalogue.correct",
+            "credential_type",
+            code,
+            reason=accounts.audit_reason(body.reason),
+            detail={"changes": changes},
+        )
+    return catalogue.to_public(row)
+
+
+@router.post(
+    "/v1/catalogue/{code}/retire",
+    operation_id="retireCredentialType",
+    responses={404: {"description": "No such type"}, 409: {"description": "Already retired"}},
+)
+def retire_credential_type(
+    code: TypeCode, body: catalogue.Retirement, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> catalogue.CredentialTypeOut:
+    """Retire a type: no more credentials of it are issued; those issued keep
+    verifying. Audited with the reason."""
+    now = node.clock()
+    reason = accounts.audit_reason(body.reason)
+    row = catalogue.retire_type(session, code, reason, now)
+    audit.record(session, admin, now, "catalogue.retire", "credential_type", code, reason=reason)
+    return catalogue.to_public(row)
+
+
+@router.post(
+    "/v1/catalogue/{code}/reinstate",
+    operation_id="reinstateCredentialType",
+    responses={404: {"description": "No such type"}, 409: {"description": "Not retired"}},
+)
+def reinstate_credential_type(
+    code: TypeCode, body: catalogue.Retirement, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> catalogue.CredentialTypeOut:
+    """Issue a retired type again. Audited with the reason."""
+    now = node.clock()
+    row = catalogue.reinstate_type(session, code, now)
+    audit.record(
+        session,
+        admin,
+        now,
+        "catalogue.reinstate",
+        "credential_type",
+        code,
+        reason=accounts.audit_reason(body.reason),
+    )
+    return catalogue.to_public(row)
+
+
+@router.delete(
+    "/v1/catalogue/{code}",
+    operation_id="deleteCredentialType",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses={
+        404: {"description": "No such type"},
+        409: {"description": "Credentials use the type, or it is an entry of the national lists: retire it"},
+    },
+)
+def delete_credential_type(code: TypeCode, node: NodeDep, session: SessionDep, admin: AdminDep) -> Response:
+    """Delete an entry an admin added by mistake. Never one that credentials use, nor
+    an entry of the national lists (both are retired instead). Audited."""
+    catalogue.delete_type(session, code)
+    audit.record(session, admin, node.clock(), "catalogue.delete", "credential_type", code)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

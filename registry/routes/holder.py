@@ -6,19 +6,22 @@ exist."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from registry import audit, codes
+from registry import audit, codes, i18n
 from registry.auth import Principal
+from registry.credentials import issuance
 from registry.credentials.errors import CredentialRevokedError
 from registry.credentials.identity import commitment_salt
 from registry.deps import HolderDep, NodeDep, ReadSessionDep, SessionDep
-from registry.errors import NotFoundError
-from registry.models import Credential, Holder
+from registry.errors import ConflictError, NotFoundError
+from registry.models import Credential, Holder, VerificationCode
 from registry.signing import jose
 
 router = APIRouter(tags=["holders"])
@@ -34,15 +37,42 @@ class OwnCredential(BaseModel):
 
 
 class CodeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"validDays": 7}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"validDays": 7, "singleUse": True}]}
+    )
     valid_days: int = Field(default=7, alias="validDays", ge=1, le=codes.MAX_DAYS)
+    single_use: bool = Field(
+        default=False,
+        alias="singleUse",
+        description="True: the first successful look-up consumes the code; "
+        "false (the default): any number of look-ups until it expires",
+    )
 
 
 class CodeOut(BaseModel):
+    id: int = Field(description="The code's id (to list or revoke it; the code itself is shown only here)")
     credentialId: str
     certificateNumber: str
     verificationCode: str
     expiresAt: str
+    singleUse: bool
+
+
+class CodeRecord(BaseModel):
+    """A verification code as the holder's list shows it: never the code itself (only
+    its HMAC is kept)."""
+
+    id: int
+    credentialId: str
+    createdAt: str
+    expiresAt: str
+    singleUse: bool
+    state: Literal["active", "used", "expired", "revoked"] = Field(
+        description="active: usable now; used: a single-use code consumed by a look-up; "
+        "expired; revoked by the holder"
+    )
+    lastUsedAt: str | None = Field(description="The last successful look-up with the code")
+    revokedAt: str | None
 
 
 def own_credential(session: Session, holder: Principal, credential_id: str) -> Credential:
@@ -165,7 +195,11 @@ def create_code(
     body = body or CodeRequest()
     row = not_revoked(own_credential(session, holder, credential_id), "verification code")
     now = node.clock()
-    code, expires = codes.new_code(session, node.code_key, row.id, now, body.valid_days)
+    if codes.live_codes(session, row.id, now) >= codes.MAX_LIVE_CODES:
+        raise ConflictError(
+            f"the credential has {codes.MAX_LIVE_CODES} usable verification codes; revoke some first"
+        )
+    made = codes.new_code(session, node.code_key, row.id, now, body.valid_days, single_use=body.single_use)
     audit.record(
         session,
         holder,
@@ -174,30 +208,129 @@ def create_code(
         "credential",
         row.id,
         holder_id=row.holder_id,
-        detail={"validDays": body.valid_days},
+        detail={"validDays": body.valid_days, "singleUse": body.single_use, "codeId": made.id},
     )
     return CodeOut(
+        id=made.id,
         credentialId=row.id,
         certificateNumber=row.certificate_number,
-        verificationCode=code,
-        expiresAt=expires.isoformat().replace("+00:00", "Z"),
+        verificationCode=made.code,
+        expiresAt=made.expires_at.isoformat().replace("+00:00", "Z"),
+        singleUse=made.single_use,
     )
+
+
+def _iso(instant: datetime | None) -> str | None:
+    return instant.isoformat().replace("+00:00", "Z") if instant is not None else None
+
+
+def code_record(row: VerificationCode, now: datetime) -> CodeRecord:
+    assert row.id is not None
+    return CodeRecord(
+        id=row.id,
+        credentialId=row.credential_id,
+        createdAt=row.created_at.isoformat().replace("+00:00", "Z"),
+        expiresAt=row.expires_at.isoformat().replace("+00:00", "Z"),
+        singleUse=row.single_use,
+        state=codes.state(row, now),  # type: ignore[arg-type]
+        lastUsedAt=_iso(row.used_at),
+        revokedAt=_iso(row.revoked_at),
+    )
+
+
+@router.get(
+    "/v1/holder/credentials/{credential_id}/verification-codes",
+    operation_id="listVerificationCodes",
+    responses={404: {"description": "No credential of this holder with this id"}},
+)
+def list_codes(
+    credential_id: str, node: NodeDep, session: ReadSessionDep, holder: HolderDep
+) -> list[CodeRecord]:
+    """The credential's verification codes, newest first: when each was made, until
+    when it runs, single- or multi-use, and whether it was used or revoked. Never the
+    codes themselves (only their HMAC is kept)."""
+    row = own_credential(session, holder, credential_id)
+    now = node.clock()
+    return [code_record(c, now) for c in codes.list_codes(session, row.id)]
+
+
+@router.post(
+    "/v1/holder/credentials/{credential_id}/verification-codes/{code_id}/revocation",
+    operation_id="revokeVerificationCode",
+    responses={404: {"description": "No such code of a credential of this holder"}},
+)
+def revoke_code(
+    credential_id: str,
+    code_id: Annotated[int, FastApiPath(ge=1, le=2**62)],
+    node: NodeDep,
+    session: SessionDep,
+    holder: HolderDep,
+) -> CodeRecord:
+    """Revoke a verification code: look-ups with it fail from now on (as for a wrong
+    code). Revoking a revoked code changes nothing. Audited."""
+    row = own_credential(session, holder, credential_id)
+    now = node.clock()
+    code, changed = codes.revoke(session, row.id, code_id, now)
+    if changed:
+        audit.record(
+            session,
+            holder,
+            now,
+            "verification-code.revoke",
+            "credential",
+            row.id,
+            holder_id=row.holder_id,
+            detail={"codeId": code_id},
+        )
+    return code_record(code, now)
+
+
+class OwnAuditEvent(BaseModel):
+    id: int
+    at: str
+    actor: str = Field(description="Who acted, as recorded (kind:id)", examples=["hr_client:5b1e…"])
+    actorRole: str
+    actorName: str = Field(
+        description="Who acted, named in the language of the answer: the HR client's name, a "
+        "federation node's department, this node's staff, you, or an anonymous verification "
+        "(through the public W3C VC API)",
+        examples=["上海某某研究院人事处", "匿名核验"],
+    )
+    action: str
+    actionName: str = Field(description="What was done, in the language of the answer", examples=["凭证核验"])
+    targetType: str
+    targetId: str
+    reason: str | None
+    detail: dict[str, Any] | None
 
 
 @router.get("/v1/holder/audit", operation_id="listOwnAuditEvents")
 def own_audit(
+    request: Request,
+    response: Response,
     node: NodeDep,
     holder: HolderDep,
     after: Annotated[int, Query(ge=0, le=2**62)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, object]]:
+) -> list[OwnAuditEvent]:
     """Everything recorded about the holder's data: issuance, status changes,
-    verifications and look-ups, with who did them."""
+    verifications and look-ups, with who did them, named in the language of
+    ``Accept-Language`` (zh-CN by default)."""
+    locale = i18n.negotiate(request.headers.get("accept-language"))
+    response.headers["Content-Language"] = i18n.TAGS[locale]
+    response.headers["Vary"] = "Accept-Language"
+    department = issuance.PROVINCES.get(node.settings.province)
+    directory = node.directory
+    peers = {
+        key: (p.name, p.name_en)
+        for p in (directory.profiles() if directory is not None else ())
+        for key in (p.entity_id, p.did)
+    }
     node.audit_writer.flush()
     with node.db.session(write=False) as fresh:  # a snapshot that includes the flushed records
+        found = audit.events(fresh, holder_id=holder.holder_id, after_id=after, limit=limit)
         return [
-            audit.public(e)
-            for e in audit.events(fresh, holder_id=holder.holder_id, after_id=after, limit=limit)
+            OwnAuditEvent.model_validate(e) for e in audit.readable(fresh, found, locale, department, peers)
         ]
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import threading
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from registry import audit
 from registry.auth import Principal
-from registry.credentials import issuance
+from registry.credentials import batch_csv, issuance
 from registry.credentials import status as status_service
 from registry.credentials.identity import check_characters
 from registry.database import on_commit
@@ -91,7 +92,11 @@ class BatchBody(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"credentials": [issuance.EXAMPLE_ROW]}]}
     )
-    credentials: list[dict[str, Any]] = Field(description="Rows as for POST /v1/credentials")
+    # The bounds are checked by issuance._parse (with its own message); declared here.
+    credentials: list[dict[str, Any]] = Field(
+        description="Rows as for POST /v1/credentials",
+        json_schema_extra={"minItems": 1, "maxItems": issuance.MAX_BATCH_ROWS},
+    )
 
 
 class BatchState(BaseModel):
@@ -104,26 +109,24 @@ class BatchState(BaseModel):
     detail: str | None = None
 
 
-async def _batch_rows(request: Request) -> list[dict[str, Any]]:
-    """The rows of a batch. The body is read only now, after the officer was
-    authenticated (the middleware defers it), and parsed and shaped in a worker thread:
-    ten thousand rows take a good part of a second, which the event loop does not wait."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+async def _batch_rows(request: Request) -> tuple[list[dict[str, Any]], list[int] | None]:
+    """The rows of a batch, and for CSV the file's line of each. The body is read only
+    now, after the officer was authenticated (the middleware defers it), and parsed and
+    shaped in a worker thread: ten thousand rows take a good part of a second, which the
+    event loop does not wait. CSV is UTF-8, or GB18030 (GBK) when its ``charset`` says
+    so or its bytes are not UTF-8 (see :mod:`registry.credentials.batch_csv`)."""
+    header = request.headers.get("content-type", "")
+    content_type = header.split(";")[0].strip().lower()
     if content_type == "text/csv":
         raw = await request.body()
-        return await run_in_threadpool(_csv_rows, raw)
+        table = await run_in_threadpool(batch_csv.read_batch, raw, batch_csv.charset_of(header))
+        return table.rows, table.lines
     if content_type in ("application/json", ""):
         data = await read_json_body(request)
-        return await run_in_threadpool(_json_rows, data)
-    raise InvalidInputError("send the batch as application/json or text/csv")
-
-
-def _csv_rows(raw: bytes) -> list[dict[str, Any]]:
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInputError("CSV must be UTF-8") from None
-    return issuance.rows_from_csv(text)
+        return await run_in_threadpool(_json_rows, data), None
+    raise InvalidInputError(
+        "批次请以 application/json 或 text/csv 发送 / send the batch as application/json or text/csv"
+    )
 
 
 def _json_rows(data: Any) -> list[dict[str, Any]]:
@@ -166,7 +169,7 @@ def _run_batch(
                 "application/json": {"schema": BatchBody.model_json_schema()},
                 "text/csv": {
                     "schema": {"type": "string"},
-                    "example": ",".join(issuance.CSV_COLUMNS) + "\n",
+                    "example": batch_csv.template().decode("utf-8-sig"),
                 },
             },
         }
@@ -185,12 +188,15 @@ async def issue_batch(
     officer: OfficerDep,
 ) -> JSONResponse:
     """Issue an evaluation batch (JSON or CSV), all or nothing. The batch id makes the
-    request idempotent; large batches run in the background with visible progress."""
-    raw_rows = await _batch_rows(request)
+    request idempotent; large batches run in the background with visible progress.
+    CSV: UTF-8 or GB18030 (``text/csv; charset=gb18030``, or undeclared), headers in
+    Chinese, English or the JSON names (GET /v1/issuance/template.csv); its row errors
+    give the file's ``line`` besides the ``row``."""
+    raw_rows, lines = await _batch_rows(request)
 
     def validate() -> list[issuance.IssueRequest]:
         with node.db.session(write=False) as session:
-            return issuance.validate_batch(session, raw_rows, context(node, session))
+            return issuance.validate_batch(session, raw_rows, context(node, session), lines)
 
     rows = await run_in_threadpool(validate)
     digest = issuance.batch_digest(rows)
@@ -220,6 +226,39 @@ async def issue_batch(
     result = await run_in_threadpool(run)
     # Another request may have issued this batch while this one waited for the lock.
     return JSONResponse(result.model_dump(), status_code=200 if result.replayed else 201, headers=location)
+
+
+#: The template's file name: ASCII for old clients, Chinese (RFC 6266 filename*) for the rest.
+TEMPLATE_DISPOSITION = "attachment; filename=\"issuance-batch-template.csv\"; filename*=UTF-8''" + quote(
+    "职称批量签发模板.csv"
+)
+
+
+@router.get(
+    "/v1/issuance/template.csv",
+    operation_id="getIssuanceTemplate",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "A CSV file with the header row (Chinese / English) and no rows",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
+def issuance_template(officer: OfficerDep) -> Response:
+    """The CSV template of an evaluation batch: UTF-8 with a byte order mark (Excel
+    shows the Chinese headers), one header row, each cell the Chinese and the English
+    header of a column. Fill rows under it and send it back to PUT
+    /v1/issuance/batches/{batchId} unchanged otherwise.
+
+    For issuing officers, as is everything under /v1/issuance: the blank template holds
+    nothing secret, but those who may send a batch are the ones who need it, and
+    anonymous callers get only what verifiers and peers need of a node."""
+    return Response(
+        content=batch_csv.template(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": TEMPLATE_DISPOSITION},
+    )
 
 
 @router.get("/v1/issuance/batches/{batch_id}", operation_id="getBatch")

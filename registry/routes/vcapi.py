@@ -8,7 +8,12 @@ the change is recorded with the reason ``unspecified``).
 
 A presentation is ``verified`` only when its presenter is proven to be the subject of
 every credential in it (``holderBinding``): an unsigned presentation, or one signed by
-a key that is not the subject's, never is, whatever its credentials."""
+a key that is not the subject's, never is, whatever its credentials. A presentation
+that holds no credential (VC Data Model 2.0 §4.13: ``verifiableCredential`` is
+optional) is verified on its proof alone; its holder binding is ``not-applicable``.
+Credentials may be enveloped (§4.13.1: ``data:application/vc+jwt,…``), and so may the
+presentation (§4.13.2: ``data:application/vp+jwt,…``); each result names the credential
+it is of (``credentialRef``)."""
 
 from __future__ import annotations
 
@@ -21,14 +26,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
 
+from registry import audit
 from registry.credentials import issuance, schemas
 from registry.credentials import status as status_service
 from registry.credentials.errors import StatusTransitionError
 from registry.credentials.verification import (
+    NOT_APPLICABLE,
     Check,
     Report,
-    examine_presentation_proof,
+    enveloped_content,
     holder_binding,
+    open_presentation,
 )
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import PROBLEM_BASE_URI, ConflictError, InvalidInputError, NotFoundError
@@ -189,11 +197,26 @@ class VerifyPresentationRequest(BaseModel):
                         "verifiableCredential": ["eyJhbGciOiJFZERTQSIs…"],
                     },
                     "options": {"challenge": "d1f0a7c2"},
-                }
+                },
+                {
+                    "verifiablePresentation": {
+                        "@context": ["https://www.w3.org/ns/credentials/v2"],
+                        "type": "EnvelopedVerifiablePresentation",
+                        "id": "data:application/vp+jwt,eyJhbGciOiJFZERTQSIs…",
+                    },
+                    "options": {"challenge": "d1f0a7c2"},
+                },
             ]
         }
     )
-    verifiablePresentation: dict[str, Any]
+    verifiablePresentation: dict[str, Any] = Field(
+        description=(
+            "A verifiable presentation with an embedded proof, or an EnvelopedVerifiablePresentation "
+            "(VC Data Model 2.0 §4.13.2) whose id is a data:application/vp+jwt URL. Its "
+            "verifiableCredential may hold VC objects, VC-JWT strings and EnvelopedVerifiableCredential "
+            "objects (data:application/vc+jwt URLs), or nothing."
+        )
+    )
     options: VerifyOptions | None = None
 
 
@@ -205,7 +228,9 @@ class ProblemDetail(BaseModel):
 
 class PresentationCheck(BaseModel):
     check: Literal["presentation", "holderBinding"]
-    result: Literal["pass", "fail", "unknown"]
+    result: Literal["pass", "fail", "unknown", "not-applicable"] = Field(
+        description="not-applicable: holderBinding of a presentation that holds no credential"
+    )
     reason: str
 
 
@@ -214,11 +239,20 @@ class PresentationResult(BaseModel):
     with the challenge and domain asked for) and ``holderBinding`` (the presenter is the
     subject of every credential in it)."""
 
-    verified: bool = Field(description="true only when both presentation checks passed")
+    verified: bool = Field(
+        description="true only when both presentation checks passed (holderBinding may be not-applicable)"
+    )
     presenter: str | None = Field(
         description="The DID shown by the presentation's proof to have made it; null when none is"
     )
     checks: list[PresentationCheck]
+    credentialCount: int = Field(
+        description="How many credentials the presentation holds (0: its proof alone was verified)"
+    )
+    mediaType: str | None = Field(
+        default=None,
+        description="The media type an enveloped presentation came in (application/vp+jwt); null otherwise",
+    )
 
 
 class VerificationResult(BaseModel):
@@ -231,7 +265,14 @@ class VerificationResult(BaseModel):
     warnings: list[str]
     errors: list[str]
     problemDetails: list[ProblemDetail] = Field(default_factory=list)
-    results: list[dict[str, Any]] = Field(default_factory=list)
+    results: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description=(
+            "One report per credential, in the order presented; each names its credential in "
+            "credentialRef: index (from 0), format, mediaType (of an enveloped one's data: URL) and "
+            "id (only when the credential is shown authentic)"
+        ),
+    )
     presentationResult: PresentationResult | None = Field(
         default=None, description="Present in answers to /presentations/verify only"
     )
@@ -501,6 +542,7 @@ def _answer(
     instance: str,
     presentation: list[Check] | None = None,
     presenter: str | None = None,
+    media_type: str | None = None,
 ) -> JSONResponse:
     every = [*(presentation or []), *(c for r in reports for c in r.checks)]
     checks = sorted({c.name for c in every if c.result == "pass"})
@@ -520,13 +562,15 @@ def _answer(
         warnings=warnings,
         errors=errors,
         problemDetails=details,
-        results=[r.to_json() for r in reports],
+        results=[{**r.to_json(), "credentialRef": r.ref(i)} for i, r in enumerate(reports)],
         presentationResult=None
         if presentation is None
         else PresentationResult(
-            verified=all(c.result == "pass" for c in presentation),
+            verified=all(c.result in ("pass", NOT_APPLICABLE) for c in presentation),
             presenter=presenter,
             checks=[PresentationCheck.model_validate(c.to_json()) for c in presentation],
+            credentialCount=len(reports),
+            mediaType=media_type,
         ),
     )
     body = result.model_dump(exclude={"presentationResult"} if presentation is None else set())
@@ -553,17 +597,22 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) -> Report:
-    prepare_peers_from_thread(node, [presented])
-    return verify_one(
+    prepare_peers_from_thread(node, [enveloped_content(presented)])
+    # The VC API is public: a verification of one of this node's credentials is
+    # recorded, for its holder to see, as an anonymous verification.
+    report, rows = verify_one(
         session,
         presented,
         trust_of(node),
         node.base_url,
-        None,
+        audit.ANONYMOUS,
         node.clock(),
         node.status_cache,
+        node.holder_of,
         peer_status=node.directory,
-    )[0]
+    )
+    node.audit_writer.submit(rows)
+    return report
 
 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
@@ -580,20 +629,26 @@ def verify_presentation(
     """Verify a presentation (VC API): its proof (authentication, with the challenge
     and domain asked for, which then require one), every credential in it, and that
     whoever the proof shows made it is the subject of each (holder binding). An
-    unsigned presentation's credentials are reported one by one, never as held."""
+    unsigned presentation's credentials are reported one by one, never as held. A
+    presentation without credentials is verified on its proof alone. An enveloped
+    presentation (``data:application/vp+jwt,…``) is opened once its JWS verifies by
+    its holder's key; enveloped credentials in it are checked as VC-JWTs."""
     _no_unknown_options(body.options)
-    presentation = body.verifiablePresentation
     options = body.options or VerifyOptions()
-    embedded = presentation.get("verifiableCredential", [])
+    opened = open_presentation(
+        body.verifiablePresentation, DidResolver(), node.clock(), options.challenge, options.domain
+    )
+    presentation = opened.presentation
+    embedded = presentation.get("verifiableCredential", []) if presentation is not None else []
     embedded = embedded if isinstance(embedded, list) else [embedded]
     if not all(isinstance(c, dict | str) for c in embedded):
-        raise InvalidInputError("verifiableCredential holds credentials (objects or VC-JWT strings)")
-    proof = examine_presentation_proof(
-        presentation, DidResolver(), node.clock(), options.challenge, options.domain
-    )
+        raise InvalidInputError(
+            "verifiableCredential holds credentials (objects, VC-JWT strings or "
+            "EnvelopedVerifiableCredential objects)"
+        )
     reports = [_verify(session, node, c) for c in embedded]
-    checks = [proof.check, holder_binding(proof, reports)]
-    return _answer(reports, "/presentations/verify", checks, proof.presenter)
+    checks = [opened.proof.check, holder_binding(opened.proof, reports, opened=presentation is not None)]
+    return _answer(reports, "/presentations/verify", checks, opened.proof.presenter, opened.envelope)
 
 
 @router.post(

@@ -1,11 +1,12 @@
 """Verification for HR clients: one credential (VC JSON, VC-JWT or an uploaded file),
-a batch of up to 1,000, and a look-up by certificate number + verification code."""
+a batch of up to 1,000, and a look-up by certificate number + verification code.
+
+Reports answer in the language of ``Accept-Language`` (zh-CN unless English is asked
+for): each check's message, and the summary of an authentic credential."""
 
 from __future__ import annotations
 
 import inspect
-import json
-import unicodedata
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -14,18 +15,17 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from registry import codes
+from registry import i18n
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep
-from registry.errors import InvalidInputError, NotFoundError
+from registry.errors import InvalidInputError
 from registry.limits import INLINE_PARSE_BYTES, json_body, read_json_body
-from registry.models import Credential
+from registry.lookup import look_up_credential
 from registry.node import NodeState
 from registry.settings import Settings
-from registry.verifier import finish_batch, verify_one
+from registry.verifier import Names, finish_batch, report_json, verify_for
 
 router = APIRouter(tags=["verification"])
 MAX_BATCH = 1000
@@ -89,7 +89,65 @@ def _rate_limited(endpoint: Any) -> Any:
 class CheckOut(BaseModel):
     check: Literal["proof", "issuer", "key", "authorisation", "validity", "schema", "status"]
     result: Literal["pass", "fail", "unknown"]
-    reason: str
+    reason: str = Field(description="Why, in English, with the technical detail (for logs)")
+    code: str = Field(
+        description="The reason as a stable machine code, one per distinct reason (e.g. proof-verified, "
+        "proof-signature-mismatch, issuer-untrusted, status-revoked, status-list-unavailable)",
+        examples=["status-revoked"],
+    )
+    message: str = Field(
+        description="The reason as a sentence in the language of the answer (Content-Language)",
+        examples=["已撤销：科研失信。"],
+    )
+
+
+class CredentialSummary(BaseModel):
+    """What an authentic credential says, for a person, in the language of the answer."""
+
+    kind: str | None = Field(description="Professional title or qualification", examples=["职称"])
+    title: str | None = Field(description="The title or qualification", examples=["高级工程师"])
+    series: str | None = Field(examples=["工程技术"])
+    level: str | None = Field(examples=["副高级"])
+    specialty: str | None = Field(examples=["电气工程及其自动化"])
+    awardedOn: str | None = Field(examples=["2025年6月30日"])
+    evaluationCommittee: str | None = Field(examples=["江苏省工程技术研究系列高级职称评审委员会"])
+    issuedBy: str | None = Field(
+        description="The issuing department, by name", examples=["江苏省人力资源和社会保障厅"]
+    )
+    holderName: str | None
+    certificateNumber: str | None
+    status: str = Field(description="In force, revoked, suspended or unknown", examples=["已撤销"])
+    statusReason: str | None = Field(
+        description="The reason of a revocation or suspension, by its label", examples=["科研失信"]
+    )
+
+
+class ProofOut(BaseModel):
+    """One embedded Data Integrity proof of the credential and its result (a proof set
+    or chain lists several: Data Integrity 1.0 §2.1.2, §4.5)."""
+
+    index: int = Field(description="Position of the proof in the credential's proof (from 0)")
+    id: str | None = Field(description="The proof's id, when it has one")
+    cryptosuite: str | None = Field(examples=["eddsa-jcs-2022"])
+    verificationMethod: str | None
+    byIssuer: bool = Field(description="Whether it verified by a key the credential's issuer controls")
+    result: Literal["pass", "fail", "unknown"] = Field(
+        description="unknown: a cryptosuite this node does not check, or a key it cannot resolve"
+    )
+    reason: str = Field(description="Why, in English, with the technical detail (for logs)")
+    code: str = Field(examples=["proof-item-verified", "proof-item-unsupported"])
+    message: str = Field(description="The result as a sentence in the language of the answer")
+
+
+class CredentialRef(BaseModel):
+    """Which presented credential a report is of."""
+
+    index: int | None = Field(description="Its position among the credentials presented together")
+    id: str | None = Field(description="The credential's id, only when it is shown authentic")
+    format: str = Field(examples=["vc", "vc-jwt"])
+    mediaType: str | None = Field(
+        description="The media type of the data: URL of an enveloped credential (application/vc+jwt)"
+    )
 
 
 class VerificationReport(BaseModel):
@@ -98,6 +156,13 @@ class VerificationReport(BaseModel):
     )
     format: str
     checks: list[CheckOut]
+    summary: CredentialSummary | None = Field(
+        description=(
+            "What the credential says, in the language of the answer (title, series, level, "
+            "specialty, award date, committee, issuing department, status and its reason), only "
+            "when it is authentic. Null otherwise."
+        )
+    )
     credential: dict[str, Any] | None = Field(
         description=(
             "What the credential says (holder name, certificate number, type, validity), "
@@ -113,6 +178,13 @@ class VerificationReport(BaseModel):
             "Null when the credential is authentic or could not be read."
         )
     )
+    proofs: list[ProofOut] = Field(
+        description=(
+            "Each embedded Data Integrity proof and its result; empty for a VC-JWT. With a proof "
+            "set, the proof check passes when a proof by the issuer verifies and no proof fails."
+        )
+    )
+    credentialRef: CredentialRef = Field(description="Which presented credential this report is of")
 
 
 class VerificationRequest(BaseModel):
@@ -152,6 +224,19 @@ class LookupRequest(BaseModel):
 
 class LookupReport(VerificationReport):
     verifiableCredential: dict[str, Any]
+
+
+def language(request: Request) -> i18n.Locale:
+    """The language of the answer, from ``Accept-Language`` (zh-CN by default)."""
+    return i18n.negotiate(request.headers.get("accept-language"))
+
+
+def language_headers(locale: i18n.Locale) -> dict[str, str]:
+    return {"Content-Language": i18n.TAGS[locale], "Vary": "Accept-Language"}
+
+
+def names_of(node: NodeState, trust: Trust) -> Names:
+    return Names.of(trust, node.settings.province)
 
 
 def trust_of(node: NodeState) -> Trust:
@@ -292,22 +377,10 @@ async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Respon
     presented = await _presented(request)
     await prepare_peers(node, [presented])
     trust, now = trust_of(node), node.clock()
+    locale = language(request)
 
     def run() -> dict[str, Any]:
-        with node.db.session(write=False) as session:
-            report, rows = verify_one(
-                session,
-                presented,
-                trust,
-                node.base_url,
-                client,
-                now,
-                node.status_cache,
-                node.holder_of,
-                node.directory,
-            )
-        node.audit_writer.submit(rows)
-        return report.to_json()
+        return verify_for(node, presented, trust, client, now, locale)
 
     # The work is CPU-bound (a thread would not run it any sooner) and, once the
     # node's caches are warm, asks the database nothing: a credential of ordinary size
@@ -318,7 +391,7 @@ async def verify(request: Request, node: NodeDep, client: HrVerifyDep) -> Respon
     declared = request.headers.get("content-length", "")
     inline = declared.isdigit() and int(declared) <= INLINE_PARSE_BYTES
     report = run() if inline else await run_in_threadpool(run)
-    return Response(orjson.dumps(report), media_type="application/json")
+    return Response(orjson.dumps(report), media_type="application/json", headers=language_headers(locale))
 
 
 async def _batch_items(request: Request) -> list[dict[str, Any] | str]:
@@ -381,6 +454,7 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
         node.limiter.take(client.id, rate, cost=len(credentials) - 1, burst=MAX_BATCH)
     await prepare_peers(node, credentials)
     trust, now = trust_of(node), node.clock()
+    locale = language(request)
     exams = await node.verifier.examine_batch(credentials, trust, now)
 
     def run() -> list[dict[str, Any]]:
@@ -397,7 +471,8 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
                 node.directory,
             )
         node.audit_writer.submit(rows)
-        return [r.to_json() for r in reports]
+        names = names_of(node, trust)
+        return [report_json(r, locale, names) for r in reports]
 
     results = await run_in_threadpool(run)
     verdicts = [r["verdict"] for r in results]
@@ -408,7 +483,7 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
         "unknown": verdicts.count("unknown"),
         "results": results,
     }
-    return Response(orjson.dumps(answer), media_type="application/json")
+    return Response(orjson.dumps(answer), media_type="application/json", headers=language_headers(locale))
 
 
 @router.post(
@@ -420,30 +495,20 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
     },
 )
 @_rate_limited
-def look_up(body: LookupRequest, node: NodeDep, session: SessionDep, client: HrLookupDep) -> LookupReport:
+def look_up(
+    body: LookupRequest,
+    request: Request,
+    response: Response,
+    node: NodeDep,
+    session: SessionDep,
+    client: HrLookupDep,
+) -> LookupReport:
     """Look a credential up by certificate number and the holder's verification code
     (a look-up of personal data: audited, and visible to the holder)."""
-    now = node.clock()
-    row = session.exec(
-        select(Credential).where(
-            Credential.certificate_number
-            == unicodedata.normalize("NFKC", body.certificate_number).strip().upper()
-        )
-    ).first()
-    if row is None or not codes.code_matches(session, node.code_key, row.id, body.verification_code, now):
-        raise NotFoundError("no credential with this certificate number and a current verification code")
-    document = json.loads(row.document)
-    report, _ = verify_one(session, document, trust_of(node), node.base_url, None, now, node.status_cache)
-    from registry import audit
-
-    audit.record(
-        session,
-        client,
-        now,
-        "credential.lookup",
-        "credential",
-        row.id,
-        holder_id=row.holder_id,
-        detail={"certificateNumber": row.certificate_number, "verdict": report.verdict},
+    trust, locale = trust_of(node), language(request)
+    found = look_up_credential(
+        session, node, body.certificate_number, body.verification_code, client, node.clock(), trust
     )
-    return LookupReport.model_validate({**report.to_json(), "verifiableCredential": document})
+    response.headers.update(language_headers(locale))
+    answer = report_json(found.report, locale, names_of(node, trust))
+    return LookupReport.model_validate({**answer, "verifiableCredential": found.document})

@@ -1,5 +1,6 @@
-"""VC-JOSE: credentials secured as ``application/vc+jwt`` (Securing Verifiable
-Credentials using JOSE and COSE, §3.1.1), EdDSA only.
+"""VC-JOSE: credentials secured as ``application/vc+jwt`` and presentations as
+``application/vp+jwt`` (Securing Verifiable Credentials using JOSE and COSE, §3.1.1 and
+§3.1.2), EdDSA only.
 
 Signing goes through PyJWT's ``PyJWS`` (with ``Ed25519``, the fully-specified name of
 RFC 9864, registered beside ``EdDSA``). Verification parses the compact JWS here: it
@@ -41,6 +42,7 @@ from registry.signing.keys import Ed25519PrivateKey, Ed25519PublicKey
 
 ACCEPTED_ALGORITHMS = frozenset({"EdDSA", "Ed25519"})
 VC_JWT_TYPES = frozenset({"vc+jwt", "application/vc+jwt"})
+VP_JWT_TYPES = frozenset({"vp+jwt", "application/vp+jwt"})
 MAX_TOKEN_BYTES = 256 * 1024
 
 _jws = PyJWS(algorithms=sorted(ACCEPTED_ALGORITHMS))
@@ -203,13 +205,62 @@ def verify_vc_jwt(
         )
     if "iss" in credential and credential["iss"] != issuer:
         raise TokenFormatError("iss claim does not match the credential issuer")
+    _check_times(credential, now, leeway)
+    return verified
+
+
+def _check_times(claims: Mapping[str, Any], now: datetime, leeway: timedelta) -> None:
     stamp = now.timestamp()
     for claim in ("nbf", "exp", "iat"):
         # A NumericDate is a JSON number; true/false are not (bool is an int in Python).
-        if claim in credential and type(credential[claim]) not in (int, float):
+        if claim in claims and type(claims[claim]) not in (int, float):
             raise TokenFormatError(f"{claim} claim must be a NumericDate")
-    if "nbf" in credential and stamp + leeway.total_seconds() < credential["nbf"]:
+    if "nbf" in claims and stamp + leeway.total_seconds() < claims["nbf"]:
         raise TokenFormatError("token is not valid yet (nbf)")
-    if "exp" in credential and stamp - leeway.total_seconds() >= credential["exp"]:
+    if "exp" in claims and stamp - leeway.total_seconds() >= claims["exp"]:
         raise TokenFormatError("token has expired (exp)")
+
+
+def sign_vp_jwt(
+    presentation: Mapping[str, Any],
+    private_key: Ed25519PrivateKey,
+    kid: str,
+    algorithm: str = "EdDSA",
+    claims: Mapping[str, Any] | None = None,
+) -> str:
+    """Secure a presentation as ``application/vp+jwt`` (VC-JOSE-COSE §3.1.2): the
+    payload is the presentation (with ``claims`` such as ``nonce`` and ``aud`` beside
+    its members); ``kid`` is the absolute DID URL of the holder's verification method."""
+    return sign_jws({**presentation, **(claims or {})}, private_key, kid, "vp+jwt", algorithm, {"cty": "vp"})
+
+
+def verify_vp_jwt(
+    token: str | bytes,
+    resolver: VerificationMethodResolver,
+    now: datetime,
+    leeway: timedelta = timedelta(minutes=5),
+) -> VerifiedJWS:
+    """Verify an ``application/vp+jwt`` (VC-JOSE-COSE §3.1.2) and return its
+    presentation (``payload``).
+
+    The ``kid`` names a verification method its controller lists under
+    ``authentication`` (the presentation authenticates its holder); the payload is a
+    verifiable presentation; its ``holder``, when present, is that controller, and so is
+    ``iss`` when present; ``nbf`` and ``exp``, when present, hold at ``now``."""
+    require_aware(now)
+    verified = verify_jws(token, resolver, VP_JWT_TYPES, "authentication")
+    presentation = verified.payload
+    types = presentation.get("type")
+    if not (
+        types == "VerifiablePresentation" or (isinstance(types, list) and "VerifiablePresentation" in types)
+    ):
+        raise TokenFormatError("payload is not a verifiable presentation")
+    controller = verified.verification_method.controller
+    holder = presentation.get("holder")
+    holder_id = holder.get("id") if isinstance(holder, Mapping) else holder
+    if holder_id is not None and holder_id != controller:
+        raise IssuerMismatchError(f"signing key is controlled by {controller}, not by the holder")
+    if "iss" in presentation and presentation["iss"] != controller:
+        raise TokenFormatError("iss claim does not name the holder whose key signed the presentation")
+    _check_times(presentation, now, leeway)
     return verified
