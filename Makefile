@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.federation_verify
 	$(BIN)/python -m bench.issuance_scale
 	$(BIN)/python -m bench.load
+	$(BIN)/python -m bench.workers
+	$(BIN)/python -m bench.rdfc
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/browser/node_modules

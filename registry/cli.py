@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta, timezone
@@ -85,10 +87,27 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app.state.node.db.dispose()
     os.environ["REGISTRY_WORKERS"] = str(workers)
     print(f"registry: {workers} worker processes share the database and HR rate limits", file=sys.stderr)
-    uvicorn.run(
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(
         "registry.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
     )
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
     return 0
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The socket the worker processes accept on. Made here rather than by uvicorn's
+    ``Config.bind_socket``, whose socket has protocol number 0: asyncio sets TCP_NODELAY
+    only on connections accepted from a socket whose protocol is TCP, and without it
+    every answer written in two parts waits ~40 ms for the client's delayed ACK (Nagle)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:

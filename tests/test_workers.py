@@ -196,3 +196,34 @@ def _children(pid: int) -> list[int]:
         children = (task / "children").read_text().split() if (task / "children").exists() else []
         found.extend(int(c) for c in children)
     return found
+
+
+def test_worker_connections_have_nagle_off() -> None:
+    """The socket ``registry serve --workers N`` hands its workers makes asyncio set
+    TCP_NODELAY on every accepted connection (uvicorn's own, protocol 0, does not: each
+    answer then waited ~40 ms for a delayed ACK)."""
+    import asyncio
+
+    from registry.cli import listening_socket
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        sock = listening_socket("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        port = sock.getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 5)
+        finally:
+            writer.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(accepted_nodelay()) != 0
