@@ -16,7 +16,7 @@ from registry import __version__, openapi
 from registry.auth import API_KEY_PREFIX, Passwords
 from registry.credentials import catalogue
 from registry.database import Database, migrate
-from registry.limits import BodyLimit, NoSecretsInQuery, StrictJSONBodies
+from registry.limits import RequestGuard
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
 from registry.routes import accounts, admin, docs, federation, holder, issuance, public, vcapi, verification
@@ -166,12 +166,12 @@ def create_app(
         app.include_router(module.router)
     app.include_router(web_router)
     openapi.install(app)
-    app.add_middleware(StrictJSONBodies, deferred=DEFERRED_BODY_ROUTES)
-    app.add_middleware(NoSecretsInQuery, key_prefix=API_KEY_PREFIX)
+    # Body limits, no secrets in the query string, strict JSON: one pure ASGI layer.
     app.add_middleware(
-        BodyLimit,
+        RequestGuard,
         default=settings.max_body_bytes,
         routes=body_limits(settings),
         deferred=DEFERRED_BODY_ROUTES,
+        key_prefix=API_KEY_PREFIX,
     )
     return app

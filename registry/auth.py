@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import math
 import os
 import secrets
 import threading
@@ -305,26 +306,61 @@ class SharedRateLimiter:
     check and the take are one upsert, atomic under concurrency. Its clock is wall
     time (seconds since the epoch), which every worker shares.
 
-    Each take is one short write transaction of its own; on PostgreSQL it commits
-    without waiting for the disk (``synchronous_commit = off`` for that transaction
-    only: a crash may forget the last fraction of a second of spending, never a
-    credential). Buckets that are full again are pruned now and then, so the table
-    holds only clients that spent something recently."""
+    A worker does not write once per request: it leases tokens from the shared bucket
+    in chunks of about :attr:`LEASE_SECONDS` of the client's rate (10 at 600 a minute;
+    one at a time for a rate under 60 a minute) and spends them locally. Leased tokens
+    count as spent in the shared bucket, so all workers together never admit more
+    than the limit; a lease not spent within :attr:`LEASE_SECONDS` is forfeited (the
+    client waits at most that long more than it would with one worker). A request
+    that costs more than a chunk (a batch) takes exactly its cost. When a chunk does
+    not fit but the request does, the request takes only what it needs.
+
+    Each write is one short transaction of its own; on PostgreSQL it commits without
+    waiting for the disk (``synchronous_commit = off`` for that transaction only: a
+    crash may forget the last fraction of a second of spending, never a credential).
+    Buckets that are full again are pruned now and then, so the table holds only
+    clients that spent something recently."""
 
     PRUNE_EVERY_SECONDS = 60.0
+    LEASE_SECONDS = 1.0
 
     def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._clock = clock
         self._next_prune = 0.0
         self._postgresql = engine.dialect.name == "postgresql"
+        self._lock = threading.Lock()
+        #: key -> (tokens leased and not yet spent, when the lease ends)
+        self._leased: dict[str, tuple[float, float]] = {}
 
     def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
         rate, capacity, per_second = _capacity(rate_per_minute, cost, burst)
+        key = client_id[:128]
         now = self._clock()
+        with self._lock:
+            held, until = self._leased.get(key, (0.0, 0.0))
+            held = held if until > now else 0.0
+            if held >= cost:
+                self._leased[key] = (held - cost, until)
+                return
+        need = cost - held
+        chunk = min(max(1.0, math.floor(per_second * self.LEASE_SECONDS)), capacity / 4)
+        for ask in (max(need, chunk), need) if chunk > need else (need,):
+            if self._claim(key, ask, now, per_second, capacity):
+                with self._lock:
+                    # What this request did not use is leased for the next ones.
+                    self._leased[key] = (held + ask - cost, now + self.LEASE_SECONDS)
+                return
+        with self._engine.connect() as connection:
+            row = connection.execute(_OWED, {"key": key}).first()
+        owed = max(0.0, row[0] - (now - row[1]) * per_second) if row is not None else 0.0
+        raise _limited(rate, int(need), capacity, per_second, owed)
+
+    def _claim(self, key: str, amount: float, now: float, per_second: float, capacity: int) -> bool:
+        """Take ``amount`` tokens from the shared bucket if they fit (one upsert)."""
         values = {
-            "key": client_id[:128],
-            "cost": float(cost),
+            "key": key,
+            "cost": amount,
             "now": now,
             "per_second": per_second,
             "capacity": float(capacity),
@@ -337,11 +373,7 @@ class SharedRateLimiter:
             if now >= self._next_prune:
                 self._next_prune = now + self.PRUNE_EVERY_SECONDS
                 connection.execute(_PRUNE, {"now": now})
-            if connection.execute(_TAKE, values).first() is not None:
-                return
-            row = connection.execute(_OWED, {"key": values["key"]}).first()
-        owed = max(0.0, row[0] - (now - row[1]) * per_second) if row is not None else 0.0
-        raise _limited(rate, cost, capacity, per_second, owed)
+            return connection.execute(_TAKE, values).first() is not None
 
 
 class SignInGuard:

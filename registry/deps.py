@@ -8,14 +8,27 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
-from registry.auth import API_KEY_PREFIX, Principal, find_hr_client, require_role, require_scope
+from registry.auth import (
+    API_KEY_PREFIX,
+    Principal,
+    RateLimiter,
+    find_hr_client,
+    require_role,
+    require_scope,
+)
 from registry.errors import AuthenticationError
 from registry.models import Account
 from registry.node import NodeState
 
+# Dependencies that do not block are ``async def``: FastAPI runs a plain ``def``
+# dependency in a worker thread (a hand-over each way, for every request), an async one
+# on the event loop. Whatever may block (a database read on a cache miss, the shared
+# rate limiter's write) goes to a worker thread from inside them, and only then.
 
-def get_node(request: Request) -> NodeState:
+
+async def get_node(request: Request) -> NodeState:
     node: NodeState = request.app.state.node
     return node
 
@@ -50,28 +63,59 @@ _bearer = HTTPBearer(
 )
 
 
-def get_principal(
+async def authenticate(
     node: NodeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller. Sessions are opened only when the database must be asked (a key not
-    in the cache, an access token's account), not on every request."""
-    if credentials is None:
-        raise AuthenticationError("this needs an access token or an API key (Authorization: Bearer …)")
-    token = credentials.credentials
+    """The caller (the dependency). The event loop does the work when nothing blocks
+    (an API key in the node's cache, the in-memory rate limiter, an access token's
+    signature); a worker thread does the database reads (a key not in the cache, an
+    access token's account) and the shared rate limiter's write."""
+    token = _token(credentials)
     if token.startswith(API_KEY_PREFIX):
         cached = node.api_keys.get(token)
         if cached is None:
-            with node.db.session(write=False) as session:
-                client = find_hr_client(session, token)
-            principal = Principal(
-                "hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split())
-            )
-            cached = principal, client.rate_per_minute
-            node.api_keys.put(token, *cached)
-        node.limiter.take(cached[0].id, cached[1])
-        return cached[0]
+            cached = await run_in_threadpool(_authenticate_key, node, token)
+        principal, rate = cached
+        limiter = node.limiter
+        if isinstance(limiter, RateLimiter):
+            limiter.take(principal.id, rate)  # memory only: a lock held for microseconds
+        else:
+            await run_in_threadpool(limiter.take, principal.id, rate)  # a database write
+        return principal
     claims = node.tokens.read(token, node.clock())
+    return await run_in_threadpool(_account_principal, node, claims)
+
+
+def get_principal(node: NodeState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """:func:`authenticate` for code that may block (it runs in a worker thread)."""
+    token = _token(credentials)
+    if token.startswith(API_KEY_PREFIX):
+        principal, rate = node.api_keys.get(token) or _authenticate_key(node, token)
+        node.limiter.take(principal.id, rate)
+        return principal
+    return _account_principal(node, node.tokens.read(token, node.clock()))
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise AuthenticationError("this needs an access token or an API key (Authorization: Bearer …)")
+    return credentials.credentials
+
+
+def _authenticate_key(node: NodeState, token: str) -> tuple[Principal, int]:
+    """An API key not in the cache, checked against the database (blocking) and cached
+    for the cache's bound (a deactivated key stops working within it)."""
+    with node.db.session(write=False) as session:
+        client = find_hr_client(session, token)
+    principal = Principal("hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split()))
+    node.api_keys.put(token, principal, client.rate_per_minute)
+    return principal, client.rate_per_minute
+
+
+def _account_principal(node: NodeState, claims: dict[str, object]) -> Principal:
+    """The account of a valid access token, read now (blocking): a deactivation, a
+    password reset or change takes effect at once."""
     with node.db.session(write=False) as session:
         account = session.get(Account, claims["sub"])
     if account is None or not account.active:
@@ -85,11 +129,11 @@ def get_principal(
     return Principal("account", account.id, account.role, holder_id=account.holder_id)
 
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 def _role_dependency(*roles: str) -> object:
-    def check(principal: PrincipalDep) -> Principal:
+    async def check(principal: PrincipalDep) -> Principal:
         require_role(principal, *roles)
         return principal
 
@@ -97,7 +141,15 @@ def _role_dependency(*roles: str) -> object:
 
 
 def _scope_dependency(scope: str) -> object:
-    def check(principal: PrincipalDep) -> Principal:
+    # One dependency rather than a check on top of PrincipalDep (which needs the node's
+    # dependency again): each level of dependencies costs FastAPI a solve per request,
+    # and these guard the verification path. The bearer scheme stays a sub-dependency,
+    # so the OpenAPI document names it as before.
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        principal = await authenticate(request.app.state.node, credentials)
         require_scope(principal, scope)
         return principal
 

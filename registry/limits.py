@@ -1,5 +1,8 @@
-"""Request body limits (pure ASGI middleware). Each route has the limit it needs (a
-sign-in a few KiB, a batch megabytes; see ``BodyLimit.routes``): a declared
+"""What every request passes before any route sees it, in one pure ASGI middleware
+(:class:`RequestGuard`): body limits, no secrets in the query string, strict JSON.
+
+Request body limits. Each route has the limit it needs (a
+sign-in a few KiB, a batch megabytes; see ``RequestGuard.routes``): a declared
 Content-Length over it is refused before the body is read; a body without a declared
 length is refused as soon as it grows past it. Both answer 413 problem+json. (A server
 such as uvicorn never hands an application more body than the Content-Length it
@@ -39,75 +42,6 @@ def route_limit(routes: Sequence[tuple[str, int]], path: str, default: int) -> i
     return default
 
 
-class BodyLimit:
-    def __init__(
-        self, app: ASGIApp, default: int, routes: Sequence[tuple[str, int]], deferred: Sequence[str] = ()
-    ) -> None:
-        self.app = app
-        self.default = default
-        self.routes = tuple(routes)
-        self.deferred = tuple(deferred)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        lengths: list[bytes] = []
-        chunked = False
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                lengths.append(value)
-            elif name == b"transfer-encoding":
-                chunked = True
-        if not lengths and not chunked:
-            # Neither header: the request has no body (RFC 9112 §6.3), nothing to limit.
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        limit = route_limit(self.routes, path, self.default)
-        if lengths:
-            for length in lengths:
-                try:
-                    declared = int(length)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > limit:
-                    await self._refuse(send, path, limit)
-                    return
-            await self.app(scope, receive, send)
-            return
-        if route_limit([(d, 1) for d in self.deferred], path, 0):
-            # Read by the endpoint after it authenticated the caller: count as it
-            # reads, and cut the request off when the body grows past the limit.
-            await self.app(scope, _counting(receive, limit), send)
-            return
-        # No declared length (chunked): read up to the limit first, so that an
-        # oversized body is answered 413 before any endpoint parses it.
-        buffered: list[Message] = []
-        received = 0
-        while True:
-            message = await receive()
-            buffered.append(message)
-            if message["type"] != "http.request":
-                break
-            received += len(message.get("body", b""))
-            if received > limit:
-                await self._refuse(send, path, limit)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return buffered.pop(0) if buffered else await receive()
-
-        await self.app(scope, replay, send)
-
-    @staticmethod
-    async def _refuse(send: Send, path: str, limit: int) -> None:
-        detail = f"the request body is over {limit} bytes (or its length is not a number)"
-        await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)
-
-
 def _counting(receive: Receive, limit: int) -> Receive:
     received = 0
 
@@ -127,12 +61,12 @@ PARSED_BODY = "strict_json_body"
 
 
 def strict_json_body(request: Request) -> Any:
-    """The request's JSON body as :class:`StrictJSONBodies` read it; LookupError when
+    """The request's JSON body as :class:`RequestGuard` read it; LookupError when
     it did not (the body was not sent as JSON)."""
     state = request.scope.get("state") or {}
     if PARSED_BODY in state:
         return state[PARSED_BODY]
-    raise LookupError("body not parsed by StrictJSONBodies")
+    raise LookupError("body not parsed by RequestGuard")
 
 
 async def parse_json(raw: bytes) -> Any:
@@ -170,67 +104,6 @@ def json_body(request: Request, raw: bytes) -> Any:
             raise InvalidInputError(f"malformed JSON: {exc.detail}") from None
 
 
-def _is_json(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-type":
-            media = value.split(b";")[0].strip().lower()
-            return bool(media == b"application/json" or media.endswith(b"+json"))
-    return False
-
-
-class StrictJSONBodies:
-    """JSON request bodies are read with the registry's strict parser before any
-    endpoint parses them: duplicate member names (which parsers resolve differently, so
-    that a signed credential could say two things), invalid UTF-8 and NaN are answered
-    422 problem+json. Runs inside :class:`BodyLimit`, so the body is already bounded.
-    Bodies of ``deferred`` routes are left to the endpoint (:func:`read_json_body`),
-    which reads them only after the caller is authenticated."""
-
-    def __init__(self, app: ASGIApp, deferred: Sequence[str] = ()) -> None:
-        self.app = app
-        self.deferred = tuple((d, 1) for d in deferred)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] in ("GET", "HEAD")
-            or not _is_json(scope)
-            or route_limit(self.deferred, scope["path"], 0)
-        ):
-            await self.app(scope, receive, send)
-            return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        if body:
-            try:
-                # Kept for the endpoint (strict_json_body), which need not parse again.
-                scope.setdefault("state", {})[PARSED_BODY] = await parse_json(body)
-            except RegistryError as exc:
-                await _problem(
-                    send,
-                    scope["path"],
-                    422,
-                    "invalid-request",
-                    "Request is not valid",
-                    f"malformed JSON: {exc.detail}",
-                )
-                return
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-
 async def _problem(send: Send, path: str, status: int, slug: str, title: str, detail: str) -> None:
     body = json.dumps(
         {
@@ -258,25 +131,116 @@ async def _problem(send: Send, path: str, status: int, slug: str, title: str, de
 _SECRET_PARAMETERS = frozenset({b"access_token", b"api_key", b"apikey", b"key", b"token"})
 
 
-class NoSecretsInQuery:
-    """A request whose query string carries an API key or a bearer token is refused
-    (400), not served and not silently ignored: query strings end up in access logs,
-    proxies and browser histories, and a client that sends a key there must learn to
-    send it in the Authorization header (and should rotate it)."""
+#: At most this many paths keep their looked-up limit (paths are the client's choice).
+_MEMO_PATHS = 4096
 
-    def __init__(self, app: ASGIApp, key_prefix: str) -> None:
+
+class RequestGuard:
+    """Three checks in one pure ASGI layer (one hand-over per request, the headers
+    read once), in this order:
+
+    1. **Body limits.** A declared Content-Length over the route's limit (or not a
+       number) is answered 413 before the body is read. A body without a declared
+       length is read up to the limit first and answered 413 as soon as it grows past
+       it, before any endpoint parses it; on ``deferred`` routes it is instead counted
+       as the endpoint reads it (after it authenticated the caller), and cut off past
+       the limit. A request with neither header has no body (RFC 9112 §6.3).
+    2. **No secrets in the query.** A request whose query string carries an API key or
+       a bearer token is refused (400), not served and not silently ignored: query
+       strings end up in access logs, proxies and browser histories, and a client
+       that sends a key there must learn to send it in the Authorization header (and
+       should rotate it).
+    3. **Strict JSON.** JSON request bodies are read with the registry's strict parser
+       before any endpoint parses them: duplicate member names (which parsers resolve
+       differently, so that a signed credential could say two things), invalid UTF-8
+       and NaN are answered 422 problem+json. The body is already bounded (1.). Bodies
+       of ``deferred`` routes are left to the endpoint (:func:`read_json_body`), which
+       reads them only after the caller is authenticated.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        default: int,
+        routes: Sequence[tuple[str, int]],
+        deferred: Sequence[str] = (),
+        *,
+        key_prefix: str,
+    ) -> None:
         self.app = app
+        self.default = default
+        self.routes = tuple(routes)
+        self.deferred = tuple((d, 1) for d in deferred)
         # The whole shape of an API key (prefix, 12 hex digits, 43 base64url characters),
         # so that ordinary values that merely start with the prefix (an entity type such
         # as yrd_credential_issuer) pass.
         self.key_shape = re.compile(re.escape(key_prefix.encode()) + rb"[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+        self._by_path: dict[str, tuple[int, bool]] = {}
+
+    def _route(self, path: str) -> tuple[int, bool]:
+        """(body limit, deferred) of ``path``, remembered for the paths seen most."""
+        found = self._by_path.get(path)
+        if found is None:
+            found = route_limit(self.routes, path, self.default), bool(route_limit(self.deferred, path, 0))
+            if len(self._by_path) < _MEMO_PATHS:
+                self._by_path[path] = found
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        query: bytes = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        lengths: list[bytes] = []
+        chunked = False
+        media: bytes | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                lengths.append(value)
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"content-type" and media is None:
+                media = value.split(b";")[0].strip().lower()
+        limit, deferred = self._route(path)
+
+        # 1. Body limits.
+        if lengths:
+            for length in lengths:
+                try:
+                    declared = int(length)
+                except ValueError:
+                    declared = -1
+                if declared < 0 or declared > limit:
+                    await _refuse_size(send, path, limit)
+                    return
+        elif chunked and deferred:
+            # Read by the endpoint after it authenticated the caller: count as it
+            # reads, and cut the request off when the body grows past the limit.
+            receive = _counting(receive, limit)
+        elif chunked:
+            # No declared length: read up to the limit first, so that an oversized body
+            # is answered 413 before any endpoint parses it.
+            buffered: list[Message] = []
+            received = 0
+            while True:
+                message = await receive()
+                buffered.append(message)
+                if message["type"] != "http.request":
+                    break
+                received += len(message.get("body", b""))
+                if received > limit:
+                    await _refuse_size(send, path, limit)
+                    return
+                if not message.get("more_body", False):
+                    break
+            receive = _replay(buffered, receive)
+
+        # 2. No secrets in the query string.
+        query: bytes = scope.get("query_string", b"")
         if query and self._carries_secret(query):
             await _problem(
                 send,
-                scope["path"],
+                path,
                 400,
                 "credentials-in-query",
                 "Credentials in the query string",
@@ -284,7 +248,36 @@ class NoSecretsInQuery:
                 "a key that was sent in a URL may be in logs: rotate it",
             )
             return
-        await self.app(scope, receive, send)
+
+        # 3. Strict JSON.
+        if (
+            media is None
+            or not (media == b"application/json" or media.endswith(b"+json"))
+            or scope["method"] in ("GET", "HEAD")
+            or deferred
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if body:
+            try:
+                # Kept for the endpoint (strict_json_body), which need not parse again.
+                scope.setdefault("state", {})[PARSED_BODY] = await parse_json(body)
+            except RegistryError as exc:
+                detail = f"malformed JSON: {exc.detail}"
+                await _problem(send, path, 422, "invalid-request", "Request is not valid", detail)
+                return
+        await self.app(scope, _replay(messages, receive), send)
 
     def _carries_secret(self, query: bytes) -> bool:
         for pair in query.split(b"&"):
@@ -293,3 +286,17 @@ class NoSecretsInQuery:
             if unquote_to_bytes(name).lower() in _SECRET_PARAMETERS or self.key_shape.search(value):
                 return True
         return False
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first hands out ``messages`` (already read), then reads on."""
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
+
+
+async def _refuse_size(send: Send, path: str, limit: int) -> None:
+    detail = f"the request body is over {limit} bytes (or its length is not a number)"
+    await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)

@@ -282,8 +282,20 @@ def _lang(locale: i18n.Locale) -> str:
     return "zh" if locale == "zh_CN" else "en"
 
 
+#: Each message's translation by locale, looked up once (a report takes a dozen; the
+#: catalogues do not change while the node runs). Bounded: the messages are the
+#: pipeline's own, never a client's words, but a bound costs nothing.
+_TRANSLATED: dict[tuple[str, str], str] = {}
+_TRANSLATED_MAX = 4096
+
+
 def _t(locale: i18n.Locale, message: str, /, **values: object) -> str:
-    return i18n.gettext(locale, "reports", message, **values)
+    text = _TRANSLATED.get((locale, message))
+    if text is None:
+        text = i18n.gettext(locale, "reports", message)
+        if len(_TRANSLATED) < _TRANSLATED_MAX:
+            _TRANSLATED[locale, message] = text
+    return text % values if values else text
 
 
 def _pick(names: Mapping[str, str] | None, locale: i18n.Locale) -> str | None:

@@ -105,7 +105,16 @@ def test_each_qualification_names_its_awarding_body() -> None:
     assert by_code["QUAL-LEGAL"]["awarding_body_zh"] == "司法部"
     assert "住房和城乡建设部" in by_code["QUAL-CONSTRUCTOR-1"]["awarding_body_zh"]
     assert "人力资源社会保障部" in by_code["QUAL-CONSTRUCTOR-1"]["awarding_body_zh"]
-    assert "财政部" in by_code["QUAL-CPA"]["awarding_body_zh"]
+    assert by_code["QUAL-CPA"]["awarding_body_zh"] == "财政部"  # the 2021 list names 财政部 alone
+    assert "相关行业协会" in by_code["QUAL-URBAN-PLANNER"]["awarding_body_zh"]
+
+
+def test_sub_items_share_their_item() -> None:
+    by_code = {t["code"]: t for t in TYPES}
+    # 职业病诊断医师 is a sub-item of 医生资格 (2021), not an item of its own.
+    physician = by_code["QUAL-PHYSICIAN"]["national_item"]
+    assert by_code["QUAL-OCCUPATIONAL-DISEASE-PHYSICIAN"]["national_item"] == physician
+    assert by_code["QUAL-CIVIL-AVIATION-PERSONNEL"]["category"] == "licensing"
 
 
 def test_every_series_in_force_is_there_with_valid_levels() -> None:

@@ -227,3 +227,32 @@ def test_worker_connections_have_nagle_off() -> None:
             await server.wait_closed()
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_workers_lease_tokens_in_chunks_and_never_exceed_the_limit(workers: Any) -> None:
+    """At 600 a minute a worker leases 10 tokens per write (a second of the rate), so
+    600 requests cost about 60 writes, not 600; the two workers together still admit
+    at most the bucket, and refuse once it is spent."""
+    first, second, clock = workers
+    claims = {"n": 0}
+    for limiter in (first, second):
+        real = limiter._claim
+
+        def counting(*args: Any, real: Any = real) -> bool:
+            claims["n"] += 1
+            return bool(real(*args))
+
+        limiter._claim = counting
+    for n in range(RATE - 2 * 10):  # these fit whatever the two workers hold unspent
+        (first if n % 2 else second).take("hr", RATE)
+    assert claims["n"] <= (RATE - 2 * 10) // 10 + 2  # one write per lease, not one per request
+    admitted = RATE - 2 * 10
+    for n in range(100):
+        try:
+            (first if n % 2 else second).take("hr", RATE)
+            admitted += 1
+        except RateLimitedError:
+            pass
+    assert RATE - 2 * 10 <= admitted <= RATE  # at most the two workers' unspent leases lost
+    clock.now += SharedRateLimiter.LEASE_SECONDS + 0.5  # leases end; the bucket refills
+    first.take("hr", RATE)

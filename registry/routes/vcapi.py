@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from registry import audit
 from registry.credentials import issuance, schemas
@@ -34,17 +36,19 @@ from registry.credentials.verification import (
     NOT_APPLICABLE,
     Check,
     Report,
+    Trust,
     enveloped_content,
     holder_binding,
     open_presentation,
 )
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import PROBLEM_BASE_URI, ConflictError, InvalidInputError, NotFoundError
+from registry.limits import INLINE_PARSE_BYTES
 from registry.models import Credential, CredentialType
 from registry.node import NodeState
 from registry.problems import PROBLEM_JSON
 from registry.routes.issuance import change_status, context
-from registry.routes.verification import prepare_peers_from_thread, trust_of
+from registry.routes.verification import prepare_peers, prepare_peers_from_thread, trust_of
 from registry.signing.did import DidResolver
 from registry.verifier import verify_one
 
@@ -597,16 +601,24 @@ _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) -> Report:
+    """One credential verified from a worker thread (a sync endpoint)."""
     prepare_peers_from_thread(node, [enveloped_content(presented)])
+    return _verify_prepared(session, node, presented, trust_of(node), node.clock())
+
+
+def _verify_prepared(
+    session: Session, node: NodeState, presented: dict[str, Any] | str, trust: Trust, now: datetime
+) -> Report:
+    """One credential verified, what it needs from federation members already fetched."""
     # The VC API is public: a verification of one of this node's credentials is
     # recorded, for its holder to see, as an anonymous verification.
     report, rows = verify_one(
         session,
         presented,
-        trust_of(node),
+        trust,
         node.base_url,
         audit.ANONYMOUS,
-        node.clock(),
+        now,
         node.status_cache,
         node.holder_of,
         peer_status=node.directory,
@@ -616,10 +628,24 @@ def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) 
 
 
 @router.post("/credentials/verify", operation_id="vcApiVerifyCredential", responses=_VERIFY_RESPONSES)
-def verify_credential(body: VerifyCredentialRequest, node: NodeDep, session: ReadSessionDep) -> JSONResponse:
+async def verify_credential(body: VerifyCredentialRequest, request: Request, node: NodeDep) -> JSONResponse:
     """Verify a credential (VC API). Options are refused (400): none is understood."""
     _no_unknown_options(body.options)
-    return _answer([_verify(session, node, body.verifiableCredential)], "/credentials/verify")
+    presented = body.verifiableCredential
+    await prepare_peers(node, [enveloped_content(presented)])
+    trust, now = trust_of(node), node.clock()
+
+    def run() -> JSONResponse:
+        with node.db.session(write=False) as session:
+            report = _verify_prepared(session, node, presented, trust, now)
+        return _answer([report], "/credentials/verify")
+
+    # As POST /v1/verifications: CPU-bound and, with the node's caches warm, without a
+    # database read, so a credential of ordinary size is checked on the event loop; a
+    # large one in a worker thread, so that the loop keeps answering everyone else.
+    declared = request.headers.get("content-length", "")
+    inline = declared.isdigit() and int(declared) <= INLINE_PARSE_BYTES
+    return run() if inline else await run_in_threadpool(run)
 
 
 @router.post("/presentations/verify", operation_id="vcApiVerifyPresentation", responses=_VERIFY_RESPONSES)
