@@ -11,6 +11,7 @@ revoke, suspend, reinstate), ``auditor`` (read credentials and the audit log),
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import math
@@ -24,6 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import anyio.to_thread
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -374,6 +376,20 @@ class SharedRateLimiter:
                 self._next_prune = now + self.PRUNE_EVERY_SECONDS
                 connection.execute(_PRUNE, {"now": now})
             return connection.execute(_TAKE, values).first() is not None
+
+
+async def take_rate(
+    limiter: RateLimiter | SharedRateLimiter, key: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0
+) -> None:
+    """``limiter.take`` from async code without blocking the event loop: the in-memory
+    limiter inline (a lock held for microseconds), the shared one in a worker thread
+    (a lease that has run out is a database write)."""
+    if isinstance(limiter, RateLimiter):
+        limiter.take(key, rate_per_minute, cost, burst=burst)
+    else:
+        await anyio.to_thread.run_sync(
+            functools.partial(limiter.take, key, rate_per_minute, cost, burst=burst)
+        )
 
 
 class SignInGuard:

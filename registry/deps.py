@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from registry.auth import (
     API_KEY_PREFIX,
     Principal,
-    RateLimiter,
     find_hr_client,
     require_role,
     require_scope,
+    take_rate,
 )
 from registry.errors import AuthenticationError
 from registry.models import Account
@@ -77,11 +77,7 @@ async def authenticate(
         if cached is None:
             cached = await run_in_threadpool(_authenticate_key, node, token)
         principal, rate = cached
-        limiter = node.limiter
-        if isinstance(limiter, RateLimiter):
-            limiter.take(principal.id, rate)  # memory only: a lock held for microseconds
-        else:
-            await run_in_threadpool(limiter.take, principal.id, rate)  # a database write
+        await take_rate(node.limiter, principal.id, rate)
         return principal
     claims = node.tokens.read(token, node.clock())
     return await run_in_threadpool(_account_principal, node, claims)

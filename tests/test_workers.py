@@ -256,3 +256,46 @@ def test_workers_lease_tokens_in_chunks_and_never_exceed_the_limit(workers: Any)
     assert RATE - 2 * 10 <= admitted <= RATE  # at most the two workers' unspent leases lost
     clock.now += SharedRateLimiter.LEASE_SECONDS + 0.5  # leases end; the bucket refills
     first.take("hr", RATE)
+
+
+def test_async_callers_take_the_shared_limit_off_the_event_loop(
+    workers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auth.take_rate``: the API's dependencies, the batch route and the web pages'
+    rate limits never write to the database on the event loop (the shared limiter goes
+    to a worker thread; the in-memory one stays inline)."""
+    import asyncio
+    import threading
+
+    import anyio.to_thread
+
+    from registry.auth import RateLimiter, take_rate
+
+    first, _, _ = workers
+    loop_thread: list[int] = []
+    take_threads: list[int] = []
+    real_take = first.take
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        take_threads.append(threading.get_ident())
+        real_take(*args, **kwargs)
+
+    monkeypatch.setattr(first, "take", recording)
+    hops = {"n": 0}
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        hops["n"] += 1
+        return await real_run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+
+    async def main() -> None:
+        loop_thread.append(threading.get_ident())
+        await take_rate(first, "page:127.0.0.1", 30)
+        await take_rate(RateLimiter(), "hr", 600)
+
+    asyncio.run(main())
+    assert hops["n"] == 1  # the shared take only
+    assert take_threads
+    assert take_threads[0] != loop_thread[0]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from registry import i18n
+from registry.auth import take_rate
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep
 from registry.errors import InvalidInputError
@@ -454,7 +455,7 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
     credentials = await _batch_items(request)
     if len(credentials) > 1:
         rate = node.api_keys.rate_of(client.id)
-        node.limiter.take(client.id, rate, cost=len(credentials) - 1, burst=MAX_BATCH)
+        await take_rate(node.limiter, client.id, rate, cost=len(credentials) - 1, burst=MAX_BATCH)
     await prepare_peers(node, credentials)
     trust, now = trust_of(node), node.clock()
     locale = language(request)

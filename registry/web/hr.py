@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from registry import i18n
-from registry.auth import API_KEY_PREFIX, Principal, derive_key, find_hr_client
+from registry.auth import API_KEY_PREFIX, Principal, derive_key, find_hr_client, take_rate
 from registry.credentials import batch_csv
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import NodeDep
@@ -250,12 +250,12 @@ async def home(request: Request, node: NodeDep) -> Response:
     return _home(page, hr)
 
 
-def _charge(node: NodeState, hr: HrSession, count: int) -> None:
+async def _charge(node: NodeState, hr: HrSession, count: int) -> None:
     """What the API charges: one for the request, and a batch's other credentials on
     top (a whole batch of up to 1,000 fits an idle client's bucket)."""
-    node.limiter.take(hr.principal.id, hr.rate)
+    await take_rate(node.limiter, hr.principal.id, hr.rate)
     if count > 1:
-        node.limiter.take(hr.principal.id, hr.rate, cost=count - 1, burst=MAX_ITEMS)
+        await take_rate(node.limiter, hr.principal.id, hr.rate, cost=count - 1, burst=MAX_ITEMS)
 
 
 def _refusal(exc: RegistryError) -> tuple[str, dict[str, str]]:
@@ -294,7 +294,7 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
     if isinstance(presented, bytes) and presented.startswith(b"%PDF-"):
         return _home(page, hr, 422, error=PDF_NOT_READ)
     try:
-        _charge(node, hr, 1)
+        await _charge(node, hr, 1)
         await api.prepare_peers(node, [presented])
     except RegistryError as exc:
         message, headers = _refusal(exc)
@@ -578,7 +578,7 @@ async def upload(request: Request, node: NodeDep) -> Response:
         )
         return _home(page, hr, 403, error=error)
     try:
-        _charge(node, hr, len(items))
+        await _charge(node, hr, len(items))
         await api.prepare_peers(node, [it.presented for it in items if it.presented is not None])
     except RegistryError as exc:
         message, headers = _refusal(exc)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from registry.auth import Principal
+from registry.auth import Principal, take_rate
 from registry.credentials import catalogue
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES
 from registry.deps import NodeDep
@@ -137,9 +137,9 @@ def outcome(node: NodeState, report: dict[str, Any], *, mask_holder: bool) -> di
     }
 
 
-def _admit(page: Page) -> None:
+async def _admit(page: Page) -> None:
     """A page post counts against its client address (30 a minute)."""
-    page.node.limiter.take("page:" + client_address(page.request), PAGE_RATE_PER_MINUTE)
+    await take_rate(page.node.limiter, "page:" + client_address(page.request), PAGE_RATE_PER_MINUTE)
 
 
 def _problem(page: Page, exc: RegistryError, form: dict[str, str]) -> Response:
@@ -200,7 +200,7 @@ async def verify_page(request: Request, node: NodeDep, number: str = "", code: s
 
 async def _lookup_answer(page: Page, form: dict[str, str]) -> Response:
     try:
-        _admit(page)
+        await _admit(page)
         result = await _look_up(page, form["number"], form["code"])
     except ValidationError:
         message = N_("Enter the certificate number and the verification code as the holder gave them.")
@@ -256,7 +256,7 @@ async def verify_upload(request: Request, node: NodeDep) -> Response:
     if isinstance(presented, bytes) and presented.startswith(b"%PDF-"):
         return page.render("verify.html", 422, form=empty, result=None, error=PDF_NOT_READ)
     try:
-        _admit(page)
+        await _admit(page)
         result = await _verify(page, presented)
     except RegistryError as exc:
         return _problem(page, exc, empty)
