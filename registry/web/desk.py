@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.security import HTTPAuthorizationCredentials
 
+from registry.accounts import PasswordChangeRequiredError
 from registry.auth import API_KEY_PREFIX, Principal
 from registry.deps import get_principal
 from registry.errors import RateLimitedError, RegistryError, ServiceUnavailableError
@@ -34,6 +35,9 @@ def session_principal(page: Page) -> Principal | None:
 
 
 def sign_in_error(exc: RegistryError) -> str:
+    """What a sign-in form says when the sign-in was refused."""
+    if isinstance(exc, PasswordChangeRequiredError):
+        return N_("Your password was reset: choose a new password before you sign in.")
     if isinstance(exc, RateLimitedError):
         return N_("Too many sign-in attempts. Please wait a while and try again.")
     if isinstance(exc, ServiceUnavailableError):

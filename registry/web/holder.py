@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from registry import audit, codes
-from registry.accounts import PasswordChangeRequiredError, require_no_password_change
+from registry.accounts import require_no_password_change
 from registry.auth import API_KEY_PREFIX, Principal
 from registry.credentials import catalogue
 from registry.credentials.errors import CredentialRevokedError
@@ -31,10 +31,10 @@ from registry.errors import (
     NotFoundError,
     RateLimitedError,
     RegistryError,
-    ServiceUnavailableError,
 )
 from registry.routes import accounts as accounts_api
 from registry.routes import holder as holder_api
+from registry.web.desk import form_fields, sign_in_error
 from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, VERDICTS, Page, page_of
 
 router = APIRouter(include_in_schema=False)
@@ -112,11 +112,6 @@ def _start_session(page: Page, token: str) -> Response:
     return page.redirect("/holder")
 
 
-async def _form(request: Request, fields: int) -> dict[str, str]:
-    async with request.form(max_files=0, max_fields=fields) as data:
-        return {k: v for k, v in data.items() if isinstance(v, str)}
-
-
 # --- sign-in, sign-up, sign-out ---
 
 
@@ -131,11 +126,10 @@ async def sign_in_page(request: Request, node: NodeDep) -> Response:
 @router.post("/holder/sign-in")
 async def sign_in(request: Request, node: NodeDep) -> Response:
     page = page_of(request, node, "holder")
-    form = await _form(request, 3)
+    form = await form_fields(request, 3)
     username = form.get("username", "").strip()[:64]
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("holder_sign_in.html", 403, error=FORM_EXPIRED, username=username)
-    headers: dict[str, str] = {}
     try:
         if not username or not form.get("password"):
             raise AuthenticationError("missing")
@@ -144,17 +138,11 @@ async def sign_in(request: Request, node: NodeDep) -> Response:
             raise AuthenticationError("not a holder")
         require_no_password_change(account)
     except RegistryError as exc:
-        headers.update({k: v for k, v in exc.headers.items() if k == "Retry-After"})
-        if isinstance(exc, RateLimitedError):
-            error = N_("Too many sign-in attempts. Please wait a while and try again.")
-        elif isinstance(exc, ServiceUnavailableError):
-            error = N_("The node is busy. Please try again in a moment.")
-        elif isinstance(exc, PasswordChangeRequiredError):
-            error = N_("Your password was reset: choose a new password before you sign in.")
-        else:
-            error = N_("The user name or password is wrong.")
+        headers = {k: v for k, v in exc.headers.items() if k == "Retry-After"}
         status = 401 if isinstance(exc, AuthenticationError) else exc.status
-        return page.render("holder_sign_in.html", status, headers, error=error, username=username)
+        return page.render(
+            "holder_sign_in.html", status, headers, error=sign_in_error(exc), username=username
+        )
     token, _ = node.tokens.issue(account, node.clock())
     return _start_session(page, token)
 
@@ -170,7 +158,7 @@ async def sign_up(request: Request, node: NodeDep) -> Response:
     """Open an account with the activation code from the issuing node (the API's
     registration), then be signed in."""
     page = page_of(request, node, "holder")
-    form = await _form(request, 8)
+    form = await form_fields(request, 8)
     kept = {k: form.get(k, "")[:64] for k in ("id_type", "username")}
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("holder_sign_up.html", 403, error=FORM_EXPIRED, form=kept)
@@ -223,7 +211,7 @@ async def sign_up(request: Request, node: NodeDep) -> Response:
 @router.post("/holder/sign-out")
 async def sign_out(request: Request, node: NodeDep) -> Response:
     page = page_of(request, node, "holder")
-    form = await _form(request, 1)
+    form = await form_fields(request, 1)
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("holder_sign_in.html", 403, error=FORM_EXPIRED, username="")
     page.renew_csrf()
@@ -335,7 +323,7 @@ async def make_code(request: Request, node: NodeDep, credential_id: str) -> Resp
     holder = await run_in_threadpool(signed_in, page)
     if holder is None:
         return page.redirect(SIGN_IN)
-    form = await _form(request, 3)
+    form = await form_fields(request, 3)
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return await _home(page, holder, 403, error=FORM_EXPIRED)
     try:
@@ -376,7 +364,7 @@ async def revoke_code(request: Request, node: NodeDep, credential_id: str, code_
     holder = await run_in_threadpool(signed_in, page)
     if holder is None:
         return page.redirect(SIGN_IN)
-    form = await _form(request, 1)
+    form = await form_fields(request, 1)
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return await _home(page, holder, 403, error=FORM_EXPIRED)
     if not code_id.isdigit() or len(code_id) > 18:

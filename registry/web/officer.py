@@ -23,7 +23,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from registry.accounts import PasswordChangeRequiredError, require_no_password_change
+from registry.accounts import require_no_password_change
 from registry.auth import Principal
 from registry.credentials import batch_csv, issuance
 from registry.credentials import status as status_service
@@ -95,12 +95,11 @@ async def sign_in(request: Request, node: NodeDep) -> Response:
             raise AuthenticationError("not an issuing officer")
         require_no_password_change(account)
     except RegistryError as exc:
-        error = sign_in_error(exc)
-        if isinstance(exc, PasswordChangeRequiredError):
-            error = N_("Your password was reset: choose a new password before you sign in.")
         headers = {k: v for k, v in exc.headers.items() if k == "Retry-After"}
         status = 401 if isinstance(exc, AuthenticationError) else exc.status
-        return page.render("officer_sign_in.html", status, headers, error=error, username=username)
+        return page.render(
+            "officer_sign_in.html", status, headers, error=sign_in_error(exc), username=username
+        )
     token, _ = node.tokens.issue(account, node.clock())
     page.renew_csrf()
     page.cookies[SESSION_COOKIE] = (token, None, "strict")
