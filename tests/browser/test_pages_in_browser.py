@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.browser.conftest import (
@@ -56,13 +56,20 @@ def assert_accessible(driver: Any, axe_source: str) -> None:
 
 
 def submit(driver: Any, element: Any, key: str | None = None) -> None:
-    """Click ``element`` (or press ``key`` in it) and wait until the next page is there."""
-    old = driver.find_element(By.TAG_NAME, "html")
+    """Click ``element`` (or press ``key`` in it) and wait until the next page is there.
+
+    The old page is marked on its ``window`` (a navigation makes a new one) and the wait
+    is for a complete document without the mark. Asking Chromium about an element of the
+    old page while it is being replaced can fail with an inspector error rather than a
+    stale reference (seen in CI), so errors while the page changes count as "not yet"."""
+    driver.execute_script("window.registryOldPage = true;")
     if key is None:
         element.click()
     else:
         element.send_keys(key)
-    WebDriverWait(driver, 10).until(staleness_of(old))
+    WebDriverWait(driver, 10, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.registryOldPage && document.readyState === 'complete';")
+    )
 
 
 def text(driver: Any, selector: str) -> str:
