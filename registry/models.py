@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from registry.database import UTCDateTime
@@ -127,6 +127,22 @@ class Credential(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("revocation_list_id", "revocation_index", name="uq_credential_revocation_slot"),
         UniqueConstraint("suspension_list_id", "suspension_index", name="uq_credential_suspension_slot"),
+        # Only the revoked and the suspended credentials: a list's set bits and their
+        # reasons (status.set_reasons) without reading the list's other credentials.
+        Index(
+            "ix_credential_revoked",
+            "revocation_list_id",
+            "revocation_index",
+            postgresql_where=text("status = 'revoked'"),
+            sqlite_where=text("status = 'revoked'"),
+        ),
+        Index(
+            "ix_credential_suspended",
+            "suspension_list_id",
+            "suspension_index",
+            postgresql_where=text("status = 'suspended'"),
+            sqlite_where=text("status = 'suspended'"),
+        ),
     )
     id: str = Field(primary_key=True, max_length=36)
     certificate_number: str = Field(max_length=32, unique=True)
@@ -232,7 +248,11 @@ class AuditEvent(SQLModel, table=True):
     """Who did what, when and why: every state change and every look-up of personal data."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (Index("ix_audit_event_holder_at", "holder_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_event_holder_at", "holder_id", "at"),
+        # An auditor's query by target, in id order (GET /v1/audit?target=).
+        Index("ix_audit_event_target", "target_id", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(sa_column=_utc(index=True))
     actor: str = Field(max_length=80)

@@ -14,7 +14,7 @@ from fastapi import Path as FastApiPath
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from registry import audit, codes, i18n
+from registry import audit, certificate, codes, i18n
 from registry.auth import Principal
 from registry.credentials import issuance
 from registry.credentials.errors import CredentialRevokedError
@@ -75,6 +75,12 @@ class CodeRecord(BaseModel):
     revokedAt: str | None
 
 
+def vc_file(document: dict[str, Any]) -> bytes:
+    """A credential's VC JSON file, as issued (indented for people; the proof covers
+    the canonical form, not the spacing)."""
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
 def own_credential(session: Session, holder: Principal, credential_id: str) -> Credential:
     row = session.get(Credential, credential_id)
     if row is None or holder.holder_id is None or row.holder_id != holder.holder_id:
@@ -120,6 +126,7 @@ def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
             downloads={
                 "vc": f"/v1/holder/credentials/{r.id}?format=vc",
                 "vc-jwt": f"/v1/holder/credentials/{r.id}?format=vc-jwt",
+                "pdf": f"/v1/holder/credentials/{r.id}?format=pdf",
             },
         )
         for r in rows
@@ -131,8 +138,12 @@ def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
     operation_id="downloadOwnCredential",
     responses={
         200: {
-            "content": {"application/vc": {}, "application/vc+jwt": {"schema": {"type": "string"}}},
-            "description": "The signed credential file",
+            "content": {
+                "application/vc": {},
+                "application/vc+jwt": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "The signed credential file (or the PDF certificate carrying it)",
         },
         404: {"description": "No such credential of this holder"},
         **REVOKED_RESPONSE,
@@ -143,20 +154,30 @@ def download(
     node: NodeDep,
     session: ReadSessionDep,
     holder: HolderDep,
-    format: Annotated[Literal["vc", "vc-jwt"], Query()] = "vc",
+    format: Annotated[Literal["vc", "vc-jwt", "pdf"], Query()] = "vc",
 ) -> Response:
-    """Download a credential as VC JSON (eddsa-jcs-2022, as issued) or as a VC-JWT
-    signed now by the node's current key (``iat`` says when). A revoked credential
-    is downloaded only as issued (VC JSON); a VC-JWT of it is 409 credential-revoked."""
+    """Download a credential as VC JSON (eddsa-jcs-2022, as issued), as a VC-JWT
+    signed now by the node's current key (``iat`` says when), or as a PDF certificate
+    (a printable page in Chinese and English with a QR code of the verification page,
+    carrying the VC JSON as issued: ``registry/certificate.py``). A revoked credential
+    is downloaded only as issued (VC JSON); a VC-JWT or PDF of it is 409
+    credential-revoked."""
     row = own_credential(session, holder, credential_id)
     document: dict[str, Any] = json.loads(row.document)
     name = row.certificate_number
     if format == "vc":
-        body = json.dumps(document, ensure_ascii=False, indent=2)
         return Response(
-            body,
+            vc_file(document),
             media_type="application/vc",
             headers={"Content-Disposition": f'attachment; filename="{name}.vc.json"'},
+        )
+    if format == "pdf":
+        not_revoked(row, "PDF certificate")
+        link = certificate.verify_link(node.base_url, name)
+        return Response(
+            certificate.render(document, vc_file(document), link),
+            media_type=certificate.MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
         )
     not_revoked(row, "VC-JWT")
     now = node.clock()

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from registry import i18n
+from registry import certificate, i18n
 from registry.auth import take_rate
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep
@@ -291,6 +291,8 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
             data = await upload.read(MAX_CREDENTIAL_BYTES + 1)
         if len(data) > MAX_CREDENTIAL_BYTES:
             raise InvalidInputError(f"a credential file is at most {MAX_CREDENTIAL_BYTES} bytes")
+        if certificate.is_pdf(data):  # a PDF certificate: the credential file it carries
+            return await run_in_threadpool(certificate.embedded_credential, data)
         return data
     raw = await request.body()
     if content_type in JWT_TYPES:
@@ -355,7 +357,14 @@ _BODY_DOC = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A credential file: VC JSON, VC-JWT, or a PDF certificate "
+                            "(the credential file it carries is verified)",
+                        }
+                    },
                     "required": ["file"],
                 }
             },

@@ -44,8 +44,9 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from registry import i18n
+from registry import certificate, i18n
 from registry.auth import API_KEY_PREFIX, Principal, derive_key, find_hr_client, take_rate
+from registry.certificate import PdfCertificateError
 from registry.credentials import batch_csv
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import NodeDep
@@ -58,7 +59,7 @@ from registry.verifier import Names, finish_batch, report_json, verify_for
 from registry.web.desk import FORM_EXPIRED, form_fields
 from registry.web.jobs import Store, desk_state
 from registry.web.pages import CSRF_FIELD, N_, VERDICTS, Page, client_address, page_of
-from registry.web.verify import PDF_NOT_READ, _mask_name, outcome
+from registry.web.verify import PDF_FORMAT, PDF_NOT_READ, _mask_name, outcome, read_pdf
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger("registry.web.hr")
@@ -291,21 +292,25 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
         return _home(page, hr, 422, error=message)
     if len(presented) > MAX_CREDENTIAL_BYTES:
         return _home(page, hr, 413, error=N_("A credential file is at most 256 KiB."))
-    if isinstance(presented, bytes) and presented.startswith(b"%PDF-"):
+    try:
+        carried = await read_pdf(presented)
+    except PdfCertificateError:
         return _home(page, hr, 422, error=PDF_NOT_READ)
     try:
         await _charge(node, hr, 1)
-        await api.prepare_peers(node, [presented])
+        await api.prepare_peers(node, [carried])
     except RegistryError as exc:
         message, headers = _refusal(exc)
         return page.render("hr_home.html", exc.status, headers, **_home_values(page, hr, message))
     trust, now = api.trust_of(node), node.clock()
 
     def run() -> dict[str, Any]:
-        answer = verify_for(node, presented, trust, hr.principal, now, page.locale)
+        answer = verify_for(node, carried, trust, hr.principal, now, page.locale)
         return outcome(node, answer, mask_holder=False)
 
     result = await run_in_threadpool(run)
+    if carried is not presented:
+        result["format"] = PDF_FORMAT
     return _home(page, hr, result=result)
 
 
@@ -437,6 +442,12 @@ def read_zip(raw: bytes) -> list[Item]:
             continue
         if len(data) > MAX_CREDENTIAL_BYTES:  # it declared less than it holds
             raise UploadError(ZIP_REFUSED)
+        if certificate.is_pdf(data):  # a PDF certificate: the credential file it carries
+            try:
+                data = certificate.embedded_credential(data)
+            except PdfCertificateError:
+                items.append(Item(name, problem=PDF_NOT_READ))
+                continue
         items.append(Item(name, presented=data))
     return items
 

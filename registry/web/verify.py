@@ -21,7 +21,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from registry import certificate
 from registry.auth import Principal, take_rate
+from registry.certificate import PdfCertificateError
 from registry.credentials import catalogue
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES
 from registry.deps import NodeDep
@@ -63,6 +65,7 @@ FORMATS = {
     "sd-jwt": N_("SD-JWT VC"),
     "unknown": N_("Unreadable"),
 }
+PDF_FORMAT = N_("PDF certificate (the VC JSON inside it verified)")
 
 
 def _mask_name(name: str) -> str:
@@ -226,8 +229,9 @@ async def verify_lookup(request: Request, node: NodeDep) -> Response:
 
 FORM_EXPIRED = N_("This form has expired or did not come from this site. Please submit it again.")
 PDF_NOT_READ = N_(
-    "This node cannot read PDF certificates yet. Scan the certificate's QR code, or upload its "
-    "credential file (VC JSON or VC-JWT)."
+    "This PDF carries no signed credential file that can be read: it is not a certificate "
+    "issued by a registry node, or it was altered. Scan the certificate's QR code, or ask "
+    "the holder for the credential file (VC JSON or VC-JWT)."
 )
 
 
@@ -253,11 +257,23 @@ async def verify_upload(request: Request, node: NodeDep) -> Response:
     if len(presented) > MAX_CREDENTIAL_BYTES:
         message = N_("A credential file is at most 256 KiB.")
         return page.render("verify.html", 413, form=empty, result=None, error=message)
-    if isinstance(presented, bytes) and presented.startswith(b"%PDF-"):
+    try:
+        carried = await read_pdf(presented)
+    except PdfCertificateError:
         return page.render("verify.html", 422, form=empty, result=None, error=PDF_NOT_READ)
     try:
         await _admit(page)
-        result = await _verify(page, presented)
+        result = await _verify(page, carried)
     except RegistryError as exc:
         return _problem(page, exc, empty)
+    if carried is not presented:
+        result["format"] = PDF_FORMAT
     return page.render("verify.html", form=empty, result=result, error=None)
+
+
+async def read_pdf(presented: str | bytes) -> str | bytes:
+    """The credential file a PDF certificate carries (read in a thread: parsing a PDF is
+    not for the event loop), or ``presented`` itself when it is not a PDF."""
+    if isinstance(presented, bytes) and certificate.is_pdf(presented):
+        return await run_in_threadpool(certificate.embedded_credential, presented)
+    return presented

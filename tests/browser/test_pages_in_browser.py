@@ -201,6 +201,8 @@ def test_the_holder_portal(page: Any, live_node: LiveNode, downloads: Path, axe_
         link.click()
     assert '"proof"' in wait_for(downloads / f"{number}.vc.json").read_text(encoding="utf-8")
     assert wait_for(downloads / f"{number}.vc.jwt").read_text(encoding="ascii").count(".") == 2
+    pdf = wait_for(downloads / f"{number}.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-")
     submit(page, page.find_element(By.CSS_SELECTOR, ".inline-form button"))
     made = text(page, "#new-code")
     assert "New verification code" in made
@@ -211,6 +213,11 @@ def test_the_holder_portal(page: Any, live_node: LiveNode, downloads: Path, axe_
     screenshot(page, "holder-zh", docs=True)
     page.get(link)  # the employer's link works
     assert verdict(page) == "valid"
+    page.get(live_node.url + "/verify")  # and so does the PDF certificate, uploaded
+    page.find_element(By.ID, "file").send_keys(str(pdf))
+    submit(page, page.find_element(By.CSS_SELECTOR, "form[action='/verify'] button"))
+    assert verdict(page) == "valid"
+    assert "PDF 证书（已核验其内嵌的 VC JSON）" in page.page_source
     page.get(live_node.url + "/holder/activity")
     rows = text(page, "table.activity")
     assert "凭核验码查询" in rows
