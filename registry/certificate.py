@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader, PdfWriter, apply_configuration
 from pypdf.errors import PyPdfError
 from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -42,6 +42,22 @@ MEDIA_TYPE = "application/pdf"
 MAX_PDF_BYTES = 256 * 1024
 #: Attachments a PDF may have for one to be read (a certificate has one).
 MAX_ATTACHMENTS = 8
+#: pypdf's limits while an uploaded PDF is read: no stream inflates past 1 MiB.
+_MIB = 1024 * 1024
+READ_LIMITS: dict[str, Any] = {
+    "maximum_declared_stream_length": MAX_PDF_BYTES,
+    "array_based_stream_maximum_output_length": _MIB,
+    "jbig2_maximum_output_length": _MIB,
+    "lzw_maximum_output_length": _MIB,
+    "run_length_maximum_output_length": _MIB,
+    "zlib_maximum_output_length": _MIB,
+    "zlib_maximum_recovery_input_length": MAX_PDF_BYTES,
+    "image_maximum_buffer_size": _MIB,
+    "xmp_maximum_input_length": _MIB,
+    "outline_maximum_entries": 1000,
+    "page_tree_maximum_entries": 1000,
+    "page_tree_maximum_depth": 20,
+}
 CJK = "STSong-Light"
 LATIN = "Helvetica"
 HEADINGS = {
@@ -180,18 +196,32 @@ def embedded_credential(data: bytes) -> bytes:
     be read or carries none."""
     if len(data) > MAX_PDF_BYTES:
         raise PdfCertificateError("a PDF certificate is at most 256 KiB")
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        attachments = reader.attachments
-        names = list(attachments.keys())[: MAX_ATTACHMENTS + 1]
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        raise PdfCertificateError(f"the PDF could not be read: {type(exc).__name__}") from None
-    if len(names) > MAX_ATTACHMENTS:
-        raise PdfCertificateError("the PDF carries too many attached files to be a certificate")
-    wanted = [n for n in names if n == ATTACHMENT] or [n for n in names if n.endswith((".json", ".jwt"))]
-    if len(wanted) != 1:
-        raise PdfCertificateError("the PDF carries no credential file (credential.vc.json)")
-    files = attachments[wanted[0]]
+    # A hostile PDF is at most 256 KiB, but a compressed stream in it could inflate to
+    # hundreds of megabytes: every decompression is capped at a size no certificate
+    # comes near (pypdf's own defaults are 75 MB), and so are its other structures.
+    with apply_configuration(**READ_LIMITS):
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            attachments = reader.attachments
+            names = list(attachments.keys())[: MAX_ATTACHMENTS + 1]
+            if len(names) > MAX_ATTACHMENTS:
+                raise PdfCertificateError("the PDF carries too many attached files to be a certificate")
+            wanted = [n for n in names if n == ATTACHMENT] or [
+                n for n in names if n.endswith((".json", ".jwt"))
+            ]
+            if len(wanted) != 1:
+                raise PdfCertificateError("the PDF carries no credential file (credential.vc.json)")
+            files = attachments[wanted[0]]
+        except (
+            PyPdfError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            MemoryError,
+        ) as exc:
+            raise PdfCertificateError(f"the PDF could not be read: {type(exc).__name__}") from None
     if len(files) != 1 or len(files[0]) > MAX_PDF_BYTES:
         raise PdfCertificateError("the PDF's credential file could not be read")
     return bytes(files[0])

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import StreamObject
 from reportlab.pdfgen import canvas
 
 from registry import certificate
@@ -242,3 +243,19 @@ def test_the_portal_offers_the_pdf(client: TestClient, actors: Actors) -> None:
     assert download.status_code == 200
     assert download.headers["content-type"] == "application/pdf"
     assert json.loads(certificate.embedded_credential(download.content)) == record["verifiableCredential"]
+
+
+def test_a_compressed_bomb_in_a_pdf_is_refused_without_inflating_it() -> None:
+    """A 256 KiB PDF can hold a stream that inflates to hundreds of megabytes: reading
+    stops at 1 MiB (pypdf's limit, lowered for uploads)."""
+    writer = PdfWriter(clone_from=io.BytesIO(plain_pdf()))
+    writer.add_attachment(certificate.ATTACHMENT, b"{" + b" " * 100_000_000 + b"}")
+    for number, found in enumerate(writer._objects):  # the file's stream, Flate-compressed
+        if isinstance(found, StreamObject) and found.get("/Type") == "/EmbeddedFile":
+            writer._objects[number] = found.flate_encode(level=9)
+    out = io.BytesIO()
+    writer.write(out)
+    bomb = out.getvalue()
+    assert len(bomb) < certificate.MAX_PDF_BYTES  # 100 MB in ~100 KB
+    with pytest.raises(certificate.PdfCertificateError, match="LimitReachedError"):
+        certificate.embedded_credential(bomb)
