@@ -312,3 +312,20 @@ class RateBucket(SQLModel, table=True):
     owed: float
     counted_at: float
     free_at: float = Field(index=True)
+
+
+class DeskItem(SQLModel, table=True):
+    """What the web desks keep between requests (registry/web/jobs.py): an officer's
+    checked batch until it is issued, an HR verification job and its results. In the
+    database, so that with several workers any of them answers for any item."""
+
+    __tablename__ = "desk_item"
+    __table_args__ = (Index("ix_desk_item_kind_owner", "kind", "owner", "created_at"),)
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=16)
+    #: the audit actor who made it; nobody else sees it
+    owner: str = Field(max_length=80)
+    created_at: datetime = Field(sa_column=_utc())
+    #: the last change (a running job's progress): a job that stops changing was interrupted
+    updated_at: datetime = Field(sa_column=_utc())
+    data: str = Field(sa_column=Column(Text, nullable=False))

@@ -3,14 +3,17 @@ randomness and the small in-memory helpers (rate limiter, batch progress)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from registry.audit import AuditWriter
@@ -30,6 +33,7 @@ from registry.federation.client import OutboundPolicy, PeerClient, make_http_cli
 from registry.federation.directory import PeerDirectory
 from registry.federation.resolve import EntityResolver
 from registry.federation.tls import client_ssl_context
+from registry.models import DeskItem
 from registry.node_keys import NodeKeyStore
 from registry.settings import Settings
 from registry.signing.keyring import KeyRing
@@ -43,31 +47,94 @@ def utc_now() -> datetime:
 
 
 class BatchProgress:
-    """Progress of batches being issued in this process (a large batch runs in the
-    background; its state is readable while it runs). Finished batches are in the
-    database; failed ones stay here with their errors until the process ends."""
+    """Progress of batches being issued in the background (a large batch runs in a
+    thread of the worker that accepted it; its state is readable while it runs). Kept in
+    the database (``desk_item`` rows of kind ``batch``) so that every worker of a node
+    answers for every batch; finished batches are in ``issuance_batch``, failed ones stay
+    here with their errors for a day. A queued or running batch unchanged for
+    :data:`STALE_SECONDS` was interrupted (its worker stopped): it may be claimed again."""
 
-    def __init__(self) -> None:
+    KIND = "batch"
+    TTL = timedelta(days=1)
+    STALE_SECONDS = 300.0
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
+        #: the batches this process runs or ran, as it last knew them (freshest here)
+        self._local: dict[str, dict[str, object]] = {}
         self._lock = threading.Lock()
-        self._items: dict[str, dict[str, object]] = {}
+
+    @staticmethod
+    def key(batch_id: str) -> str:
+        """The row id of a batch id (up to 64 characters) in ``desk_item`` (32)."""
+        return "batch:" + hashlib.sha256(batch_id.encode("utf-8")).hexdigest()[:26]
+
+    def _live(self, row: DeskItem | None) -> dict[str, object] | None:
+        if row is None or row.created_at < self.clock() - self.TTL:
+            return None
+        fields: dict[str, object] = json.loads(row.data)
+        stale = row.updated_at < self.clock() - timedelta(seconds=self.STALE_SECONDS)
+        if fields.get("state") in ("queued", "running") and stale:
+            fields.update(
+                state="failed", detail="the batch was interrupted (its worker stopped); send it again"
+            )
+        return fields
 
     def update(self, batch_id: str, **fields: object) -> None:
+        """A change of state (running, done, failed), here and in the database."""
         with self._lock:
-            self._items.setdefault(batch_id, {}).update(fields)
+            self._local.setdefault(batch_id, {}).update(fields)
+        now = self.clock()
+        with self.db.session() as session:
+            row = session.get(DeskItem, self.key(batch_id), with_for_update=True)
+            if row is None:
+                row = DeskItem(
+                    id=self.key(batch_id), kind=self.KIND, owner="", created_at=now, updated_at=now, data="{}"
+                )
+            row.data = json.dumps({**json.loads(row.data), **fields}, ensure_ascii=False, default=str)
+            row.updated_at = now
+            session.add(row)
+
+    def progress(self, batch_id: str, done: int, total: int) -> None:
+        """Credentials done so far: called from inside the batch's own write transaction.
+        Here at once; in the database too when it is PostgreSQL (other workers read it
+        there). A SQLite node has one worker, and SQLite's one writer is the batch."""
+        with self._lock:
+            self._local.setdefault(batch_id, {}).update(state="running", processed=done, total=total)
+        if self.db.engine.dialect.name != "sqlite":
+            self.update(batch_id, state="running", processed=done, total=total)
 
     def get(self, batch_id: str) -> dict[str, object] | None:
         with self._lock:
-            item = self._items.get(batch_id)
-            return dict(item) if item is not None else None
+            local = self._local.get(batch_id)
+            if local is not None and local.get("state") in ("queued", "running"):
+                return dict(local)  # this process runs it: its own count is the freshest
+        with self.db.session(write=False) as session:
+            return self._live(session.get(DeskItem, self.key(batch_id)))
 
     def claim(self, batch_id: str) -> bool:
-        """Mark a batch as running here; false if it already runs."""
-        with self._lock:
-            current = self._items.get(batch_id)
+        """Mark a batch as queued; false if it already runs (in any worker)."""
+        now = self.clock()
+        with self.db.session() as session:
+            row = session.get(DeskItem, self.key(batch_id), with_for_update=True)
+            current = self._live(row)
             if current is not None and current.get("state") in ("queued", "running"):
                 return False
-            self._items[batch_id] = {"state": "queued"}
-            return True
+            if row is None:
+                row = DeskItem(
+                    id=self.key(batch_id), kind=self.KIND, owner="", created_at=now, updated_at=now, data=""
+                )
+                try:
+                    with session.begin_nested():
+                        session.add(row)
+                        session.flush()
+                except IntegrityError:  # another worker claimed it at the same moment
+                    return False
+            row.data, row.created_at, row.updated_at = json.dumps({"state": "queued"}), now, now
+            session.add(row)
+        with self._lock:
+            self._local[batch_id] = {"state": "queued"}
+        return True
 
 
 class NodeState:
@@ -108,7 +175,7 @@ class NodeState:
         #: credential id -> holder id (never changes), for verification audit records
         self.holder_of: dict[str, str] = {}
         self.rng = rng or random.SystemRandom()
-        self.batches = BatchProgress()
+        self.batches = BatchProgress(db, clock)
         self.verifier: Verifier = Verifier()
         #: What this node knows of the other federation members (None: not federated).
         self.directory: PeerDirectory | None = None

@@ -142,7 +142,7 @@ def _run_batch(
     node: NodeState, principal: Principal, batch_id: str, rows: list[issuance.IssueRequest]
 ) -> None:
     def progress(done: int, total: int) -> None:
-        node.batches.update(batch_id, state="running", processed=done, total=total)
+        node.batches.progress(batch_id, done, total)
 
     node.batches.update(batch_id, state="running", processed=0, total=len(rows))
     try:

@@ -35,6 +35,7 @@ import threading
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -217,8 +218,8 @@ def _jobs(node: NodeState) -> Store:
     return desk_state(node).jobs
 
 
-def _home_values(page: Page, hr: HrSession, error: str | None = None, **values: Any) -> dict[str, Any]:
-    recent = _jobs(page.node).owned(hr.principal.actor)
+async def _home_values(page: Page, hr: HrSession, error: str | None = None, **values: Any) -> dict[str, Any]:
+    recent = await run_in_threadpool(_jobs(page.node).owned, hr.principal.actor)
     return {
         "client_name": hr.name,
         "scopes": sorted(hr.principal.scopes),
@@ -238,8 +239,8 @@ def _home_values(page: Page, hr: HrSession, error: str | None = None, **values: 
     }
 
 
-def _home(page: Page, hr: HrSession, status_code: int = 200, **values: Any) -> Response:
-    return page.render("hr_home.html", status_code, **_home_values(page, hr, **values))
+async def _home(page: Page, hr: HrSession, status_code: int = 200, **values: Any) -> Response:
+    return page.render("hr_home.html", status_code, **await _home_values(page, hr, **values))
 
 
 @router.get("/hr")
@@ -248,7 +249,7 @@ async def home(request: Request, node: NodeDep) -> Response:
     hr = await _session(page)
     if hr is None:
         return page.redirect(SIGN_IN)
-    return _home(page, hr)
+    return await _home(page, hr)
 
 
 async def _charge(node: NodeState, hr: HrSession, count: int) -> None:
@@ -282,26 +283,26 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
         if not presented and isinstance(pasted, str):
             presented = pasted.strip()
     if not page.csrf_ok(token):
-        return _home(page, hr, 403, error=FORM_EXPIRED)
+        return await _home(page, hr, 403, error=FORM_EXPIRED)
     if "verify" not in hr.principal.scopes:
-        return _home(
+        return await _home(
             page, hr, 403, error=N_("Your HR client may not verify files (it lacks the scope verify).")
         )
     if not presented:
         message = N_("Choose a credential file, or paste a credential (VC-JWT or VC JSON).")
-        return _home(page, hr, 422, error=message)
+        return await _home(page, hr, 422, error=message)
     if len(presented) > MAX_CREDENTIAL_BYTES:
-        return _home(page, hr, 413, error=N_("A credential file is at most 256 KiB."))
+        return await _home(page, hr, 413, error=N_("A credential file is at most 256 KiB."))
     try:
         carried = await read_pdf(presented)
     except PdfCertificateError:
-        return _home(page, hr, 422, error=PDF_NOT_READ)
+        return await _home(page, hr, 422, error=PDF_NOT_READ)
     try:
         await _charge(node, hr, 1)
         await api.prepare_peers(node, [carried])
     except RegistryError as exc:
         message, headers = _refusal(exc)
-        return page.render("hr_home.html", exc.status, headers, **_home_values(page, hr, message))
+        return page.render("hr_home.html", exc.status, headers, **await _home_values(page, hr, message))
     trust, now = api.trust_of(node), node.clock()
 
     def run() -> dict[str, Any]:
@@ -311,7 +312,7 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
     result = await run_in_threadpool(run)
     if carried is not presented:
         result["format"] = PDF_FORMAT
-    return _home(page, hr, result=result)
+    return await _home(page, hr, result=result)
 
 
 # --- uploads: CSV or ZIP of up to 1,000 credentials ---
@@ -569,33 +570,35 @@ async def upload(request: Request, node: NodeDep) -> Response:
             name = upload_file.filename[:200]
             raw = await upload_file.read(MAX_UPLOAD_BYTES + 1)
     if not page.csrf_ok(token):
-        return _home(page, hr, 403, error=FORM_EXPIRED)
+        return await _home(page, hr, 403, error=FORM_EXPIRED)
     if not raw:
-        return _home(page, hr, 422, error=N_("Choose a CSV or ZIP file."))
+        return await _home(page, hr, 422, error=N_("Choose a CSV or ZIP file."))
     if len(raw) > MAX_UPLOAD_BYTES:
-        return _home(page, hr, 413, error=N_("The file is too large: at most 8 MiB."))
+        return await _home(page, hr, 413, error=N_("The file is too large: at most 8 MiB."))
     try:
         is_zip = raw.startswith(b"PK\x03\x04") or raw.startswith(b"PK\x05\x06")
         items = await run_in_threadpool(read_zip if is_zip else lambda r: read_csv(r, page.locale), raw)
         if not items:
             raise UploadError(N_("The file holds nothing to verify."))
     except UploadError as exc:
-        return _home(page, hr, 422, error=exc.message)
+        return await _home(page, hr, 422, error=exc.message)
     needs = {"verify" for it in items if it.presented is not None} | {"lookup" for it in items if it.number}
     if not needs <= hr.principal.scopes:
         error = N_(
             "Your HR client may not do all of this: files need the scope verify, and rows with a "
             "certificate number and a code need the scope lookup."
         )
-        return _home(page, hr, 403, error=error)
+        return await _home(page, hr, 403, error=error)
     try:
         await _charge(node, hr, len(items))
         await api.prepare_peers(node, [it.presented for it in items if it.presented is not None])
     except RegistryError as exc:
         message, headers = _refusal(exc)
-        return page.render("hr_home.html", exc.status, headers, **_home_values(page, hr, message))
+        return page.render("hr_home.html", exc.status, headers, **await _home_values(page, hr, message))
     trust, now = api.trust_of(node), node.clock()
-    job = _jobs(node).add(hr.principal.actor, state="queued", processed=0, total=len(items), name=name)
+    job = await run_in_threadpool(
+        partial(_jobs(node).add, hr.principal.actor, state="queued", processed=0, total=len(items), name=name)
+    )
     threading.Thread(
         target=run_job, args=(node, job.id, hr.principal, items, page.locale, trust, now), daemon=True
     ).start()
@@ -608,9 +611,9 @@ async def job_page(request: Request, node: NodeDep, job_id: str) -> Response:
     hr = await _session(page)
     if hr is None:
         return page.redirect(SIGN_IN)
-    job = _jobs(node).snapshot(job_id[:32], hr.principal.actor)
+    job = await run_in_threadpool(_jobs(node).snapshot, job_id[:32], hr.principal.actor)
     if job is None:
-        return _home(page, hr, 404, error=N_("There is no such job (results are kept for a day)."))
+        return await _home(page, hr, 404, error=N_("There is no such job (results are kept for a day)."))
     total, processed = job["total"], job["processed"]
     return page.render(
         "hr_job.html",
@@ -630,7 +633,7 @@ async def job_progress(request: Request, node: NodeDep, job_id: str) -> Response
     hr = await _session(page)
     if hr is None:
         return page.finish(JSONResponse({"state": "signed-out"}, status_code=401))
-    job = _jobs(node).snapshot(job_id[:32], hr.principal.actor)
+    job = await run_in_threadpool(_jobs(node).snapshot, job_id[:32], hr.principal.actor)
     if job is None:
         return page.finish(JSONResponse({"state": "unknown"}, status_code=404))
     return page.finish(JSONResponse({k: job[k] for k in ("state", "processed", "total")}))
@@ -655,9 +658,9 @@ async def job_results(request: Request, node: NodeDep, job_id: str) -> Response:
     hr = await _session(page)
     if hr is None:
         return page.redirect(SIGN_IN)
-    job = _jobs(node).snapshot(job_id[:32], hr.principal.actor)
+    job = await run_in_threadpool(_jobs(node).snapshot, job_id[:32], hr.principal.actor)
     if job is None or job["state"] != "done":
-        return _home(page, hr, 404, error=N_("There is no such job (results are kept for a day)."))
+        return await _home(page, hr, 404, error=N_("There is no such job (results are kept for a day)."))
     stem = (job.get("name") or "credentials").rsplit(".", 1)[0]
     ascii_name = "verification-results.csv"
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(stem + '-核验结果.csv')}"

@@ -1,108 +1,162 @@
-"""What the desks keep between requests, in this process's memory and in bounds: an
-officer's checked evaluation batch between its preview and its issue, and an HR
-desk's verification job while it runs and for a while after (its results).
+"""What the desks keep between requests: an officer's checked evaluation batch between
+its preview and its issue, and an HR desk's verification job while it runs and for a
+while after (its results).
+
+Kept in the node's database (table ``desk_item``), so that with several workers
+(``registry serve --workers N``) whichever worker answers a request finds what another
+made: the job's page, its progress and its results. The job itself runs in the worker
+that accepted it and writes its progress there; a job that has not changed for
+:data:`STALE_SECONDS` was interrupted (its worker stopped) and says so.
 
 Each item belongs to the principal who made it (``owner``, the audit actor): another
 caller asking for it gets nothing, exactly as for an id that does not exist. Items
-expire after ``ttl`` seconds; past ``max_items`` the oldest are dropped."""
+expire after ``ttl`` seconds; past ``max_items`` of a kind the oldest are dropped. The
+methods block (a database round trip): call them from a thread."""
 
 from __future__ import annotations
 
+import json
 import secrets
-import threading
-import time
-import weakref
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, delete, select, update
+
+from registry.models import DeskItem
 from registry.node import NodeState
+
+#: A queued or running job unchanged for this long was interrupted.
+STALE_SECONDS = 300.0
 
 
 @dataclass
 class Item:
     id: str
     owner: str
-    created: float
+    created: datetime
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class Store:
-    def __init__(
-        self, ttl: float = 3600.0, max_items: int = 200, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl = ttl
-        self.max_items = max_items
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._items: dict[str, Item] = {}
+def _interrupted(row: DeskItem, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    if data.get("state") in ("queued", "running") and row.updated_at < now - timedelta(seconds=STALE_SECONDS):
+        return {**data, "state": "failed", "interrupted": True}
+    return data
 
-    def _prune(self) -> None:
-        cutoff = self._clock() - self.ttl
-        for key in [k for k, v in self._items.items() if v.created < cutoff]:
-            del self._items[key]
-        while len(self._items) > self.max_items:
-            del self._items[next(iter(self._items))]
+
+class Store:
+    """Items of one ``kind`` in the node's database (JSON data)."""
+
+    def __init__(self, node: NodeState, kind: str, ttl: float, max_items: int) -> None:
+        self.node, self.kind, self.ttl, self.max_items = node, kind, ttl, max_items
+
+    def _prune(self, session: Any, now: datetime) -> None:
+        table = DeskItem.__table__  # type: ignore[attr-defined]
+        session.execute(
+            delete(table).where(
+                table.c.kind == self.kind, table.c.created_at < now - timedelta(seconds=self.ttl)
+            )
+        )
+        keep = (
+            select(table.c.id)
+            .where(table.c.kind == self.kind)
+            .order_by(table.c.created_at.desc())
+            .limit(self.max_items)
+            .scalar_subquery()
+        )
+        session.execute(delete(table).where(table.c.kind == self.kind, table.c.id.not_in(keep)))
 
     def add(self, owner: str, **data: Any) -> Item:
-        item = Item(secrets.token_urlsafe(12), owner, self._clock(), dict(data))
-        with self._lock:
-            self._items[item.id] = item
-            self._prune()
+        now = self.node.clock()
+        item = Item(secrets.token_urlsafe(12), owner, now, dict(data))
+        with self.node.db.session() as session:
+            self._prune(session, now)
+            session.add(
+                DeskItem(
+                    id=item.id,
+                    kind=self.kind,
+                    owner=owner,
+                    created_at=now,
+                    updated_at=now,
+                    data=json.dumps(data, ensure_ascii=False),
+                )
+            )
         return item
 
-    def get(self, item_id: str, owner: str) -> Item | None:
-        with self._lock:
-            self._prune()
-            item = self._items.get(item_id)
-        return item if item is not None and secrets.compare_digest(item.owner, owner) else None
+    def _row(self, session: Any, item_id: str, owner: str | None) -> DeskItem | None:
+        row: DeskItem | None = session.get(DeskItem, item_id)
+        if row is None or row.kind != self.kind:
+            return None
+        if owner is not None and not secrets.compare_digest(row.owner, owner):
+            return None
+        if row.created_at < self.node.clock() - timedelta(seconds=self.ttl):
+            return None
+        return row
 
     def update(self, item_id: str, **data: Any) -> None:
-        with self._lock:
-            item = self._items.get(item_id)
-            if item is not None:
-                item.data.update(data)
+        """Merge ``data`` into the item's (the job that owns it is its only writer)."""
+        with self.node.db.session() as session:
+            row = self._row(session, item_id, None)
+            if row is None:
+                return
+            merged = {**json.loads(row.data), **data}
+            table = DeskItem.__table__  # type: ignore[attr-defined]
+            session.execute(
+                update(table)
+                .where(table.c.id == item_id)
+                .values(data=json.dumps(merged, ensure_ascii=False), updated_at=self.node.clock())
+            )
 
     def snapshot(self, item_id: str, owner: str) -> dict[str, Any] | None:
-        """A copy of an item's data (safe to read while its job writes)."""
-        with self._lock:
-            item = self._items.get(item_id)
-            if item is None or not secrets.compare_digest(item.owner, owner):
+        """The item's data, or None when there is no such item of ``owner``'s."""
+        with self.node.db.session(write=False) as session:
+            row = self._row(session, item_id, owner)
+            if row is None:
                 return None
-            return dict(item.data)
+            return _interrupted(row, json.loads(row.data), self.node.clock())
+
+    get = snapshot
 
     def owned(self, owner: str, limit: int = 10) -> list[Item]:
-        """The owner's items, newest first (copies)."""
-        with self._lock:
-            self._prune()
-            mine = [i for i in self._items.values() if secrets.compare_digest(i.owner, owner)]
-            return [Item(i.id, i.owner, i.created, dict(i.data)) for i in reversed(mine)][:limit]
+        """The owner's items, newest first."""
+        now = self.node.clock()
+        with self.node.db.session(write=False) as session:
+            rows = session.execute(
+                select(DeskItem)
+                .where(
+                    DeskItem.kind == self.kind,  # type: ignore[arg-type]
+                    DeskItem.owner == owner,  # type: ignore[arg-type]
+                    DeskItem.created_at >= now - timedelta(seconds=self.ttl),  # type: ignore[arg-type]
+                )
+                .order_by(DeskItem.created_at.desc())  # type: ignore[attr-defined]
+                .limit(limit)
+            ).scalars()
+            return [Item(r.id, r.owner, r.created_at, _interrupted(r, json.loads(r.data), now)) for r in rows]
 
     def pop(self, item_id: str, owner: str) -> Item | None:
-        with self._lock:
-            item = self._items.get(item_id)
-            if item is None or not secrets.compare_digest(item.owner, owner):
+        """Take the item out (once: of two callers at the same moment, one gets it)."""
+        with self.node.db.session() as session:
+            row = self._row(session, item_id, owner)
+            if row is None:
                 return None
-            del self._items[item_id]
-            return item
+            table = DeskItem.__table__  # type: ignore[attr-defined]
+            taken = cast(CursorResult[Any], session.execute(delete(table).where(table.c.id == item_id)))
+            if taken.rowcount != 1:
+                return None
+            return Item(row.id, row.owner, row.created_at, json.loads(row.data))
 
 
 @dataclass
 class DeskState:
     #: officers' checked batches, waiting for the issue button (an hour)
-    uploads: Store = field(default_factory=lambda: Store(ttl=3600.0, max_items=50))
+    uploads: Store
     #: HR verification jobs and their results (a day)
-    jobs: Store = field(default_factory=lambda: Store(ttl=24 * 3600.0, max_items=200))
-
-
-_STATES: weakref.WeakKeyDictionary[NodeState, DeskState] = weakref.WeakKeyDictionary()
-_STATES_LOCK = threading.Lock()
+    jobs: Store
 
 
 def desk_state(node: NodeState) -> DeskState:
-    """The desks' state of ``node`` (made on first use)."""
-    with _STATES_LOCK:
-        state = _STATES.get(node)
-        if state is None:
-            state = _STATES[node] = DeskState()
-        return state
+    """The desks' stores of ``node``."""
+    return DeskState(
+        uploads=Store(node, "upload", ttl=3600.0, max_items=200),
+        jobs=Store(node, "job", ttl=24 * 3600.0, max_items=1000),
+    )

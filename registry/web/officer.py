@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import partial
 from pathlib import PurePath
 from typing import Any, cast
 
@@ -254,7 +255,11 @@ async def upload_batch(request: Request, node: NodeDep) -> Response:
         error = N_("This batch id was used for another batch. Choose another batch id.")
         return _home(page, 409, error=error, batch_id=batch_id)
     rows: list[issuance.IssueRequest] = checked["rows"]
-    upload_item = desk_state(node).uploads.add(principal.actor, batch_id=batch_id, rows=rows)
+    # Kept as JSON in the database (any worker may get the issue button's post).
+    kept = [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in rows]
+    upload_item = await run_in_threadpool(
+        partial(desk_state(node).uploads.add, principal.actor, batch_id=batch_id, rows=kept)
+    )
     values["count"] = len(rows)
     values["upload"] = upload_item.id
     values["rows"] = [
@@ -282,12 +287,13 @@ async def issue_batch(request: Request, node: NodeDep, upload_id: str) -> Respon
     form = await form_fields(request, 1)
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return _home(page, 403, error=FORM_EXPIRED)
-    item = desk_state(node).uploads.pop(upload_id[:64], principal.actor)
+    item = await run_in_threadpool(desk_state(node).uploads.pop, upload_id[:64], principal.actor)
     if item is None:
         error = N_("This checked batch is no longer here (it is kept for an hour). Upload the file again.")
         return _home(page, 404, error=error)
     batch_id: str = item.data["batch_id"]
-    rows: list[issuance.IssueRequest] = item.data["rows"]
+    # The rows as they were checked (validated again from their JSON: the same values).
+    rows = [issuance.IssueRequest.model_validate(r) for r in item.data["rows"]]
     if not node.batches.claim(batch_id):
         return page.redirect(f"/officer/batches/{batch_id}")
     node.batches.update(batch_id, total=len(rows), processed=0)
