@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean browser-deps screenshots
+.PHONY: run test lint bench bench-scale clean browser-deps screenshots
 
 # constraints.txt pins every package the tests ran with (warnings are errors in the
 # tests, so an unpinned upstream release could turn CI red overnight). Refresh it with
@@ -54,6 +54,13 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.load
 	$(BIN)/python -m bench.workers
 	$(BIN)/python -m bench.rdfc
+
+# A PostgreSQL node at 100,000, 1,000,000 and 10,000,000 credentials (bench/fill.py loads
+# them, about 40 minutes and 40 GB for the largest; the databases are kept for the next
+# run), then each measured (bench/scale.py). PostgreSQL at REGISTRY_SCALE_DATABASE_URL
+# (default postgresql://postgres@127.0.0.1:5432/registry_scale, a database per size).
+bench-scale: $(STAMP)
+	$(BIN)/python -m bench.scale --sizes 100000,1000000,10000000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis tests/browser/node_modules

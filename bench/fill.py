@@ -472,6 +472,17 @@ def restore_after_bulk(node: NodeState, data_dir: Path) -> None:
     )
 
 
+def vacuum(node: NodeState) -> None:
+    """VACUUM (ANALYZE) the loaded tables, outside a transaction (inside one, ANALYZE's
+    statistics would be rolled back with it): the planner's statistics (without them it
+    guessed 5,018 credentials per holder and planned a parallel scan for a holder's
+    list, 12 ms instead of 0.1 ms), and the visibility map (counts by index only)."""
+    began = time.perf_counter()
+    with node.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE) holder, credential, audit_event, status_list"))
+    print(f"VACUUM (ANALYZE) in {time.perf_counter() - began:,.0f} s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -546,10 +557,7 @@ def main() -> None:
     if bulk:
         restore_after_bulk(node, args.data_dir)
     finish_lists(node, first, args.to)
-    with node.db.engine.connect() as connection:
-        connection.execute(text("COMMIT"))
-        for table in ("holder", "credential", "audit_event"):
-            connection.execute(text(f"ANALYZE {table}"))
+    vacuum(node)
     elapsed = time.perf_counter() - began
     print(
         f"{args.to - first:,} credentials in {elapsed:,.0f} s: {(args.to - first) / elapsed:,.0f}/s",

@@ -134,3 +134,28 @@ def test_the_status_reasons_come_from_the_set_bits_only(app: Any, actors: Actors
     assert listed["credentialSubject"]["statusReasons"] == {
         str(second.suspension_index): "under_investigation"
     }
+
+
+def test_new_credentials_and_holders_get_time_ordered_ids(app: Any, clock: Any) -> None:
+    """RFC 9562 §5.7 UUIDv7 keys: a batch's new rows land beside the last ones in the
+    primary-key and foreign-key indexes (bench/scale.py: with random version-4 ids a
+    batch of 1,000 issued at 301 credentials/s on ten million, 1,100/s on 100,000)."""
+    import uuid
+    from datetime import timedelta
+
+    node: NodeState = app.state.node
+    issue(node, range(0, 3), "first")
+    clock.advance(seconds=2)
+    issue(node, range(3, 6), "second")
+    with node.db.session(write=False) as session:
+        rows = session.exec(  # type: ignore[call-overload]
+            text("SELECT id, holder_id, batch_id FROM credential ORDER BY batch_id, id")
+        ).all()
+    ids = [uuid.UUID(r[0]) for r in rows] + [uuid.UUID(r[1]) for r in rows]
+    assert {i.version for i in ids} == {7}
+    assert {i.variant for i in ids} == {uuid.RFC_4122}
+    first = {int.from_bytes(uuid.UUID(r[0]).bytes[:6], "big") for r in rows if r[2] == "first"}
+    second = {int.from_bytes(uuid.UUID(r[0]).bytes[:6], "big") for r in rows if r[2] == "second"}
+    assert first == {int((clock.now - timedelta(seconds=2)).timestamp() * 1000)}
+    assert second == {int(clock.now.timestamp() * 1000)}
+    assert max(r[0] for r in rows if r[2] == "first") < min(r[0] for r in rows if r[2] == "second")

@@ -386,6 +386,27 @@ def _reserve_serials(session: Session, province: str, year: int, count: int) -> 
     return first
 
 
+def time_ordered_id(rng: random.Random, now: datetime) -> str:
+    """A UUIDv7 (RFC 9562 §5.7): the Unix time in milliseconds (48 bits), version 7, the
+    variant, and 74 random bits. Credential and holder ids: a new row's key lands beside
+    the last ones in the primary-key and foreign-key indexes instead of on a random page
+    of them. With random (version 4) ids, a batch of 1,000 on a node of ten million wrote
+    into a random leaf of six indexes per credential (1,100 credentials/s at 100,000,
+    301/s at ten million: bench/scale.py). What the time in it tells is when the row was
+    made: for a credential, what its proof's ``created`` says anyway; for a holder, when
+    the node first issued to them."""
+    millis = int(now.timestamp() * 1000) & ((1 << 48) - 1)
+    random_bits = rng.getrandbits(74)
+    value = (
+        (millis << 80)
+        | (0x7 << 76)
+        | ((random_bits >> 62) << 64)  # rand_a, 12 bits
+        | (0b10 << 62)  # the RFC 9562 variant
+        | (random_bits & ((1 << 62) - 1))  # rand_b, 62 bits
+    )
+    return str(uuid.UUID(int=value))
+
+
 def certificate_number(province: str, year: int, serial: int) -> str:
     """Province code (GB/T 2260), year of issue and a 7-digit serial: ``32-2026-0000123``."""
     return f"{province}-{year}-{serial:07d}"
@@ -526,7 +547,7 @@ def _holders(
                 }
             )
         if found is None:
-            hid = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+            hid = time_ordered_id(ctx.rng, ctx.now)
             found = HolderInfo(
                 hid, row.holder_name, holder_commitment(commitment_salt(ctx.id_key, hid), normal)
             )
@@ -688,7 +709,7 @@ def issue(
         if caller is not None and caller.credential_id is not None:
             credential_id = caller.credential_id
         else:
-            credential_id = str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+            credential_id = time_ordered_id(ctx.rng, ctx.now)
         number = certificate_number(ctx.province, year, first_serial + i)
         (rev_list, rev_number, rev_index), (sus_list, sus_number, sus_index) = revocations[i], suspensions[i]
         document = credential_document(

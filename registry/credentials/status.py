@@ -434,7 +434,7 @@ def change_status(
 #: CLI is served within this many seconds; one committed by this process at once.
 LIST_REFRESH_SECONDS = 5.0
 
-_SERVED_ETAG = text("SELECT etag FROM status_list WHERE purpose = :purpose AND number = :number")
+_SERVED_ETAGS = text("SELECT purpose, number, etag FROM status_list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -542,21 +542,30 @@ class ServedLists:
                 return item  # loaded by the request this one waited for
             with self._state:
                 generation = self._generation
-                known = self._items.get(key)
+                known_items = dict(self._items)
+            known = known_items.get(key)
             checked = time.monotonic()  # the bound counts from before the read
             item = None
             with db.session(write=False) as session:
-                head = (
-                    session.connection().execute(_SERVED_ETAG, {"purpose": purpose, "number": number}).first()
-                )
-                if head is None:
+                # Every list's ETag in one read: the entries that did not change are good
+                # for another refresh period too, so a node with hundreds of lists reads
+                # their heads once a period, not once per list per period (at ten million
+                # credentials, 204 lists: one read each 5 s instead of 41 a second, each
+                # holding this lock while requests for other lists waited behind it).
+                heads = {(str(p), int(n)): e for p, n, e in session.connection().execute(_SERVED_ETAGS)}
+                if key not in heads:
                     raise NotFoundError(f"no {purpose} status list {number}")
-                if known is not None and head[0] == known.etag and known.fresh(now, current_ring):
+                if known is not None and heads[key] == known.etag and known.fresh(now, current_ring):
                     item = replace(known, checked=checked)
                 else:
                     row = get_list(session, purpose, number)
                     if list_is_fresh(row, now, ttl, current_ring):
                         item = ServedList.of(row, ttl, checked)
+            unchanged = {
+                k: replace(v, checked=checked)
+                for k, v in known_items.items()
+                if k != key and heads.get(k) == v.etag and v.fresh(now, current_ring)
+            }
             if item is None:
                 with db.session() as write:
                     row = current_list_credential(
@@ -565,6 +574,7 @@ class ServedLists:
                 item = ServedList.of(row, ttl, checked)
             with self._state:
                 if self._generation == generation:
+                    self._items.update(unchanged)
                     self._items[key] = item
             return item
 
