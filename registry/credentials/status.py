@@ -14,7 +14,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -510,12 +510,17 @@ class ServedLists:
             return None
         return item
 
-    def expire(self) -> None:
-        """Forget every entry (a status change of this process has committed); a load
-        that read the database before this does not keep what it read."""
+    def expire(self, keys: list[tuple[str, int]] | None = None) -> None:
+        """Forget the entries of ``keys`` (every entry when None): a status change of
+        this process has committed. A load that read the database before this does not
+        keep what it read."""
         with self._state:
             self._generation += 1
-            self._items.clear()
+            if keys is None:
+                self._items.clear()
+            else:
+                for key in keys:
+                    self._items.pop(key, None)
 
     def load(
         self,
@@ -613,12 +618,20 @@ class StatusCache:
         with self._lock:
             self._lists[(purpose, number)] = (time.monotonic(), list_id, version, length, bits)
 
-    def invalidate(self) -> None:
+    def invalidate(self, changed: Iterable[tuple[str, int]] | None = None) -> None:
         """After a status change of this process committed: the verification path and
-        the status-list endpoint read the lists again."""
+        the status-list endpoint read the ``changed`` lists (purpose, number) again, or
+        every list when None. Only the changed list: at ten million credentials a node
+        serves about 200 lists, and forgetting all of them on every revocation made the
+        next requests read and sign them again one after another."""
+        keys = None if changed is None else list(changed)
         with self._lock:
-            self._lists.clear()
-        self.served.expire()
+            if keys is None:
+                self._lists.clear()
+            else:
+                for key in keys:
+                    self._lists.pop(key, None)
+        self.served.expire(keys)
 
 
 _MAX_DIGITS = 10

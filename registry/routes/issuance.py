@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -24,7 +25,7 @@ from registry.database import on_commit
 from registry.deps import NodeDep, OfficerDep, SessionDep, StaffDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from registry.limits import read_json_body
-from registry.models import Credential, IssuanceBatch
+from registry.models import Credential, IssuanceBatch, StatusList
 from registry.node import NodeState
 
 router = APIRouter(tags=["issuance"])
@@ -338,8 +339,13 @@ def change_status(
         ttl=node.settings.status_list_max_age,
         allow_unspecified=allow_unspecified,
     )
-    # Cleared once committed, so that no reader re-caches the old bits.
-    on_commit(session, node.status_cache.invalidate)
+    # The changed list is forgotten once committed, so that no reader re-caches its old bits.
+    revoked = action == "revoke"
+    purpose = "revocation" if revoked else "suspension"
+    list_id = row.revocation_list_id if revoked else row.suspension_list_id
+    changed = session.get(StatusList, list_id)
+    assert changed is not None
+    on_commit(session, partial(node.status_cache.invalidate, [(purpose, changed.number)]))
     return row
 
 
