@@ -42,8 +42,6 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +53,7 @@ from sqlalchemy import make_url, text
 
 from bench import fill
 from bench.common import ADMIN, PASSWORD, expect, issue_row, median
+from bench.workers import serve_workers
 from registry import codes
 from registry.accounts import create_account, create_hr_client
 
@@ -204,43 +203,6 @@ def prepare(node: Any, size: int, revocations: int) -> Targets:
     )
 
 
-@contextmanager
-def serve(data_dir: Path, url: str) -> Iterator[str]:
-    """``registry serve`` (one worker) on the loaded node until the block ends."""
-    port = urlsplit(fill.BASE_URL).port
-    env = {
-        **os.environ,
-        "REGISTRY_DATA_DIR": str(data_dir),
-        "REGISTRY_BASE_URL": fill.BASE_URL,
-        "REGISTRY_PORT": str(port),
-        "REGISTRY_DATABASE_URL": url,
-    }
-    log = (data_dir / "serve.log").open("a")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "serve"], env=env, stdout=log, stderr=log
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            expect(process.poll() is None, f"the node exited: see {log.name}")
-            try:
-                if httpx.get(fill.BASE_URL + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            expect(time.monotonic() < deadline, "the node did not answer within 120 s")
-            time.sleep(0.2)
-        yield fill.BASE_URL
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
 def bytes_per_credential(node: Any) -> tuple[float, int]:
     with node.db.engine.connect() as connection:
         total = connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()
@@ -288,7 +250,7 @@ def measure(args: argparse.Namespace, size: int, pool: Any) -> tuple[dict[str, F
     port = urlsplit(fill.BASE_URL).port
     assert port is not None
     figures = {name: Figures() for name in (*OPERATIONS, "issue")}
-    with serve(data_dir, url) as base:
+    with serve_workers(data_dir, port, url, 1) as base:  # registry serve, one worker
         for purpose, number in targets.lists:  # signed once, then served from memory
             expect(
                 httpx.get(f"{base}/status/{purpose}/{number}", timeout=60).status_code == 200, "status list"
