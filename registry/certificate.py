@@ -225,8 +225,3 @@ def embedded_credential(data: bytes) -> bytes:
     if len(files) != 1 or len(files[0]) > MAX_PDF_BYTES:
         raise PdfCertificateError("the PDF's credential file could not be read")
     return bytes(files[0])
-
-
-def unwrap(presented: bytes) -> bytes:
-    """``presented`` itself, or, when it is a PDF, the credential file it carries."""
-    return embedded_credential(presented) if is_pdf(presented) else presented

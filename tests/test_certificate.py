@@ -20,6 +20,7 @@ from pypdf.generic import StreamObject
 from reportlab.pdfgen import canvas
 
 from registry import certificate
+from registry.web import pages
 from tests.conftest import Actors
 from tests.test_web_desks import hr_session, results_of, wait_done, zip_of
 from tests.test_web_pages import csrf_of, issue, sign_up, text_of
@@ -259,3 +260,15 @@ def test_a_compressed_bomb_in_a_pdf_is_refused_without_inflating_it() -> None:
     assert len(bomb) < certificate.MAX_PDF_BYTES  # 100 MB in ~100 KB
     with pytest.raises(certificate.PdfCertificateError, match="LimitReachedError"):
         certificate.embedded_credential(bomb)
+
+
+def test_a_pdf_is_parsed_only_within_the_address_s_rate(client: TestClient) -> None:
+    """Every post of the public page counts against its address before a PDF is read:
+    past the limit a PDF is refused 429 unparsed (a 422 would mean it was read)."""
+    token = csrf_of(client.get("/verify").text)
+    answers = [
+        client.post("/verify", data={"csrf_token": token}, files={"file": ("x.pdf", plain_pdf())}).status_code
+        for _ in range(pages.PAGE_RATE_PER_MINUTE + 1)
+    ]
+    assert answers[:-1] == [422] * pages.PAGE_RATE_PER_MINUTE
+    assert answers[-1] == 429

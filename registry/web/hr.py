@@ -294,11 +294,14 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
     if len(presented) > MAX_CREDENTIAL_BYTES:
         return await _home(page, hr, 413, error=N_("A credential file is at most 256 KiB."))
     try:
+        await _charge(node, hr, 1)  # before a PDF is parsed: it counts as a verification
         carried = await read_pdf(presented)
     except PdfCertificateError:
         return await _home(page, hr, 422, error=PDF_NOT_READ)
+    except RegistryError as exc:
+        message, headers = _refusal(exc)
+        return page.render("hr_home.html", exc.status, headers, **await _home_values(page, hr, message))
     try:
-        await _charge(node, hr, 1)
         await api.prepare_peers(node, [carried])
     except RegistryError as exc:
         message, headers = _refusal(exc)

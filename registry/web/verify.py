@@ -258,11 +258,13 @@ async def verify_upload(request: Request, node: NodeDep) -> Response:
         message = N_("A credential file is at most 256 KiB.")
         return page.render("verify.html", 413, form=empty, result=None, error=message)
     try:
+        await _admit(page)  # before a PDF is parsed: every post counts against the address
         carried = await read_pdf(presented)
     except PdfCertificateError:
         return page.render("verify.html", 422, form=empty, result=None, error=PDF_NOT_READ)
+    except RegistryError as exc:
+        return _problem(page, exc, empty)
     try:
-        await _admit(page)
         result = await _verify(page, carried)
     except RegistryError as exc:
         return _problem(page, exc, empty)
