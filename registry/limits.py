@@ -297,6 +297,55 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
+#: The web pages' paths (registry/web): a form posted there that is too large gets a page.
+_PAGE_PREFIXES = ("/verify", "/holder", "/hr", "/officer")
+#: What a person sees when a page's form is too large (the pages' limits are the API's).
+_TOO_LARGE_PAGE = """<!doctype html>
+<html lang="zh-CN">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>文件太大 · File too large</title><link rel="stylesheet" href="/static/style.css"></head>
+<body><main id="main" class="container">
+<h1>文件太大 <span lang="en">File too large</span></h1>
+<div class="notice notice-error" role="alert">
+<p>提交的内容超过了上限（一个证书文件最多 256 KiB，批量文件最多 8 MiB），未被读取，也没有保存任何内容。</p>
+<p lang="en">What was sent is over the limit (a credential file is at most 256 KiB, a batch file
+at most 8 MiB). It was not read and nothing was saved.</p>
+</div>
+<p><a href="/verify">返回核验页面</a> ·
+<a href="/verify?lang=en" lang="en">Back to verification</a></p>
+</main></body></html>
+""".encode()
+
+
+def _is_page(path: str) -> bool:
+    return any(path == p or path.startswith(p + "/") for p in _PAGE_PREFIXES)
+
+
 async def _refuse_size(send: Send, path: str, limit: int) -> None:
+    if _is_page(path):
+        await _too_large_page(send)
+        return
     detail = f"the request body is over {limit} bytes (or its length is not a number)"
     await _problem(send, path, 413, PayloadTooLargeError.slug, PayloadTooLargeError.title, detail)
+
+
+async def _too_large_page(send: Send) -> None:
+    """413 as a page, with the pages' security headers (no script, nothing from elsewhere)."""
+    from registry.web.pages import CONTENT_SECURITY_POLICY
+
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(_TOO_LARGE_PAGE)).encode()),
+                (b"content-language", b"zh-CN, en"),
+                (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"no-referrer"),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _TOO_LARGE_PAGE})

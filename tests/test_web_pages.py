@@ -166,6 +166,15 @@ def test_page_forms_have_small_body_limits(client: TestClient) -> None:
     assert response.status_code == 413
     response = client.post("/verify", files={"file": ("a.json", b"{" + b" " * (300 << 10) + b"}")})
     assert response.status_code == 413
+    # A person posted it: a page in both languages, with the pages' headers, not JSON.
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-security-policy"] == pages.CONTENT_SECURITY_POLICY
+    assert "文件太大" in response.text
+    assert "File too large" in response.text
+    assert "<script" not in response.text
+    api = client.post("/credentials/verify", content=b"{" + b" " * (4 << 20) + b"}")
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"
 
 
 # --- the verification page ---
