@@ -41,6 +41,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
@@ -55,6 +56,7 @@ from registry.database import Database
 from registry.models import StatusList
 from registry.node import NodeState
 from registry.settings import Settings
+from registry.signing.data_integrity import add_proof
 from registry.verifier import Verifier
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/registry_scale"
@@ -152,8 +154,6 @@ def _ctx(loader: Loader) -> issuance.IssuanceContext:
 def rows_for(loader: Loader, start: int, end: int) -> tuple[list[tuple[Any, ...]], ...]:
     """Holder, credential and audit rows of positions ``start``..``end`` (a multiple of 5
     apart, so a holder's second credential is in its chunk)."""
-    from registry.signing.data_integrity import add_proof
-
     key = Ed25519PrivateKey.from_private_bytes(loader.private_key)
     vm = f"{loader.did}#{loader.kid}"
     ctx = _ctx(loader)
@@ -511,8 +511,6 @@ def main() -> None:
     revocation_ids, suspension_ids = ensure_lists(node, args.to)
     now = node.clock()
     record, key = node.ring.signing_key(now)
-    from cryptography.hazmat.primitives import serialization
-
     loader = Loader(
         conninfo=conninfo_of(args.url),
         did=node.did,

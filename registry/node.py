@@ -46,6 +46,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: A queued or running batch or desk job unchanged for this long was interrupted (its
+#: worker stopped): the batch runner and the desks (registry/web/jobs.py) say so.
+STALE_SECONDS = 300.0
+
+
 class BatchProgress:
     """Progress of batches being issued in the background (a large batch runs in a
     thread of the worker that accepted it; its state is readable while it runs). Kept in
@@ -56,7 +61,6 @@ class BatchProgress:
 
     KIND = "batch"
     TTL = timedelta(days=1)
-    STALE_SECONDS = 300.0
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db, self.clock = db, clock
@@ -73,7 +77,7 @@ class BatchProgress:
         if row is None or row.created_at < self.clock() - self.TTL:
             return None
         fields: dict[str, object] = json.loads(row.data)
-        stale = row.updated_at < self.clock() - timedelta(seconds=self.STALE_SECONDS)
+        stale = row.updated_at < self.clock() - timedelta(seconds=STALE_SECONDS)
         if fields.get("state") in ("queued", "running") and stale:
             fields.update(
                 state="failed", detail="the batch was interrupted (its worker stopped); send it again"

@@ -510,17 +510,13 @@ class ServedLists:
             return None
         return item
 
-    def expire(self, keys: list[tuple[str, int]] | None = None) -> None:
-        """Forget the entries of ``keys`` (every entry when None): a status change of
-        this process has committed. A load that read the database before this does not
-        keep what it read."""
+    def expire(self, keys: list[tuple[str, int]]) -> None:
+        """Forget the entries of ``keys``: a status change of this process has
+        committed. A load that read the database before this does not keep what it read."""
         with self._state:
             self._generation += 1
-            if keys is None:
-                self._items.clear()
-            else:
-                for key in keys:
-                    self._items.pop(key, None)
+            for key in keys:
+                self._items.pop(key, None)
 
     def load(
         self,
@@ -618,19 +614,16 @@ class StatusCache:
         with self._lock:
             self._lists[(purpose, number)] = (time.monotonic(), list_id, version, length, bits)
 
-    def invalidate(self, changed: Iterable[tuple[str, int]] | None = None) -> None:
+    def invalidate(self, changed: Iterable[tuple[str, int]]) -> None:
         """After a status change of this process committed: the verification path and
-        the status-list endpoint read the ``changed`` lists (purpose, number) again, or
-        every list when None. Only the changed list: at ten million credentials a node
-        serves about 200 lists, and forgetting all of them on every revocation made the
-        next requests read and sign them again one after another."""
-        keys = None if changed is None else list(changed)
+        the status-list endpoint read the ``changed`` lists (purpose, number) again.
+        Only the changed list: at ten million credentials a node serves about 200 lists,
+        and forgetting all of them on every revocation made the next requests read and
+        sign them again one after another."""
+        keys = list(changed)
         with self._lock:
-            if keys is None:
-                self._lists.clear()
-            else:
-                for key in keys:
-                    self._lists.pop(key, None)
+            for key in keys:
+                self._lists.pop(key, None)
         self.served.expire(keys)
 
 

@@ -24,10 +24,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select, update
 
 from registry.models import DeskItem
-from registry.node import NodeState
-
-#: A queued or running job unchanged for this long was interrupted.
-STALE_SECONDS = 300.0
+from registry.node import STALE_SECONDS, NodeState
 
 
 @dataclass
@@ -114,8 +111,6 @@ class Store:
             if row is None:
                 return None
             return _interrupted(row, json.loads(row.data), self.node.clock())
-
-    get = snapshot
 
     def owned(self, owner: str, limit: int = 10) -> list[Item]:
         """The owner's items, newest first."""
