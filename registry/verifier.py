@@ -36,6 +36,7 @@ from registry.credentials.verification import (
     examine,
     examine_many,
     examine_packed,
+    expect_key_binding,
     finish,
     unpack,
 )
@@ -239,10 +240,12 @@ def verify_for(
     principal: Principal | None,
     now: datetime,
     locale: i18n.Locale,
+    key_binding: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """One credential verified by ``node`` for ``principal`` (the API's HR client, a
     page's visitor or HR clerk): the report in ``locale``, its audit rows queued to the
-    background writer. Blocking (a read session); call it where blocking is fine."""
+    background writer. Blocking (a read session); call it where blocking is fine.
+    ``key_binding`` (audience, nonce): the holder key binding the verifier asks for."""
     with node.db.session(write=False) as session:
         report, rows = verify_one(
             session,
@@ -256,6 +259,8 @@ def verify_for(
             node.directory,
         )
     node.audit_writer.submit(rows)
+    if key_binding is not None:
+        report = expect_key_binding(report, *key_binding, now)
     return report_json(report, locale, Names.of(trust, node.settings.province))
 
 

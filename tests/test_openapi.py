@@ -156,4 +156,9 @@ def test_every_success_body_has_a_schema(document: dict[str, Any]) -> None:
     status = document["paths"]["/status/{purpose}/{number}"]["get"]["responses"]["200"]["content"]
     assert set(status) == {"application/vc+json"}
     download = document["paths"]["/v1/holder/credentials/{credential_id}"]["get"]["responses"]
-    assert set(download["200"]["content"]) == {"application/vc", "application/vc+jwt", "application/pdf"}
+    assert set(download["200"]["content"]) == {
+        "application/vc",
+        "application/vc+jwt",
+        "application/pdf",
+        "application/dc+sd-jwt",
+    }

@@ -149,9 +149,10 @@ def test_a_tampered_enveloped_vc_jwt_is_400(client: TestClient, actors: Actors, 
         ("https://example.com/credential.jwt", "fail"),  # not a data: URL
         ("data:application/vc+jwt,not.a.jws", "fail"),
         ("data:text/plain,hello", "fail"),  # not a secured credential's media type
-        ("data:application/vc+sd-jwt,eyJ.eyJ.sig~", "unknown"),  # not verified by this node
+        ("data:application/dc+sd-jwt,eyJ.eyJ.sig~", "fail"),  # an SD-JWT VC, not well formed
+        ("data:application/vc+cose,2D2E", "unknown"),  # a secured credential not verified here
     ],
-    ids=["no-comma", "bad-base64", "not-data", "not-a-jws", "text-plain", "sd-jwt"],
+    ids=["no-comma", "bad-base64", "not-data", "not-a-jws", "text-plain", "sd-jwt", "cose"],
 )
 def test_a_malformed_or_unsupported_enveloped_credential_is_a_clear_check_not_an_error(
     client: TestClient, actors: Actors, url: str, result: str

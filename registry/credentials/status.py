@@ -14,6 +14,7 @@ import json
 import random
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from registry import audit
 from registry.auth import Principal
+from registry.credentials import sd_jwt_vc
 from registry.credentials.errors import ReasonCodeError, StatusTransitionError
 from registry.credentials.status_list import (
     MIN_LENGTH,
@@ -32,13 +34,16 @@ from registry.credentials.status_list import (
     StatusPurpose,
     allocate_index,
     bit_at,
+    status_entry,
     status_list_credential,
 )
 from registry.credentials.verification import Check, Term, params
 from registry.database import Database
 from registry.errors import NotFoundError
 from registry.models import Credential, StatusList
+from registry.signing import jose
 from registry.signing.data_integrity import add_proof
+from registry.signing.encoding import b64url_encode
 from registry.signing.errors import KeyMaterialError
 from registry.signing.keyring import KeyRing
 
@@ -287,6 +292,73 @@ def sign_list(
     row.signed_credential = text
     row.signed_at = now
     row.etag = '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
+
+
+# --- Token Status List (draft-ietf-oauth-status-list) of the revocation lists ----------
+#
+# An SD-JWT VC names its status as ``status.status_list`` {idx, uri}: the credential's
+# index in its revocation list, read through a Status List Token at ``/status/token/<n>``
+# (§5: ``typ: statuslist+jwt``; ``sub`` its own URI; ``status_list`` {bits, lst}, ``lst``
+# the DEFLATE/ZLIB-compressed, base64url byte array, §4.1). Two bits an entry: 0x00 VALID,
+# 0x01 INVALID (revoked), 0x02 SUSPENDED (§7.1); the bits of each entry are counted from
+# the least significant bit of its byte (§4.1), unlike the W3C Bitstring Status List.
+
+TOKEN_LIST_TYPE = "statuslist+jwt"  # noqa: S105 (a media type, not a secret)
+TOKEN_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # noqa: S105
+TOKEN_BITS = 2
+TOKEN_VALID, TOKEN_INVALID, TOKEN_SUSPENDED = 0, 1, 2
+
+
+def token_list_url(base_url: str, number: int) -> str:
+    return f"{base_url}/status/token/{number}"
+
+
+def token_list_bytes(length: int, revocation_bits: bytes, suspended: Iterable[int]) -> bytes:
+    """The Token Status List byte array of a revocation list (pure): INVALID where the
+    revocation bit is set, SUSPENDED at the suspended credentials' revocation indexes."""
+    out = bytearray((length * TOKEN_BITS + 7) // 8)
+
+    def put(index: int, value: int) -> None:
+        shift = (index % 4) * TOKEN_BITS
+        out[index // 4] = (out[index // 4] & ~(0b11 << shift)) | (value << shift)
+
+    for index in suspended:
+        put(index, TOKEN_SUSPENDED)
+    for position, byte in enumerate(revocation_bits):
+        if byte:
+            for bit in range(8):
+                if byte & (0x80 >> bit) and position * 8 + bit < length:
+                    put(position * 8 + bit, TOKEN_INVALID)
+    return bytes(out)
+
+
+def token_status(data: bytes, index: int) -> int:
+    """The status of entry ``index`` of a Token Status List byte array (2 bits)."""
+    return (data[index // 4] >> ((index % 4) * TOKEN_BITS)) & 0b11
+
+
+def token_status_list(
+    session: Session, number: int, *, did: str, base_url: str, ring: KeyRing, now: datetime, ttl: int
+) -> str:
+    """The signed Status List Token of revocation list ``number`` as it is now."""
+    row = get_list(session, "revocation", number)
+    suspended = session.exec(
+        select(Credential.revocation_index).where(
+            Credential.revocation_list_id == row.id, Credential.status == "suspended"
+        )
+    ).all()
+    data = token_list_bytes(row.length, row.bits, suspended)
+    record, key = ring.signing_key(now)
+    issued = int(now.timestamp())
+    payload = {
+        "iss": did,
+        "sub": token_list_url(base_url, number),
+        "iat": issued,
+        "exp": issued + max(ttl, 60) * 12,
+        "ttl": ttl,
+        "status_list": {"bits": TOKEN_BITS, "lst": b64url_encode(zlib.compress(data, 9))},
+    }
+    return jose.sign_jws(payload, key, f"{did}#{record.kid}", TOKEN_LIST_TYPE)
 
 
 def get_list(session: Session, purpose: str, number: int, *, for_update: bool = False) -> StatusList:
@@ -641,6 +713,10 @@ def _decimal(value: Any) -> int | None:
 # session's connection (the ORM's statement building cost more than the queries).
 _LIST_HEAD = text("SELECT id, version, length FROM status_list WHERE purpose = :purpose AND number = :number")
 _LIST_BITS = text("SELECT bits FROM status_list WHERE id = :id")
+_SUSPENSION_SLOT = text(
+    "SELECT s.number, c.suspension_index FROM credential c JOIN status_list s ON s.id = c.suspension_list_id"
+    " WHERE c.revocation_list_id = :id AND c.revocation_index = :i"
+)
 _REASON = {
     "revocation": text(
         "SELECT status, status_reason FROM credential"
@@ -717,7 +793,41 @@ class StatusReader:
         status, reason = found
         return reason if status == ("revoked" if purpose == "revocation" else "suspended") else None
 
+    def _token_entries(self, entry: Mapping[str, Any]) -> list[dict[str, str]] | None:
+        """The two Bitstring entries of the credential that an SD-JWT VC's Token Status
+        List reference names on this node (its index in a revocation list), or None
+        when the reference is another node's."""
+        uri, index = entry.get("uri"), entry.get("idx")
+        token_prefix = f"{self.prefix}token/"
+        if not isinstance(uri, str) or not uri.startswith(token_prefix) or type(index) is not int:
+            return None
+        number = _decimal(uri[len(token_prefix) :])
+        held = self._list("revocation", number) if number is not None else None
+        base_url = self.prefix.removesuffix("/status/")
+        revocation = status_entry(list_url(base_url, "revocation", number or 0), "revocation", index)
+        if held is None:
+            return [revocation]
+        found = self.session.connection().execute(_SUSPENSION_SLOT, {"id": held[0], "i": index}).first()
+        if found is None:
+            return [revocation]
+        return [revocation, status_entry(list_url(base_url, "suspension", found[0]), "suspension", found[1])]
+
     def __call__(self, entries: Sequence[Any]) -> Check:
+        expanded: list[Any] = []
+        for entry in entries:
+            if isinstance(entry, dict) and entry.get("type") == sd_jwt_vc.STATUS_ENTRY:
+                mapped = self._token_entries(entry)
+                if mapped is None:
+                    return Check(
+                        "status",
+                        "unknown",
+                        f"the token status list {str(entry.get('uri'))[:120]} is not this node's",
+                        "status-token-list-foreign",
+                    )
+                expanded.extend(mapped)
+            else:
+                expanded.append(entry)
+        entries = expanded
         if not entries:
             return Check(
                 "status",

@@ -51,17 +51,17 @@ import binascii
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote_to_bytes
 
 from registry.contexts import pinned_contexts
-from registry.credentials import schemas
+from registry.credentials import schemas, sd_jwt_vc
 from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
 from registry.federation.metadata import IssuerProfile
-from registry.signing import data_integrity, jcs, jose
+from registry.signing import data_integrity, jcs, jose, sd_jwt
 from registry.signing.data_integrity import (
     PreviousProofError,
     ProofChainCycleError,
@@ -96,7 +96,7 @@ AUTHENTICITY_CHECKS = ("proof", "issuer", "key")
 UNVERIFIED_CLAIM_MEMBERS = ("id", "type", "issuer", "credentialType", "validFrom", "validUntil")
 MAX_CREDENTIAL_BYTES = 256 * 1024
 #: How a message names the format of a presented credential.
-_FORMAT_NAMES = {"vc": "VC JSON, eddsa-jcs-2022", "vc-jwt": "VC-JWT"}
+_FORMAT_NAMES = {"vc": "VC JSON, eddsa-jcs-2022", "vc-jwt": "VC-JWT", "sd-jwt": "SD-JWT VC"}
 
 #: Every check code with the English message id (gettext domain ``reports``) of what a
 #: person reads; ``%(name)s`` placeholders are the check's parameters.
@@ -112,6 +112,24 @@ MESSAGES: dict[str, str] = {
     ),
     "proof-invalid": "The credential's proof is not valid.",
     "proof-verified": "The signature verifies (%(format)s).",
+    "proof-sd-jwt-verified": (
+        "The SD-JWT VC signature verifies and its %(count)s disclosures match; it was presented "
+        "without the holder's key binding."
+    ),
+    "proof-sd-jwt-bound": (
+        "The SD-JWT VC signature verifies, its %(count)s disclosures match, and the holder's "
+        "key binding verifies."
+    ),
+    "proof-key-binding-missing": (
+        "Key binding was asked for, but the credential is not an SD-JWT VC presented with the "
+        "holder's key-binding JWT."
+    ),
+    "proof-key-binding-mismatch": (
+        "The holder's key-binding JWT does not answer this request (another audience or nonce, or too old)."
+    ),
+    "proof-sd-jwt-invalid": (
+        "The SD-JWT VC is not acceptable: its disclosures or key binding do not match what the issuer signed."
+    ),
     "proof-unsupported": (
         "The credential is secured by %(cryptosuite)s, which this registry node cannot check."
     ),
@@ -185,9 +203,15 @@ MESSAGES: dict[str, str] = {
     "schema-unknown": "The credential names a schema that is not one of the registry's.",
     "schema-nonconforming": "The credential does not conform to its schema (%(schema)s).",
     "schema-conforms": "The credential conforms to its schema (%(schema)s).",
+    "schema-sd-jwt-conforms": "An SD-JWT VC of the registry's type %(vct)s.",
+    "schema-sd-jwt-invalid": "Not an SD-JWT VC of the registry's types.",
     # status (made by the node's status reader, registry.credentials.status)
     "status-no-entry": "The credential has no status entry, so it cannot be revoked.",
     "status-entry-unsupported": "A status entry is not a BitstringStatusListEntry.",
+    "status-token-list-foreign": (
+        "The credential's status is in another node's token status list, which this node does not "
+        "read yet, so the status is not known."
+    ),
     "status-entry-malformed": "A status entry is malformed.",
     "status-list-not-found": "This node has no such status list.",
     "status-purpose-mismatch": "A status entry's purpose differs from its list's.",
@@ -306,6 +330,9 @@ class Examination:
     #: The media type of the data: URL the credential came in (VC Data Model 2.0
     #: §4.13.1), None when it was not enveloped.
     envelope: str | None = None
+    #: An SD-JWT VC's key-binding JWT as verified (its signature by the holder's key and
+    #: its sd_hash): ``aud``, ``nonce``, ``iat``; None without one.
+    key_binding: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -318,6 +345,7 @@ class Report:
     readable: dict[str, Any] | None = None
     proofs: tuple[ProofItem, ...] = ()
     envelope: str | None = None
+    key_binding: dict[str, Any] | None = None
 
     @property
     def authentic(self) -> bool:
@@ -350,7 +378,16 @@ class Report:
             "credential": claims if authentic else None,
             "unverifiedClaims": None if authentic or claims is None else _claimed_identity(claims),
             "proofs": [p.to_json() for p in self.proofs],
+            "keyBinding": _key_binding_json(self.key_binding),
         }
+
+
+def _key_binding_json(payload: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if payload is None:
+        return None
+    iat = payload.get("iat")
+    issued = datetime.fromtimestamp(iat, UTC).isoformat().replace("+00:00", "Z") if type(iat) is int else None
+    return {"audience": payload.get("aud"), "nonce": payload.get("nonce"), "issuedAt": issued}
 
 
 def _claimed_identity(claims: Mapping[str, Any]) -> dict[str, Any]:
@@ -537,18 +574,18 @@ def read_data_url(url: Any, max_bytes: int = MAX_CREDENTIAL_BYTES) -> tuple[str,
 def _unwrap_credential(envelope: Mapping[str, Any]) -> tuple[str, str]:
     """The media type and compact VC-JWT of an EnvelopedVerifiableCredential."""
     media, raw = read_data_url(envelope.get("id"))
-    if media != VC_JWT_MEDIA_TYPE:
+    if media != VC_JWT_MEDIA_TYPE and media not in sd_jwt_vc.MEDIA_TYPES:
         if media.startswith(("application/vc", "application/dc+sd-jwt")):
             raise UnsupportedEnvelopeError(
                 f"an enveloped credential of media type {_short(media)} is not verified by this node "
-                f"(it verifies {VC_JWT_MEDIA_TYPE})",
+                f"(it verifies {VC_JWT_MEDIA_TYPE} and {sd_jwt_vc.MEDIA_TYPE})",
                 media,
             )
         raise EnvelopeError(f"{_short(media)} is not the media type of a secured credential", media)
     try:
         return media, raw.decode("ascii")
     except UnicodeDecodeError:
-        raise EnvelopeError("the enveloped VC-JWT is not ASCII text", media) from None
+        raise EnvelopeError("the enveloped credential is not ASCII text", media) from None
 
 
 def enveloped_content(presented: Any) -> Any:
@@ -563,19 +600,20 @@ def enveloped_content(presented: Any) -> Any:
 
 
 def open_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, Any, str | None]:
-    """``("vc", dict, None)`` or ``("vc-jwt", token, media)``, where ``media`` is the
-    media type of the data: URL an enveloped VC-JWT came in (None when it was not
-    enveloped); raises for anything else (:class:`EnvelopeError`,
-    :class:`UnsupportedEnvelopeError` for enveloped ones)."""
+    """``("vc", dict, None)``, ``("vc-jwt", token, media)`` or ``("sd-jwt", token,
+    media)``, where ``media`` is the media type of the data: URL an enveloped token came
+    in (None when it was not enveloped); raises for anything else
+    (:class:`EnvelopeError`, :class:`UnsupportedEnvelopeError` for enveloped ones)."""
     fmt, parsed = parse_presented(presented)
     if fmt == "vc" and is_enveloped(parsed):
         media, token = _unwrap_credential(parsed)
-        return "vc-jwt", token, media
+        return ("sd-jwt" if media in sd_jwt_vc.MEDIA_TYPES else "vc-jwt"), token, media
     return fmt, parsed, None
 
 
 def parse_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, Any]:
-    """``("vc", dict)`` or ``("vc-jwt", token)``; raises for anything else."""
+    """``("vc", dict)``, ``("vc-jwt", token)`` or ``("sd-jwt", token)`` (an SD-JWT:
+    ``jwt~disclosure~…~[kb-jwt]``); raises for anything else."""
     if isinstance(presented, Mapping):
         return "vc", dict(presented)
     raw = presented.encode("utf-8") if isinstance(presented, str) else presented
@@ -584,9 +622,11 @@ def parse_presented(presented: str | bytes | Mapping[str, Any]) -> tuple[str, An
         raise CanonicalizationError(f"a credential is at most {MAX_CREDENTIAL_BYTES} bytes")
     if raw.startswith(b"{"):
         return "vc", jcs.loads(raw)
+    if raw.isascii() and b"~" in raw and raw.split(b"~", 1)[0].count(b".") == 2:
+        return "sd-jwt", raw.decode("ascii")
     if raw.count(b".") == 2 and raw.isascii():
         return "vc-jwt", raw.decode("ascii")
-    raise CanonicalizationError("not a VC JSON document or a compact VC-JWT")
+    raise CanonicalizationError("not a VC JSON document, a compact VC-JWT or an SD-JWT VC")
 
 
 def _subject_ids(credential: Mapping[str, Any]) -> tuple[str, ...]:
@@ -727,6 +767,8 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
         _unknown_rest(checks, "the credential could not be read", "not-checked-unreadable")
         return Examination("unknown", checks)
     resolver = _Resolver(trust)
+    if fmt == "sd-jwt":
+        return _examine_sd_jwt(parsed, resolver, trust, now, envelope)
     if fmt == "vc" and isinstance(parsed, dict) and isinstance(parsed.get("proof"), list):
         return _examine_proof_set(parsed, resolver, trust, now)
     credential: Mapping[str, Any]
@@ -833,6 +875,123 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
         )
     items = _single_item(parsed, checks[0], True) if fmt == "vc" else ()
     return _examine_rest(fmt, credential, [(method, signed_at)], checks, trust, now, items, envelope)
+
+
+def _examine_sd_jwt(
+    token: str, resolver: _Resolver, trust: Trust, now: datetime, envelope: str | None
+) -> Examination:
+    """Checks 1-5 of an SD-JWT VC (RFC 9901 §7.1, §7.3; SD-JWT VC §3.2.2, §3.5): the
+    issuer-signed JWT by the key its ``kid`` names (a DID URL, resolved as for any
+    credential), the disclosures, the key-binding JWT when one is presented; then the
+    checks of any credential over what the issuer signed plain and the holder
+    disclosed (:func:`sd_jwt_vc.to_document`). The schema check is the SD-JWT VC type's
+    (``vct``), since a holder may leave claims out."""
+    checks: list[Check] = []
+    methods: list[VerificationMethod] = []
+
+    def issuer_key(header: dict[str, Any]) -> sd_jwt.PublicKey:
+        kid = header.get("kid")
+        if not isinstance(kid, str) or "#" not in kid:
+            raise TokenFormatError("the SD-JWT's kid is not a DID URL of the issuer's key")
+        method = resolver.resolve(kid)
+        if "assertionMethod" not in method.relationships:
+            raise IssuerMismatchError("the verification method is not listed under assertionMethod")
+        methods.append(method)
+        return method.public_key
+
+    def stop(check: Check, reason: str, code: str) -> Examination:
+        checks.append(check)
+        _unknown_rest(checks, reason, code)
+        return Examination("sd-jwt", checks, None, envelope=envelope)
+
+    try:
+        verified = sd_jwt.verify(token, issuer_key, now, check_validity=False)
+        claims = verified.claims
+        issuer = claims.get("iss")
+        if not isinstance(issuer, str) or issuer != methods[0].controller:
+            raise IssuerMismatchError(
+                f"signing key is controlled by {methods[0].controller}, "
+                f"not by the issuer (iss) {_short(str(issuer))}"
+            )
+        credential = sd_jwt_vc.to_document(claims)
+    except UnknownVerificationMethodError as exc:
+        return stop(
+            Check(
+                "proof", "fail", f"the proof is not its controller's: {exc.detail}", "proof-key-not-issuers"
+            ),
+            "not checked: the credential is not authentic",
+            "not-checked-unauthentic",
+        )
+    except ResolutionError as exc:
+        return stop(
+            Check(
+                "proof",
+                "unknown",
+                f"the signing key could not be resolved: {exc.detail}",
+                "proof-key-unresolved",
+            ),
+            "the signature could not be checked",
+            "not-checked-key-unresolved",
+        )
+    except IssuerMismatchError as exc:
+        checks.append(
+            Check(
+                "proof",
+                "pass",
+                "the signature verifies",
+                "proof-verified",
+                params(format=_FORMAT_NAMES["sd-jwt"]),
+            )
+        )
+        return stop(
+            Check("issuer", "fail", exc.detail, "issuer-mismatch"),
+            "not checked: the issuer did not sign this credential",
+            "not-checked-issuer-mismatch",
+        )
+    except SigningError as exc:
+        code = (
+            "proof-signature-mismatch" if isinstance(exc, InvalidSignatureError) else "proof-sd-jwt-invalid"
+        )
+        return stop(
+            Check("proof", "fail", exc.detail, code),
+            "not checked: the credential is not authentic",
+            "not-checked-unauthentic",
+        )
+    bound = verified.key_binding is not None
+    checks.append(
+        Check(
+            "proof",
+            "pass",
+            f"SD-JWT VC signature verifies with {methods[0].id}; "
+            f"{len(verified.disclosures)} disclosures match; "
+            + ("the holder's key-binding JWT verifies" if bound else "presented without key binding"),
+            "proof-sd-jwt-bound" if bound else "proof-sd-jwt-verified",
+            params(count=str(len(verified.disclosures))),
+        )
+    )
+    exam = _examine_rest(
+        "sd-jwt", credential, [(methods[0], sd_jwt_vc.signed_at(claims))], checks, trust, now, (), envelope
+    )
+    problems = sd_jwt_vc.shape_problems(claims)
+    shape = (
+        Check(
+            "schema",
+            "fail",
+            f"not an SD-JWT VC of the registry's types: {problems[0]}",
+            "schema-sd-jwt-invalid",
+        )
+        if problems
+        else Check(
+            "schema",
+            "pass",
+            f"an SD-JWT VC of the registry's type {claims['vct']}",
+            "schema-sd-jwt-conforms",
+            params(vct=str(claims["vct"])),
+        )
+    )
+    exam.checks = [shape if c.name == "schema" else c for c in exam.checks]
+    exam.key_binding = verified.key_binding
+    return exam
 
 
 def _proof_item(outcome: ProofOutcome, issuer: str) -> ProofItem:
@@ -1287,6 +1446,57 @@ def finish(exam: Examination, status_of: StatusChecker) -> Report:
         exam.readable,
         exam.proofs,
         exam.envelope,
+        exam.key_binding,
+    )
+
+
+def expect_key_binding(
+    report: Report, audience: str, nonce: str, now: datetime, max_age: float = 300.0
+) -> Report:
+    """The report of a presentation that the verifier asked to be key-bound for its
+    ``audience`` with its ``nonce`` (RFC 9901 §7.3 step 5): the proof check fails unless
+    an SD-JWT VC came with a key-binding JWT (whose signature and sd_hash
+    :func:`examine` verified) naming them, made at most ``max_age`` seconds ago."""
+    bound = report.key_binding
+    failure: Check | None = None
+    if report.format != "sd-jwt" or bound is None:
+        failure = Check(
+            "proof",
+            "fail",
+            "key binding was asked for, but the credential is not an SD-JWT VC "
+            "presented with a key-binding JWT",
+            "proof-key-binding-missing",
+        )
+    else:
+        iat = bound.get("iat")
+        stamp = now.timestamp()
+        problems = []
+        if bound.get("aud") != audience:
+            problems.append("it is for another audience (aud)")
+        if not isinstance(bound.get("nonce"), str) or bound["nonce"] != nonce:
+            problems.append("its nonce is not the one given")
+        if not isinstance(iat, int | float) or iat < stamp - max_age - 300:
+            problems.append("it is too old (iat)")
+        if problems:
+            failure = Check(
+                "proof",
+                "fail",
+                "the key-binding JWT does not answer this request: " + "; ".join(problems),
+                "proof-key-binding-mismatch",
+            )
+    if failure is None or not any(c.name == "proof" and c.result == "pass" for c in report.checks):
+        return report
+    checks = [failure if c.name == "proof" else c for c in report.checks]
+    return Report(
+        "invalid",
+        report.format,
+        checks,
+        report.unverified_claims,
+        report.subject_ids,
+        report.readable,
+        report.proofs,
+        report.envelope,
+        report.key_binding,
     )
 
 
@@ -1307,6 +1517,7 @@ Packed = tuple[
     dict[str, Any] | None,
     list[PackedProof],
     str | None,
+    dict[str, Any] | None,
 ]
 
 
@@ -1338,13 +1549,14 @@ def examine_packed(
                 for p in e.proofs
             ],
             e.envelope,
+            e.key_binding,
         )
         for e in (examine(item, trust, now) for item in items)
     ]
 
 
 def unpack(packed: Packed) -> Examination:
-    fmt, checks, claims, entries, subject_ids, readable, proofs, envelope = packed
+    fmt, checks, claims, entries, subject_ids, readable, proofs, envelope, key_binding = packed
     return Examination(
         fmt,
         [Check(*c) for c in checks],
@@ -1354,6 +1566,7 @@ def unpack(packed: Packed) -> Examination:
         readable,
         tuple(ProofItem(*p) for p in proofs),
         envelope,
+        key_binding,
     )
 
 

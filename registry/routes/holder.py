@@ -16,13 +16,15 @@ from sqlmodel import Session, col, select
 
 from registry import audit, certificate, codes, i18n
 from registry.auth import Principal
-from registry.credentials import issuance
+from registry.credentials import issuance, sd_jwt_vc
 from registry.credentials.errors import CredentialRevokedError
 from registry.credentials.identity import commitment_salt
 from registry.deps import HolderDep, NodeDep, ReadSessionDep, SessionDep
-from registry.errors import ConflictError, NotFoundError
+from registry.errors import ConflictError, InvalidInputError, NotFoundError
 from registry.models import Credential, Holder, VerificationCode
+from registry.node import NodeState
 from registry.signing import jose
+from registry.signing.errors import KeyMaterialError
 
 router = APIRouter(tags=["holders"])
 
@@ -127,6 +129,7 @@ def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
                 "vc": f"/v1/holder/credentials/{r.id}?format=vc",
                 "vc-jwt": f"/v1/holder/credentials/{r.id}?format=vc-jwt",
                 "pdf": f"/v1/holder/credentials/{r.id}?format=pdf",
+                "sd-jwt": f"/v1/holder/credentials/{r.id}?format=sd-jwt",
             },
         )
         for r in rows
@@ -142,6 +145,7 @@ def list_own(session: ReadSessionDep, holder: HolderDep) -> list[OwnCredential]:
                 "application/vc": {},
                 "application/vc+jwt": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                sd_jwt_vc.MEDIA_TYPE: {"schema": {"type": "string"}},
             },
             "description": "The signed credential file (or the PDF certificate carrying it)",
         },
@@ -154,14 +158,16 @@ def download(
     node: NodeDep,
     session: ReadSessionDep,
     holder: HolderDep,
-    format: Annotated[Literal["vc", "vc-jwt", "pdf"], Query()] = "vc",
+    format: Annotated[Literal["vc", "vc-jwt", "pdf", "sd-jwt"], Query()] = "vc",
 ) -> Response:
     """Download a credential as VC JSON (eddsa-jcs-2022, as issued), as a VC-JWT
     signed now by the node's current key (``iat`` says when), or as a PDF certificate
     (a printable page in Chinese and English with a QR code of the verification page,
     carrying the VC JSON as issued: ``registry/certificate.py``). A revoked credential
     is downloaded only as issued (VC JSON); a VC-JWT or PDF of it is 409
-    credential-revoked."""
+    credential-revoked. ``format=sd-jwt`` is an SD-JWT VC without key binding (every
+    disclosure included; the holder leaves out what they do not want to show): for one
+    bound to the holder's own key, POST to ``…/sd-jwt``."""
     row = own_credential(session, holder, credential_id)
     document: dict[str, Any] = json.loads(row.document)
     name = row.certificate_number
@@ -179,6 +185,8 @@ def download(
             media_type=certificate.MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
         )
+    if format == "sd-jwt":
+        return sd_jwt_file(node, session, row, document, None)
     not_revoked(row, "VC-JWT")
     now = node.clock()
     record, key = node.ring_in(session).signing_key(now)
@@ -190,6 +198,76 @@ def download(
         media_type="application/vc+jwt",
         headers={"Content-Disposition": f'attachment; filename="{name}.vc.jwt"'},
     )
+
+
+def sd_jwt_file(
+    node: NodeState, session: Session, row: Credential, document: dict[str, Any], holder_jwk: Any
+) -> Response:
+    """An SD-JWT VC of the credential signed now (409 when it is revoked)."""
+    not_revoked(row, "SD-JWT VC")
+    now = node.clock()
+    record, key = node.ring_in(session).signing_key(now)
+    try:
+        token = sd_jwt_vc.issue(document, key, f"{node.did}#{record.kid}", now, holder_jwk)
+    except KeyMaterialError as exc:
+        raise InvalidInputError(f"holderKey: {exc.detail}") from None
+    return Response(
+        token,
+        media_type=sd_jwt_vc.MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{row.certificate_number}.sd-jwt"'},
+    )
+
+
+class SdJwtRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "holderKey": {
+                        "kty": "EC",
+                        "crv": "P-256",
+                        "x": "TCAER19Zvu3OHF4j4W4vfSVoHIP1ILilDls7vCeGemc",
+                        "y": "ZxjiWWbZMQGHVWKVQ4hbSIirsVfuecCE6t4jT9F2HZQ",
+                    }
+                }
+            ]
+        },
+    )
+    holder_key: dict[str, Any] = Field(
+        alias="holderKey",
+        description="The holder's public key as a JWK (P-256 or Ed25519), put in the credential's "
+        "cnf claim: presentations must then carry a key-binding JWT signed with it",
+    )
+
+
+@router.post(
+    "/v1/holder/credentials/{credential_id}/sd-jwt",
+    operation_id="issueOwnSdJwtVc",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {sd_jwt_vc.MEDIA_TYPE: {"schema": {"type": "string"}}},
+            "description": "The SD-JWT VC (issuer-signed JWT and every disclosure), bound to holderKey",
+        },
+        404: {"description": "No such credential of this holder"},
+        **REVOKED_RESPONSE,
+    },
+)
+def issue_sd_jwt(
+    credential_id: str,
+    node: NodeDep,
+    session: ReadSessionDep,
+    holder: HolderDep,
+    body: Annotated[SdJwtRequest, Body()],
+) -> Response:
+    """An SD-JWT VC (``application/dc+sd-jwt``, draft-ietf-oauth-sd-jwt-vc) of the
+    holder's credential, bound to the holder's key (``cnf.jwk``), signed now. The name,
+    certificate number, specialty, committee, award date and ids are selectively
+    disclosable; the type of title or qualification, the issuer, the validity and the
+    status reference are not."""
+    row = own_credential(session, holder, credential_id)
+    return sd_jwt_file(node, session, row, json.loads(row.document), body.holder_key)
 
 
 @router.post(

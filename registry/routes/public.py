@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi import Path as FastApiPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from registry.credentials import catalogue, schemas
+from registry.credentials import catalogue, schemas, status
 from registry.deps import NodeDep, ReadSessionDep
 from registry.errors import NotFoundError
 from registry.node import NodeState
@@ -84,6 +85,46 @@ def _status_list_key(request: Request) -> tuple[str, int]:
     if errors:
         raise RequestValidationError(errors)
     return str(purpose), number
+
+
+class StatusListTokenResponse(Response):
+    media_type = status.TOKEN_LIST_MEDIA_TYPE
+
+
+@router.get(
+    "/status/token/{number}",
+    operation_id="getStatusListToken",
+    response_class=StatusListTokenResponse,
+    responses={
+        200: {
+            "description": (
+                "The signed Status List Token (draft-ietf-oauth-status-list §5, JWT, EdDSA) of "
+                "revocation list `number`: 2 bits an entry, 0 valid, 1 revoked, 2 suspended"
+            ),
+            "content": {status.TOKEN_LIST_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        404: {"description": "No such list", "content": {"application/problem+json": {}}},
+    },
+)
+def status_list_token(
+    number: Annotated[int, FastApiPath(ge=1, le=2**31 - 1)], node: NodeDep, session: ReadSessionDep
+) -> Response:
+    """The Token Status List of revocation list `number`, which the `status` claim of
+    this node's SD-JWT VCs names (`status.status_list.uri`, `idx`). Made from the
+    database at each request (a suspension or revocation shows at once), with
+    `Cache-Control` as the Bitstring lists have it."""
+    token = status.token_status_list(
+        session,
+        number,
+        did=node.did,
+        base_url=node.base_url,
+        ring=node.ring_in(session),
+        now=node.clock(),
+        ttl=node.settings.status_list_max_age,
+    )
+    return StatusListTokenResponse(
+        token, headers={"Cache-Control": f"public, max-age={node.settings.status_list_max_age}"}
+    )
 
 
 @router.get(

@@ -78,7 +78,7 @@ JSON_TYPES = (
     "application/vc+ld+json",
     "application/ld+json",
 )
-JWT_TYPES = ("application/vc+jwt", "application/jwt")
+JWT_TYPES = ("application/vc+jwt", "application/jwt", "application/dc+sd-jwt", "application/vc+sd-jwt")
 
 
 def _rate_limited(endpoint: Any) -> Any:
@@ -145,10 +145,19 @@ class CredentialRef(BaseModel):
 
     index: int | None = Field(description="Its position among the credentials presented together")
     id: str | None = Field(description="The credential's id, only when it is shown authentic")
-    format: str = Field(examples=["vc", "vc-jwt"])
+    format: str = Field(examples=["vc", "vc-jwt", "sd-jwt"])
     mediaType: str | None = Field(
         description="The media type of the data: URL of an enveloped credential (application/vc+jwt)"
     )
+
+
+class KeyBindingOut(BaseModel):
+    """The holder's key-binding JWT of an SD-JWT VC, as verified (its signature by the key the
+    credential names in cnf, and its sd_hash over what was presented)."""
+
+    audience: str | None = Field(description="Its aud: the verifier it was made for")
+    nonce: str | None = Field(description="Its nonce: compare with the one given, or ask for keyBinding")
+    issuedAt: str | None = Field(description="Its iat")
 
 
 class VerificationReport(BaseModel):
@@ -186,6 +195,15 @@ class VerificationReport(BaseModel):
         )
     )
     credentialRef: CredentialRef = Field(description="Which presented credential this report is of")
+    keyBinding: KeyBindingOut | None = Field(
+        description="An SD-JWT VC's key-binding JWT when one was presented and verified; null otherwise"
+    )
+
+
+class KeyBindingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    audience: str = Field(min_length=1, max_length=512, description="The aud the key-binding JWT must name")
+    nonce: str = Field(min_length=1, max_length=512, description="The nonce this verifier gave the holder")
 
 
 class VerificationRequest(BaseModel):
@@ -193,7 +211,16 @@ class VerificationRequest(BaseModel):
         extra="forbid",
         json_schema_extra={"examples": [{"credential": "eyJhbGciOiJFZERTQSIsImN0eSI6InZjIiwia2lkIjoi…"}]},
     )
-    credential: dict[str, Any] | str = Field(description="A VC JSON object, or a compact VC-JWT string")
+    credential: dict[str, Any] | str = Field(
+        description="A VC JSON object, a compact VC-JWT string, or an SD-JWT VC (jwt~disclosures~[kb-jwt])"
+    )
+    key_binding: KeyBindingRequest | None = Field(
+        default=None,
+        alias="keyBinding",
+        description="Ask for holder key binding (SD-JWT VC, RFC 9901 §7.3): the credential must be an "
+        "SD-JWT VC presented with a key-binding JWT for this audience and nonce, made within 5 minutes; "
+        "otherwise the proof check fails",
+    )
 
 
 class BatchVerificationRequest(BaseModel):
@@ -281,7 +308,7 @@ def is_bare_vc(data: dict[str, Any]) -> bool:
     return ("@context" in data and "type" in data) or "proof" in data
 
 
-async def _presented(request: Request) -> str | bytes | dict[str, Any]:
+async def _presented(request: Request) -> tuple[str | bytes | dict[str, Any], KeyBindingRequest | None]:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
         async with request.form(max_files=1, max_fields=1) as form:
@@ -292,16 +319,17 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
         if len(data) > MAX_CREDENTIAL_BYTES:
             raise InvalidInputError(f"a credential file is at most {MAX_CREDENTIAL_BYTES} bytes")
         if certificate.is_pdf(data):  # a PDF certificate: the credential file it carries
-            return await run_in_threadpool(certificate.embedded_credential, data)
-        return data
+            return await run_in_threadpool(certificate.embedded_credential, data), None
+        return data, None
     raw = await request.body()
     if content_type in JWT_TYPES:
-        return raw
+        return raw, None
     if content_type in JSON_TYPES or not content_type:
         data = json_body(request, raw)
         if content_type == "application/json" and isinstance(data, dict) and "credential" in data:
             try:
-                return VerificationRequest.model_validate(data).credential
+                envelope = VerificationRequest.model_validate(data)
+                return envelope.credential, envelope.key_binding
             except ValidationError as exc:
                 raise RequestValidationError(exc.errors(include_url=False)) from None
         if not isinstance(data, dict) or (content_type == "application/json" and not is_bare_vc(data)):
@@ -310,7 +338,7 @@ async def _presented(request: Request) -> str | bytes | dict[str, Any]:
                 "(an object with @context, type and proof) as application/json, a VC as "
                 "application/vc, a VC-JWT as application/vc+jwt, or a file as multipart/form-data"
             )
-        return data
+        return data, None
     raise InvalidInputError(
         'send {"credential": ...} as application/json, a credential as application/vc or '
         "application/vc+jwt, or a file as multipart/form-data"
@@ -354,6 +382,7 @@ _BODY_DOC = {
             },
             "application/vc": {"schema": {"type": "object"}},
             "application/vc+jwt": {"schema": {"type": "string"}},
+            "application/dc+sd-jwt": {"schema": {"type": "string"}},
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
@@ -361,7 +390,8 @@ _BODY_DOC = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A credential file: VC JSON, VC-JWT, or a PDF certificate "
+                            "description": "A credential file: VC JSON, VC-JWT, SD-JWT VC, "
+                            "or a PDF certificate "
                             "(the credential file it carries is verified)",
                         }
                     },
@@ -387,13 +417,14 @@ async def verify(request: Request, client: HrVerifyDep) -> Response:
     # The node straight from the app, not as a dependency: one dependency less for
     # FastAPI to solve on the busiest route (HrVerifyDep reads it the same way).
     node: NodeState = request.app.state.node
-    presented = await _presented(request)
+    presented, binding = await _presented(request)
     await prepare_peers(node, [presented])
     trust, now = trust_of(node), node.clock()
     locale = language(request)
+    expected = (binding.audience, binding.nonce) if binding is not None else None
 
     def run() -> dict[str, Any]:
-        return verify_for(node, presented, trust, client, now, locale)
+        return verify_for(node, presented, trust, client, now, locale, expected)
 
     # The work is CPU-bound (a thread would not run it any sooner) and, once the
     # node's caches are warm, asks the database nothing: a credential of ordinary size

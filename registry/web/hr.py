@@ -289,7 +289,7 @@ async def verify_file(request: Request, node: NodeDep) -> Response:
             page, hr, 403, error=N_("Your HR client may not verify files (it lacks the scope verify).")
         )
     if not presented:
-        message = N_("Choose a credential file, or paste a credential (VC-JWT or VC JSON).")
+        message = N_("Choose a credential file, or paste a credential (VC-JWT, SD-JWT VC or VC JSON).")
         return await _home(page, hr, 422, error=message)
     if len(presented) > MAX_CREDENTIAL_BYTES:
         return await _home(page, hr, 413, error=N_("A credential file is at most 256 KiB."))

@@ -252,7 +252,7 @@ async def verify_upload(request: Request, node: NodeDep) -> Response:
     if not page.csrf_ok(token):
         return page.render("verify.html", 403, form=empty, result=None, error=FORM_EXPIRED)
     if not presented:
-        message = N_("Choose a credential file, or paste a credential (VC-JWT or VC JSON).")
+        message = N_("Choose a credential file, or paste a credential (VC-JWT, SD-JWT VC or VC JSON).")
         return page.render("verify.html", 422, form=empty, result=None, error=message)
     if len(presented) > MAX_CREDENTIAL_BYTES:
         message = N_("A credential file is at most 256 KiB.")
