@@ -15,9 +15,9 @@ import secrets
 import unicodedata
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, delete, func, select
 
 from registry import audit
 from registry.auth import HR_SCOPES, ROLES, ApiKeyCache, Passwords, Principal, new_api_key
@@ -29,7 +29,7 @@ from registry.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from registry.models import Account, Credential, Holder, HolderActivation, HrClient
+from registry.models import Account, Credential, Holder, HolderActivation, HrClient, RevokedToken
 
 ACTIVATION_DAYS = 30
 STAFF_ROLES = ("admin", "issuing_officer", "auditor")
@@ -462,3 +462,14 @@ def audit_search(
     )
     for holder_id in dict.fromkeys(holder_ids):
         audit.record(session, principal, now, action, "holder", holder_id, holder_id=holder_id)
+
+
+def sign_out(session: Session, claims: Mapping[str, object], now: datetime) -> None:
+    """End the access token whose (verified) ``claims`` these are, before it expires:
+    its ``jti`` is kept until its ``exp`` (tokens already expired are forgotten here)."""
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if not isinstance(jti, str) or not isinstance(exp, int):
+        return
+    session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < now))
+    if session.get(RevokedToken, jti) is None:
+        session.add(RevokedToken(jti=jti, expires_at=datetime.fromtimestamp(exp, UTC)))

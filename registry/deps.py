@@ -19,7 +19,7 @@ from registry.auth import (
     take_rate,
 )
 from registry.errors import AuthenticationError
-from registry.models import Account
+from registry.models import Account, RevokedToken
 from registry.node import NodeState
 
 # Dependencies that do not block are ``async def``: FastAPI runs a plain ``def``
@@ -111,11 +111,15 @@ def _authenticate_key(node: NodeState, token: str) -> tuple[Principal, int]:
 
 def _account_principal(node: NodeState, claims: dict[str, object]) -> Principal:
     """The account of a valid access token, read now (blocking): a deactivation, a
-    password reset or change takes effect at once."""
+    password reset or change, or a sign-out with this token takes effect at once."""
+    jti = claims.get("jti")
     with node.db.session(write=False) as session:
         account = session.get(Account, claims["sub"])
+        signed_out = isinstance(jti, str) and session.get(RevokedToken, jti) is not None
     if account is None or not account.active:
         raise AuthenticationError("the account of this token is not active")
+    if signed_out:
+        raise AuthenticationError("this token was ended by a sign-out; sign in again")
     # Tokens issued before a deactivation, a password reset or a password change do not
     # come back to life (whole seconds: a token's iat is in seconds).
     valid_from = account.tokens_valid_from

@@ -216,6 +216,14 @@ class Account(SQLModel, table=True):
     tokens_valid_from: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
+class RevokedToken(SQLModel, table=True):
+    """An access token ended by its holder's sign-out before it expired (kept until then)."""
+
+    __tablename__ = "revoked_token"
+    jti: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=_utc(index=True))
+
+
 class HolderActivation(SQLModel, table=True):
     """A one-time code, handed to a holder out of band, that lets them open an account."""
 

@@ -145,6 +145,7 @@ SUMMARIES: dict[str, str] = {
     "listAuditEvents": "审计日志 · The audit log",
     "changePassword": "修改密码 · Change one's password",
     "signIn": "登录 · Sign in",
+    "signOut": "退出登录 · Sign out (end this access token)",
     "listCredentialTypes": "证书类型目录 · The catalogue of credential types",
     "addCredentialType": "新增证书类型 · Add a credential type",
     "deleteCredentialType": "删除证书类型 · Delete a credential type",

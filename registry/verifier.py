@@ -10,7 +10,7 @@ import multiprocessing
 import os
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -134,6 +134,43 @@ def _compact(item: Presented) -> Presented:
     return item
 
 
+_CREDENTIAL_BY_REVOCATION_SLOT = text(
+    "SELECT c.id FROM credential c JOIN status_list s ON s.id = c.revocation_list_id"
+    " WHERE s.purpose = 'revocation' AND s.number = :number AND c.revocation_index = :index"
+)
+
+
+def _undisclosed_own_ids(
+    session: Session, exams: Sequence[Examination], own_did: str, base_url: str, known: Mapping[int, str]
+) -> dict[int, str]:
+    """This node's SD-JWT VCs presented without their id (``jti`` left undisclosed),
+    found by the revocation slot their status reference names: the holder still sees
+    that someone verified their credential."""
+    found: dict[int, str] = {}
+    prefix = f"{base_url}/status/token/"
+    for i, exam in enumerate(exams):
+        if i in known or exam.format != "sd-jwt":
+            continue
+        summary = exam.unverified_claims or {}
+        if summary.get("issuer") != own_did or not any(
+            c.name == "proof" and c.result == "pass" for c in exam.checks
+        ):
+            continue
+        for entry in exam.status_entries:
+            uri = entry.get("uri") if isinstance(entry, Mapping) else None
+            index = entry.get("idx") if isinstance(entry, Mapping) else None
+            number = uri[len(prefix) :] if isinstance(uri, str) and uri.startswith(prefix) else ""
+            if number.isdigit() and len(number) <= 10 and type(index) is int and 0 <= index < 2**31:
+                cid = (
+                    session.connection()
+                    .execute(_CREDENTIAL_BY_REVOCATION_SLOT, {"number": int(number), "index": index})
+                    .scalar()
+                )
+                if cid is not None:
+                    found[i] = str(cid)
+    return found
+
+
 def _own_credential_ids(exams: Sequence[Examination], own_did: str) -> dict[int, str]:
     found: dict[int, str] = {}
     for i, exam in enumerate(exams):
@@ -163,15 +200,21 @@ def finish_batch(
     status_cache: StatusCache | None = None,
     holder_of: dict[str, str] | None = None,
     peer_status: PeerStatus | None = None,
+    adjust: Callable[[Report], Report] | None = None,
 ) -> tuple[list[Report], list[dict[str, Any]]]:
     """Status checks from this node's lists (and federation members' lists as
     ``peer_status`` holds them); and the audit records (visible to the holder) of this
     node's credentials that a client verified, for the caller to write (see
-    :class:`registry.audit.AuditWriter`)."""
+    :class:`registry.audit.AuditWriter`). ``adjust``: what the verifier asked beyond the
+    checks (key binding), applied before the verdicts are recorded."""
     reader = StatusReader(session, base_url, status_cache, peer_status)
     reports = [finish(exam, reader) for exam in exams]
+    if adjust is not None:
+        reports = [adjust(r) for r in reports]
     rows: list[dict[str, Any]] = []
     own = _own_credential_ids(exams, own_did) if principal is not None else {}
+    if principal is not None:
+        own.update(_undisclosed_own_ids(session, exams, own_did, base_url, own))
     if principal is not None and own:
         known = holder_of if holder_of is not None else {}
         missing = sorted({cid for cid in own.values() if cid not in known})
@@ -218,6 +261,7 @@ def verify_one(
     status_cache: StatusCache | None = None,
     holder_of: dict[str, str] | None = None,
     peer_status: PeerStatus | None = None,
+    adjust: Callable[[Report], Report] | None = None,
 ) -> tuple[Report, list[dict[str, Any]]]:
     reports, rows = finish_batch(
         session,
@@ -229,6 +273,7 @@ def verify_one(
         status_cache,
         holder_of,
         peer_status,
+        adjust,
     )
     return reports[0], rows
 
@@ -257,10 +302,9 @@ def verify_for(
             node.status_cache,
             node.holder_of,
             node.directory,
+            (lambda r: expect_key_binding(r, *key_binding, now)) if key_binding is not None else None,
         )
     node.audit_writer.submit(rows)
-    if key_binding is not None:
-        report = expect_key_binding(report, *key_binding, now)
     return report_json(report, locale, Names.of(trust, node.settings.province))
 
 

@@ -330,3 +330,20 @@ def test_the_portal_offers_the_sd_jwt_vc_and_the_public_page_verifies_part_of_it
     )
     assert 'data-verdict="valid"' in upload.text
     assert "SD-JWT VC" in text_of(upload.text)
+
+
+def test_the_holder_sees_a_verification_of_an_sd_jwt_vc_shown_without_its_id(
+    client: TestClient, app: Any, setting: tuple[dict[str, Any], Headers, Headers, Headers]
+) -> None:
+    """The holder sees every verification of their credential, even when the presentation
+    leaves out its id (jti): the node finds it by the revocation slot its status names."""
+    record, _, holder, hr = setting
+    token = client.get(f"/v1/holder/credentials/{record['id']}?format=sd-jwt", headers=holder).text
+    report = verify(client, hr, present(token, {"awardedOn"}))
+    assert report["verdict"] == "valid"
+    assert report["credentialRef"]["id"] is None  # not disclosed
+    app.state.node.audit_writer.flush()
+    events = client.get("/v1/holder/audit", headers=holder).json()
+    verified = [e for e in events if e["action"] == "credential.verify"]
+    assert verified, events
+    assert verified[0]["targetId"] == record["id"]

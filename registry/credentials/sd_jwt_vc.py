@@ -91,7 +91,8 @@ def claims_of(
                 }
             }
     if holder_jwk is not None:
-        claims["cnf"] = {"jwk": dict(holder_jwk)}
+        # Only the key's public members: the issuer signs nothing else the holder sent.
+        claims["cnf"] = {"jwk": sd_jwt.public_jwk(sd_jwt.public_key_of_jwk(holder_jwk))}
     return {k: v for k, v in claims.items() if v is not None}
 
 

@@ -386,8 +386,17 @@ def _key_binding_json(payload: Mapping[str, Any] | None) -> dict[str, Any] | Non
     if payload is None:
         return None
     iat = payload.get("iat")
-    issued = datetime.fromtimestamp(iat, UTC).isoformat().replace("+00:00", "Z") if type(iat) is int else None
-    return {"audience": payload.get("aud"), "nonce": payload.get("nonce"), "issuedAt": issued}
+    issued = None
+    if isinstance(iat, int | float) and not isinstance(iat, bool):
+        try:
+            issued = datetime.fromtimestamp(int(iat), UTC).isoformat().replace("+00:00", "Z")
+        except (OverflowError, ValueError, OSError):
+            issued = None
+    return {
+        "audience": ", ".join(sd_jwt.audiences(payload.get("aud"))) or None,
+        "nonce": payload.get("nonce"),
+        "issuedAt": issued,
+    }
 
 
 def _claimed_identity(claims: Mapping[str, Any]) -> dict[str, Any]:
@@ -894,8 +903,6 @@ def _examine_sd_jwt(
         if not isinstance(kid, str) or "#" not in kid:
             raise TokenFormatError("the SD-JWT's kid is not a DID URL of the issuer's key")
         method = resolver.resolve(kid)
-        if "assertionMethod" not in method.relationships:
-            raise IssuerMismatchError("the verification method is not listed under assertionMethod")
         methods.append(method)
         return method.public_key
 
@@ -907,6 +914,10 @@ def _examine_sd_jwt(
     try:
         verified = sd_jwt.verify(token, issuer_key, now, check_validity=False)
         claims = verified.claims
+        # Only once the signature verified: a relationship refused before would be
+        # reported as a verifying signature.
+        if "assertionMethod" not in methods[0].relationships:
+            raise IssuerMismatchError("the verification method is not listed under assertionMethod")
         issuer = claims.get("iss")
         if not isinstance(issuer, str) or issuer != methods[0].controller:
             raise IssuerMismatchError(
@@ -1471,7 +1482,7 @@ def expect_key_binding(
         iat = bound.get("iat")
         stamp = now.timestamp()
         problems = []
-        if bound.get("aud") != audience:
+        if audience not in sd_jwt.audiences(bound.get("aud")):
             problems.append("it is for another audience (aud)")
         if not isinstance(bound.get("nonce"), str) or bound["nonce"] != nonce:
             problems.append("its nonce is not the one given")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,7 +14,7 @@ from registry import accounts, audit
 from registry.auth import find_account
 from registry.credentials import catalogue
 from registry.database import on_commit
-from registry.deps import AdminDep, AuditorDep, NodeDep, OfficerDep, SessionDep
+from registry.deps import AdminDep, AuditorDep, NodeDep, OfficerDep, PrincipalDep, SessionDep
 from registry.errors import AuthenticationError
 from registry.models import Account, HrClient
 from registry.node import NodeState
@@ -222,6 +222,23 @@ async def change_password(body: PasswordChange, request: Request, node: NodeDep)
         changed = await run_in_threadpool(change)
     token, lifetime = node.tokens.issue(changed, node.clock())
     return TokenResponse(access_token=token, expires_in=lifetime, role=changed.role)
+
+
+@router.post(
+    "/v1/auth/sign-out",
+    operation_id="signOut",
+    tags=["accounts"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={401: {"description": "No valid access token (an API key cannot sign out: rotate it)"}},
+)
+def sign_out(request: Request, node: NodeDep, session: SessionDep, principal: PrincipalDep) -> Response:
+    """End this access token now, before it expires: any request with it is then 401.
+    The account's other sessions go on."""
+    if principal.kind != "account":
+        raise AuthenticationError("an API key cannot sign out; an admin rotates or deactivates it")
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+    accounts.sign_out(session, node.tokens.read(token, node.clock()), node.clock())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post(

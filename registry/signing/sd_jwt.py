@@ -165,7 +165,8 @@ def verify_compact(
         raise TokenFormatError("critical header parameters are not supported")
     accepted = frozenset({typ}) if isinstance(typ, str) else typ
     found = header.get("typ")
-    if not isinstance(found, str) or found.lower() not in accepted:
+    # RFC 7515 §4.1.9: "application/" may be omitted; media types are case-insensitive.
+    if not isinstance(found, str) or found.lower().removeprefix("application/") not in accepted:
         raise TokenFormatError(f"token typ must be one of {sorted(accepted)}")
     try:
         signature = b64url_decode(signature_b64)
@@ -291,8 +292,12 @@ def split(token: str) -> Parts:
     return Parts(jwt, tuple(middle), kb, token[: len(token) - len(kb)])
 
 
-def _reveal(node: Any, by_digest: dict[str, Disclosure], used: set[str], depth: int, top: bool) -> Any:
-    """RFC 9901 §7.1 step 3: replace digests by the disclosed claims, recursively."""
+def _reveal(
+    node: Any, by_digest: dict[str, Disclosure], used: set[str], depth: int, top: bool, seen: set[str]
+) -> Any:
+    """RFC 9901 §7.1 step 3: replace digests by the disclosed claims, recursively.
+    ``seen``: every digest met so far, disclosed or not (§4.1: the same digest value
+    MUST NOT appear more than once); ``used``: those a disclosure answered."""
     if depth > MAX_DEPTH:
         raise TokenFormatError("the SD-JWT nests too deeply")
     if isinstance(node, dict):
@@ -300,13 +305,14 @@ def _reveal(node: Any, by_digest: dict[str, Disclosure], used: set[str], depth: 
         for name, value in node.items():
             if name == "_sd" or (top and name == "_sd_alg"):
                 continue
-            out[name] = _reveal(value, by_digest, used, depth + 1, False)
+            out[name] = _reveal(value, by_digest, used, depth + 1, False, seen)
         found = node.get("_sd", [])
         if not isinstance(found, list) or not all(isinstance(d, str) for d in found):
             raise TokenFormatError("_sd is not an array of digests")
         for d in found:
-            if d in used:
+            if d in seen:
                 raise TokenFormatError("a digest appears more than once")
+            seen.add(d)
             disclosure = by_digest.get(d)
             if disclosure is None:
                 continue  # a decoy, or a claim the holder did not disclose
@@ -317,7 +323,7 @@ def _reveal(node: Any, by_digest: dict[str, Disclosure], used: set[str], depth: 
                 raise TokenFormatError(f"the disclosed claim {disclosure.name!r} already exists")
             if top and disclosure.name in NEVER_DISCLOSED:
                 raise TokenFormatError(f"{disclosure.name} may not be selectively disclosed")
-            out[disclosure.name] = _reveal(disclosure.value, by_digest, used, depth + 1, False)
+            out[disclosure.name] = _reveal(disclosure.value, by_digest, used, depth + 1, False, seen)
         return out
     if isinstance(node, list):
         items: list[Any] = []
@@ -326,28 +332,36 @@ def _reveal(node: Any, by_digest: dict[str, Disclosure], used: set[str], depth: 
                 if len(element) != 1 or not isinstance(element["..."], str):
                     raise TokenFormatError("an array-element digest is an object with '...' alone")
                 d = element["..."]
-                if d in used:
+                if d in seen:
                     raise TokenFormatError("a digest appears more than once")
+                seen.add(d)
                 disclosure = by_digest.get(d)
                 if disclosure is None:
                     continue
                 used.add(d)
                 if disclosure.name is not None:
                     raise TokenFormatError("an object-member disclosure is referenced from an array")
-                items.append(_reveal(disclosure.value, by_digest, used, depth + 1, False))
+                items.append(_reveal(disclosure.value, by_digest, used, depth + 1, False, seen))
             else:
-                items.append(_reveal(element, by_digest, used, depth + 1, False))
+                items.append(_reveal(element, by_digest, used, depth + 1, False, seen))
         return items
     return node
+
+
+def sd_alg_of(payload: Mapping[str, Any]) -> str:
+    """``_sd_alg`` of an issuer-signed payload (RFC 9901 §4.1.1: a case-sensitive
+    string; sha-256 when absent), one this module implements (§7.1 step 2.5)."""
+    alg = payload.get("_sd_alg", "sha-256")
+    if not isinstance(alg, str) or alg not in HASHES:
+        raise TokenFormatError(f"_sd_alg {str(alg)[:20]!r} is not supported")
+    return alg
 
 
 def reveal(
     payload: Mapping[str, Any], disclosures: Sequence[str]
 ) -> tuple[dict[str, Any], tuple[Disclosure, ...]]:
     """The processed payload (RFC 9901 §7.1 step 3-5) and the disclosures read."""
-    alg = payload.get("_sd_alg", "sha-256")
-    if alg not in HASHES:
-        raise TokenFormatError(f"_sd_alg {str(alg)[:20]!r} is not supported")
+    alg = sd_alg_of(payload)
     read = tuple(read_disclosure(d) for d in disclosures)
     by_digest: dict[str, Disclosure] = {}
     for disclosure in read:
@@ -356,7 +370,7 @@ def reveal(
             raise TokenFormatError("the same disclosure is presented twice")
         by_digest[key] = disclosure
     used: set[str] = set()
-    claims = _reveal(dict(payload), by_digest, used, 0, True)
+    claims = _reveal(dict(payload), by_digest, used, 0, True, set())
     if len(used) != len(by_digest):
         raise TokenFormatError("a disclosure is not referenced by the SD-JWT")
     return claims, read
@@ -391,14 +405,17 @@ def _numeric(claims: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def check_times(claims: Mapping[str, Any], now: datetime, leeway: timedelta) -> None:
+def check_times(
+    claims: Mapping[str, Any], now: datetime, leeway: timedelta, what: str = "the SD-JWT"
+) -> None:
+    """RFC 7519 §4.1.4, §4.1.5: ``exp`` and ``nbf`` hold at ``now`` (with ``leeway``)."""
     stamp, slack = now.timestamp(), leeway.total_seconds()
     nbf, exp = _numeric(claims, "nbf"), _numeric(claims, "exp")
     _numeric(claims, "iat")
     if nbf is not None and stamp + slack < nbf:
-        raise TokenFormatError("the SD-JWT is not valid yet (nbf)")
+        raise TokenFormatError(f"{what} is not valid yet (nbf)")
     if exp is not None and stamp - slack >= exp:
-        raise TokenFormatError("the SD-JWT has expired (exp)")
+        raise TokenFormatError(f"{what} has expired (exp)")
 
 
 def verify(
@@ -428,7 +445,7 @@ def verify(
         check_times(claims, now, leeway)
     bound = None
     if parts.kb_jwt:
-        bound = verify_key_binding(parts, claims, now, key_binding, leeway, payload.get("_sd_alg", "sha-256"))
+        bound = verify_key_binding(parts, claims, now, key_binding, leeway, sd_alg_of(payload))
     elif require_key_binding or key_binding is not None:
         raise TokenFormatError("the SD-JWT is presented without a key-binding JWT")
     return Verified(header, claims, disclosures, bound)
@@ -460,17 +477,30 @@ def verify_key_binding(
         raise TokenFormatError("the key-binding JWT is issued in the future (iat)")
     if expected is not None and iat < stamp - expected.max_age.total_seconds() - slack:
         raise TokenFormatError("the key-binding JWT is too old (iat)")
+    # "a valid JWT in all other respects" (§7.3 step 5.8): its own exp and nbf hold.
+    check_times(payload, now, leeway, "the key-binding JWT")
     if payload.get("sd_hash") != sd_hash(parts.sd_jwt, alg):
         raise TokenFormatError("the key-binding JWT's sd_hash is not of this SD-JWT")
-    for name in ("aud", "nonce"):
-        if not isinstance(payload.get(name), str) or not payload[name]:
-            raise TokenFormatError(f"the key-binding JWT has no {name}")
+    if not isinstance(payload.get("nonce"), str) or not payload["nonce"]:
+        raise TokenFormatError("the key-binding JWT has no nonce")
+    if not audiences(payload.get("aud")):
+        raise TokenFormatError("the key-binding JWT has no aud")
     if expected is not None:
-        if payload["aud"] != expected.audience:
+        if expected.audience not in audiences(payload["aud"]):
             raise TokenFormatError("the key-binding JWT is for another audience (aud)")
         if not secrets.compare_digest(payload["nonce"].encode(), expected.nonce.encode()):
             raise TokenFormatError("the key-binding JWT's nonce is not the one given")
     return payload
+
+
+def audiences(aud: Any) -> tuple[str, ...]:
+    """The audiences an ``aud`` claim names: one string, or an array of strings (RFC 7519
+    §4.1.3); empty when it names none properly."""
+    if isinstance(aud, str):
+        return (aud,) if aud else ()
+    if isinstance(aud, list) and aud and all(isinstance(a, str) and a for a in aud):
+        return tuple(aud)
+    return ()
 
 
 def present(
@@ -491,9 +521,11 @@ def present(
         return shown
     if audience is None or nonce is None or iat is None:
         raise TokenFormatError("a key-binding JWT needs an audience, a nonce and iat")
+    # §4.3.1: sd_hash with the hash algorithm of the disclosures.
+    alg = sd_alg_of(json_object_segment(split_compact(parts.jwt)[1], "payload"))
     kb = sign_compact(
         {"typ": KB_JWT_TYPE},
-        {"aud": audience, "iat": iat, "nonce": nonce, "sd_hash": sd_hash(shown)},
+        {"aud": audience, "iat": iat, "nonce": nonce, "sd_hash": sd_hash(shown, alg)},
         holder_key,
     )
     return shown + kb

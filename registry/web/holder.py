@@ -35,7 +35,7 @@ from registry.errors import (
 from registry.routes import accounts as accounts_api
 from registry.routes import holder as holder_api
 from registry.web.desk import form_fields, sign_in_error
-from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, VERDICTS, Page, page_of
+from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, VERDICTS, Page, end_session, page_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -215,6 +215,7 @@ async def sign_out(request: Request, node: NodeDep) -> Response:
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("holder_sign_in.html", 403, error=FORM_EXPIRED, username="")
     page.renew_csrf()
+    await end_session(node, request.cookies.get(SESSION_COOKIE))
     page.cookies[SESSION_COOKIE] = ("", 0, "strict")
     return page.redirect(SIGN_IN)
 

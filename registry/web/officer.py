@@ -37,7 +37,7 @@ from registry.routes import accounts as accounts_api
 from registry.routes import issuance as issuance_api
 from registry.web.desk import FORM_EXPIRED, form_fields, session_principal, sign_in_error
 from registry.web.jobs import desk_state
-from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, Page, page_of
+from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, Page, end_session, page_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -114,6 +114,7 @@ async def sign_out(request: Request, node: NodeDep) -> Response:
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("officer_sign_in.html", 403, error=FORM_EXPIRED, username="")
     page.renew_csrf()
+    await end_session(node, request.cookies.get(SESSION_COOKIE))
     page.cookies[SESSION_COOKIE] = ("", 0, "strict")
     return page.redirect(SIGN_IN)
 

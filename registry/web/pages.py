@@ -28,11 +28,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from registry import i18n
+from registry import accounts, i18n
 from registry.auth import derive_key
+from registry.errors import AuthenticationError
 from registry.node import NodeState
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -186,6 +188,23 @@ class Page:
     def redirect(self, url: str) -> Response:
         """303 See Other (after a POST, the browser GETs ``url``)."""
         return self.finish(Response(status_code=303, headers={"Location": url}))
+
+
+async def end_session(node: NodeState, token: str | None) -> None:
+    """Sign-out of a page session that holds an access token: the token ends now (not
+    only the cookie), so a copy of it taken earlier no longer works."""
+    if not token:
+        return
+    try:
+        claims = node.tokens.read(token, node.clock())
+    except AuthenticationError:
+        return  # expired or not ours: nothing to end
+
+    def end() -> None:
+        with node.db.session() as session:
+            accounts.sign_out(session, claims, node.clock())
+
+    await run_in_threadpool(end)
 
 
 def page_of(request: Request, node: NodeState, section: str = "") -> Page:
