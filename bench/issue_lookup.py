@@ -21,6 +21,7 @@ from bench.common import issue_row, median
 from bench.scale import database_for
 from registry.auth import Principal
 from registry.credentials import issuance
+from registry.node import NodeState
 from registry.routes.issuance import context
 
 OFFICER = Principal("account", "bench-officer", "issuing_officer")
@@ -30,7 +31,7 @@ class _Rollback(Exception):
     """Raised to leave the session without committing what was issued."""
 
 
-def issue_seconds(node: fill.NodeState, rows: list[issuance.IssueRequest]) -> float:
+def issue_seconds(node: NodeState, rows: list[issuance.IssueRequest]) -> float:
     seconds = 0.0
     try:
         with node.db.session() as session:
