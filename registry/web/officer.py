@@ -24,6 +24,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from registry import i18n
 from registry.accounts import require_no_password_change
 from registry.auth import Principal
 from registry.credentials import batch_csv, issuance
@@ -35,6 +36,7 @@ from registry.lookup import normal_number
 from registry.models import Credential, IssuanceBatch
 from registry.routes import accounts as accounts_api
 from registry.routes import issuance as issuance_api
+from registry.web import row_errors
 from registry.web.desk import FORM_EXPIRED, form_fields, session_principal, sign_in_error
 from registry.web.jobs import desk_state
 from registry.web.pages import CSRF_FIELD, N_, SESSION_COOKIE, Page, end_session, page_of
@@ -169,7 +171,7 @@ def _batch_id_from(name: str, typed: str) -> str:
     return candidate[:64]
 
 
-def _readable_errors(errors: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+def _readable_errors(errors: list[dict[str, Any]], locale: i18n.Locale) -> list[dict[str, Any]]:
     rows = []
     for e in errors:
         field = e.get("field") or ""
@@ -179,7 +181,7 @@ def _readable_errors(errors: list[dict[str, Any]], locale: str) -> list[dict[str
                 "row": e.get("row"),
                 "line": e.get("line"),
                 "field": (names[0] if locale == "zh_CN" else names[1]) if names else field,
-                "message": e.get("message", ""),
+                "message": row_errors.readable(str(e.get("message", "")), locale),
             }
         )
     return rows
