@@ -32,7 +32,7 @@ from registry.errors import (
 from registry.models import Account, Credential, Holder, HolderActivation, HrClient, RevokedToken
 
 ACTIVATION_DAYS = 30
-STAFF_ROLES = ("admin", "issuing_officer", "auditor")
+STAFF_ROLES = ("admin", "issuing_officer", "auditor", "hr_clerk")
 
 
 class PasswordChangeRequiredError(PermissionDeniedError):
@@ -57,11 +57,18 @@ def create_account(
     role: str,
     now: datetime,
     holder_id: str | None = None,
+    hr_client_id: str | None = None,
 ) -> Account:
     if role not in ROLES:
         raise InvalidInputError(f"role must be one of {', '.join(ROLES)}")
     if (role == "holder") != (holder_id is not None):
         raise InvalidInputError("a holder account, and only a holder account, belongs to a holder")
+    if (role == "hr_clerk") != (hr_client_id is not None):
+        raise InvalidInputError("an HR clerk account, and only one, works for an HR client (hrClientId)")
+    if hr_client_id is not None:
+        client = session.get(HrClient, hr_client_id)
+        if client is None or not client.active:
+            raise InvalidInputError(f"no active HR client {hr_client_id}")
     if session.exec(select(Account).where(Account.username == username)).first() is not None:
         raise ConflictError(f"user name {username!r} is taken")
     account = Account(
@@ -70,6 +77,7 @@ def create_account(
         password_hash=passwords.hash(password),
         role=role,
         holder_id=holder_id,
+        hr_client_id=hr_client_id,
         created_at=now,
     )
     session.add(account)
@@ -82,7 +90,7 @@ def create_account(
         "account",
         account.id,
         holder_id=holder_id,
-        detail={"role": role},
+        detail={"role": role, **({"hrClientId": hr_client_id} if hr_client_id else {})},
     )
     return account
 

@@ -41,7 +41,7 @@ from registry.errors import (
 )
 from registry.models import Account, HrClient
 
-ROLES = ("admin", "issuing_officer", "auditor", "holder")
+ROLES = ("admin", "issuing_officer", "auditor", "holder", "hr_clerk")
 HR_SCOPES = ("verify", "lookup")
 API_KEY_PREFIX = "yrd_"
 ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
@@ -61,6 +61,8 @@ class Principal:
     role: str
     holder_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    #: the user name of the HR clerk acting for an HR client at the desk (None otherwise)
+    clerk: str | None = None
 
     @property
     def actor(self) -> str:

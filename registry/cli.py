@@ -263,6 +263,7 @@ def _account_json(row: Account) -> dict[str, Any]:
         "active": row.active,
         "mustChangePassword": row.must_change_password,
         "createdAt": _iso(row.created_at),
+        "hrClientId": row.hr_client_id,
     }
 
 
@@ -275,7 +276,14 @@ def cmd_accounts_create(settings: Settings, args: argparse.Namespace) -> int:
     db = _database(settings)
     with db.session() as session:
         account = create_account(
-            session, Passwords(), _operator(args, "admin"), args.username, password, args.role, utc_now()
+            session,
+            Passwords(),
+            _operator(args, "admin"),
+            args.username,
+            password,
+            args.role,
+            utc_now(),
+            hr_client_id=args.hr_client,
         )
         _print_json(_account_json(account))
     return 0
@@ -838,16 +846,23 @@ def _reason(parser: argparse.ArgumentParser) -> None:
 
 def _add_lifecycle_commands(sub: Any, operator: argparse.ArgumentParser) -> None:
     accounts = sub.add_parser(
-        "accounts", aliases=["officers"], help="staff accounts: officers, auditors, admins"
+        "accounts", aliases=["officers"], help="staff accounts: officers, auditors, admins, HR clerks"
     )
     commands = accounts.add_subparsers(dest="accounts_command", required=True)
     create = commands.add_parser("create", parents=[operator], help="make a staff account")
     create.add_argument("username")
-    create.add_argument("--role", choices=["issuing_officer", "auditor", "admin"], default="issuing_officer")
+    create.add_argument(
+        "--role", choices=["issuing_officer", "auditor", "admin", "hr_clerk"], default="issuing_officer"
+    )
+    create.add_argument(
+        "--hr-client", metavar="ID", help="for an hr_clerk: the HR client (department) the clerk works for"
+    )
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     create.set_defaults(func=cmd_accounts_create)
     listing = commands.add_parser("list", help="staff accounts (JSON)")
-    listing.add_argument("--role", choices=["issuing_officer", "auditor", "admin"], help="only this role")
+    listing.add_argument(
+        "--role", choices=["issuing_officer", "auditor", "admin", "hr_clerk"], help="only this role"
+    )
     listing.set_defaults(func=cmd_accounts_list)
     for name, active, text in (
         ("deactivate", False, "stop an account: no sign-in, its tokens stop at once"),

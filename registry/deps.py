@@ -80,7 +80,7 @@ async def authenticate(
         await take_rate(node.limiter, principal.id, rate)
         return principal
     claims = node.tokens.read(token, node.clock())
-    return await run_in_threadpool(_account_principal, node, claims)
+    return await run_in_threadpool(account_principal, node, claims)
 
 
 def get_principal(node: NodeState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
@@ -90,7 +90,7 @@ def get_principal(node: NodeState, credentials: HTTPAuthorizationCredentials | N
         principal, rate = node.api_keys.get(token) or _authenticate_key(node, token)
         node.limiter.take(principal.id, rate)
         return principal
-    return _account_principal(node, node.tokens.read(token, node.clock()))
+    return account_principal(node, node.tokens.read(token, node.clock()))
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -109,7 +109,7 @@ def _authenticate_key(node: NodeState, token: str) -> tuple[Principal, int]:
     return principal, client.rate_per_minute
 
 
-def _account_principal(node: NodeState, claims: dict[str, object]) -> Principal:
+def account_principal(node: NodeState, claims: dict[str, object]) -> Principal:
     """The account of a valid access token, read now (blocking): a deactivation, a
     password reset or change, or a sign-out with this token takes effect at once."""
     jti = claims.get("jti")

@@ -71,6 +71,10 @@ def look_up_credential(
         "credential",
         row.id,
         holder_id=row.holder_id,
-        detail={"certificateNumber": row.certificate_number, "verdict": report.verdict},
+        detail={
+            "certificateNumber": row.certificate_number,
+            "verdict": report.verdict,
+            **({"clerk": principal.clerk} if principal.clerk else {}),
+        },
     )
     return LookedUp(row, document, report)

@@ -203,7 +203,7 @@ class Account(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     username: str = Field(max_length=64, unique=True)
     password_hash: str = Field(max_length=256)
-    #: admin | issuing_officer | auditor | holder
+    #: admin | issuing_officer | auditor | holder | hr_clerk
     role: str = Field(max_length=32)
     holder_id: str | None = Field(default=None, foreign_key="holder.id", max_length=36, unique=True)
     active: bool = True
@@ -214,6 +214,8 @@ class Account(SQLModel, table=True):
     #: access tokens issued before this instant no longer count (set on deactivation
     #: and password changes)
     tokens_valid_from: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: the HR client (department) an ``hr_clerk`` account works for
+    hr_client_id: str | None = Field(default=None, foreign_key="hr_client.id", max_length=36)
 
 
 class RevokedToken(SQLModel, table=True):

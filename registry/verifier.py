@@ -243,7 +243,9 @@ def finish_batch(
                 "target_id": cid,
                 "holder_id": holders[cid],
                 "reason": None,
-                "detail": f'{{"verdict": "{reports[i].verdict}"}}',
+                "detail": orjson.dumps(
+                    {"verdict": reports[i].verdict, **({"clerk": principal.clerk} if principal.clerk else {})}
+                ).decode(),
             }
             for i, cid in own.items()
             if cid in holders

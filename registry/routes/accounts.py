@@ -66,7 +66,14 @@ class AccountCreate(Strict):
     )
     username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     password: str = Field(min_length=12, max_length=256)
-    role: Literal["admin", "issuing_officer", "auditor"]
+    role: Literal["admin", "issuing_officer", "auditor", "hr_clerk"]
+    hrClientId: str | None = Field(
+        default=None,
+        max_length=36,
+        description="For an hr_clerk (and only for one): the HR client (department) the clerk works for. "
+        "The clerk signs in to the HR desk (/hr) with their own name and password, with that client's "
+        "scopes and rate; the audit names the clerk.",
+    )
 
 
 class AccountOut(BaseModel):
@@ -121,6 +128,7 @@ class AccountRecord(BaseModel):
     active: bool
     mustChangePassword: bool
     createdAt: str
+    hrClientId: str | None = Field(default=None, description="The HR client of an hr_clerk")
 
 
 class PasswordResetOut(AccountRecord):
@@ -268,9 +276,16 @@ def register_holder(body: HolderRegistration, node: NodeDep, session: SessionDep
     "/v1/accounts", operation_id="createAccount", tags=["admin"], status_code=status.HTTP_201_CREATED
 )
 def create_account(body: AccountCreate, node: NodeDep, session: SessionDep, admin: AdminDep) -> AccountOut:
-    """Create a staff account (admin, issuing officer or auditor)."""
+    """Create a staff account (admin, issuing officer, auditor, or an HR client's clerk)."""
     account = accounts.create_account(
-        session, node.passwords, admin, body.username, body.password, body.role, node.clock()
+        session,
+        node.passwords,
+        admin,
+        body.username,
+        body.password,
+        body.role,
+        node.clock(),
+        hr_client_id=body.hrClientId,
     )
     return AccountOut(id=account.id, username=account.username, role=account.role)
 
@@ -283,6 +298,7 @@ def account_record(row: Account) -> AccountRecord:
         active=row.active,
         mustChangePassword=row.must_change_password,
         createdAt=_iso(row.created_at),
+        hrClientId=row.hr_client_id,
     )
 
 

@@ -46,20 +46,28 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from registry import certificate, i18n
+from registry.accounts import require_no_password_change
 from registry.auth import API_KEY_PREFIX, Principal, derive_key, find_hr_client, take_rate
 from registry.certificate import PdfCertificateError
 from registry.credentials import batch_csv
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
-from registry.deps import NodeDep
-from registry.errors import InvalidInputError, NotFoundError, RateLimitedError, RegistryError
+from registry.deps import NodeDep, account_principal
+from registry.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+    RegistryError,
+)
 from registry.lookup import look_up_credential
-from registry.models import HrClient
+from registry.models import Account, HrClient
 from registry.node import NodeState
+from registry.routes import accounts as accounts_api
 from registry.routes import verification as api
 from registry.verifier import Names, finish_batch, report_json, verify_for
-from registry.web.desk import FORM_EXPIRED, form_fields
+from registry.web.desk import FORM_EXPIRED, form_fields, sign_in_error
 from registry.web.jobs import Store, desk_state
-from registry.web.pages import CSRF_FIELD, N_, VERDICTS, Page, client_address, page_of
+from registry.web.pages import CSRF_FIELD, N_, VERDICTS, Page, client_address, end_session, page_of
 from registry.web.verify import PDF_FORMAT, PDF_NOT_READ, _mask_name, outcome, read_pdf
 
 router = APIRouter(include_in_schema=False)
@@ -131,10 +139,37 @@ class HrSession:
     name: str
 
 
+#: The start of a clerk's session cookie (then the clerk's access token).
+CLERK_SESSION = "clerk:"
+
+
+def _clerk_session(page: Page, token: str) -> HrSession | None:
+    """The HR client of a clerk's session: the clerk's access token, valid (not expired,
+    not signed out, the account active and unchanged since) and its client active."""
+    node = page.node
+    try:
+        claims = node.tokens.read(token, node.clock())
+        account_principal(node, claims)
+    except RegistryError:
+        return None
+    with node.db.session(write=False) as session:
+        account = session.get(Account, claims["sub"])
+        client = session.get(HrClient, account.hr_client_id) if account and account.hr_client_id else None
+    if account is None or account.role != "hr_clerk" or client is None or not client.active:
+        return None
+    principal = Principal(
+        "hr_client", client.id, "hr_client", scopes=frozenset(client.scopes.split()), clerk=account.username
+    )
+    return HrSession(principal, client.rate_per_minute, f"{client.name} · {account.username}")
+
+
 def signed_in(page: Page) -> HrSession | None:
     """The HR client whose desk session this request carries (None when there is
-    none, it expired, the client was deactivated or its key rotated since)."""
+    none, it expired, the client was deactivated or its key rotated since, or the
+    clerk's account was deactivated, changed or signed out)."""
     value = page.request.cookies.get(HR_COOKIE, "")
+    if value.startswith(CLERK_SESSION):
+        return _clerk_session(page, value[len(CLERK_SESSION) :])
     parts = value.split(".")
     if len(parts) != 3 or len(value) > 200 or not parts[1].isdigit():
         return None
@@ -165,6 +200,46 @@ async def sign_in_page(request: Request, node: NodeDep) -> Response:
     if await _session(page) is not None:
         return page.redirect(HOME)
     return page.render("hr_sign_in.html", error=None)
+
+
+@router.post("/hr/sign-in/clerk")
+async def clerk_sign_in(request: Request, node: NodeDep) -> Response:
+    """A clerk's own name and password (an ``hr_clerk`` account of an active HR client),
+    checked as the API's sign-in checks them, for a desk session."""
+    page = page_of(request, node, "hr")
+    form = await form_fields(request, 3)
+    username = form.get("username", "").strip()[:64]
+    if not page.csrf_ok(form.get(CSRF_FIELD)):
+        return page.render("hr_sign_in.html", 403, error=FORM_EXPIRED, username=username)
+    try:
+        if not username or not form.get("password"):
+            raise AuthenticationError("missing")
+        account = await accounts_api.checked_password(node, request, username, form["password"][:256])
+        if account.role != "hr_clerk":
+            raise AuthenticationError("not an HR clerk")
+        require_no_password_change(account)
+    except RegistryError as exc:
+        headers = {k: v for k, v in exc.headers.items() if k == "Retry-After"}
+        status = 401 if isinstance(exc, AuthenticationError) else exc.status
+        return page.render("hr_sign_in.html", status, headers, error=sign_in_error(exc), username=username)
+    if not await _clerk_client_active(node, account):
+        return page.render("hr_sign_in.html", 401, error=CLIENT_STOPPED, username=username)
+    token, _ = node.tokens.issue(account, node.clock())
+    page.renew_csrf()
+    page.cookies[HR_COOKIE] = (CLERK_SESSION + token, None, "strict")
+    return page.redirect(HOME)
+
+
+CLIENT_STOPPED = N_("Your department's access to this node is stopped. Ask the node's administrator.")
+
+
+async def _clerk_client_active(node: NodeState, account: Account) -> bool:
+    def read() -> bool:
+        with node.db.session(write=False) as session:
+            client = session.get(HrClient, account.hr_client_id) if account.hr_client_id else None
+            return client is not None and client.active
+
+    return await run_in_threadpool(read)
 
 
 @router.post("/hr/sign-in")
@@ -207,6 +282,9 @@ async def sign_out(request: Request, node: NodeDep) -> Response:
     if not page.csrf_ok(form.get(CSRF_FIELD)):
         return page.render("hr_sign_in.html", 403, error=FORM_EXPIRED)
     page.renew_csrf()
+    value = request.cookies.get(HR_COOKIE, "")
+    if value.startswith(CLERK_SESSION):
+        await end_session(node, value[len(CLERK_SESSION) :])
     page.cookies[HR_COOKIE] = ("", 0, "strict")
     return page.redirect(SIGN_IN)
 

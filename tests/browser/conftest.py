@@ -37,6 +37,7 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 HOLDER_USERNAME = "chen.jing"
 HOLDER_PASSWORD = "a long enough holder passphrase"
 OFFICER_USERNAME = "officer.liu"
+CLERK_USERNAME = "wang.fang"
 OFFICER_PASSWORD = "a long enough officer passphrase"
 
 
@@ -128,8 +129,18 @@ def live_node(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -
             "issuing_officer",
             node.clock(),
         )
-        _, hr_key = create_hr_client(
+        hr_client, hr_key = create_hr_client(
             session, admin, "苏州工业园区人才服务中心", ["verify", "lookup"], 10_000, node.clock()
+        )
+        create_account(
+            session,
+            node.passwords,
+            admin,
+            CLERK_USERNAME,
+            OFFICER_PASSWORD,
+            "hr_clerk",
+            node.clock(),
+            hr_client_id=hr_client.id,
         )
     with serve_in_thread(app) as port:
         yield LiveNode(

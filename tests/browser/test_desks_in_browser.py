@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.browser.conftest import OFFICER_PASSWORD, OFFICER_USERNAME, LiveNode
+from tests.browser.conftest import CLERK_USERNAME, OFFICER_PASSWORD, OFFICER_USERNAME, LiveNode
 from tests.browser.test_pages_in_browser import (
     assert_accessible,
     html_lang,
@@ -103,7 +103,7 @@ def test_the_hr_desk(
     assert page.current_url.endswith("/hr/sign-in")
     assert_accessible(page, axe_source)
     page.find_element(By.ID, "api-key").send_keys(live_node.hr_key)
-    submit(page, page.find_element(By.CSS_SELECTOR, "main form button"))
+    submit(page, page.find_element(By.CSS_SELECTOR, "form[action='/hr/sign-in'] button"))
     assert page.current_url.endswith("/hr")
     assert "苏州工业园区人才服务中心" in text(page, ".holder-bar")
     assert_accessible(page, axe_source)
@@ -134,6 +134,15 @@ def test_the_hr_desk(
     page.find_element(By.ID, "file").send_keys(str(live_node.vc_file))
     submit(page, page.find_element(By.CSS_SELECTOR, "form[action='/hr/verify'] button"))
     assert verdict(page) == "valid"
+    assert_accessible(page, axe_source)
+    # A clerk of the same department signs in with their own account instead of the key.
+    submit(page, page.find_element(By.CSS_SELECTOR, "form[action='/hr/sign-out'] button"))
+    assert page.current_url.endswith("/hr/sign-in")
+    page.find_element(By.ID, "clerk-username").send_keys(CLERK_USERNAME)
+    page.find_element(By.ID, "clerk-password").send_keys(OFFICER_PASSWORD)
+    submit(page, page.find_element(By.CSS_SELECTOR, "form[action='/hr/sign-in/clerk'] button"))
+    assert page.current_url.endswith("/hr")
+    assert f"苏州工业园区人才服务中心 · {CLERK_USERNAME}" in text(page, ".holder-bar")
     assert_accessible(page, axe_source)
 
 
