@@ -50,6 +50,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 SESSION_COOKIE = "yrd_session"
+#: The first page of each section (where a language switch on a form's answer goes).
+SECTION_HOMES = {"holder": "/holder", "hr": "/hr", "officer": "/officer", "verify": "/verify"}
 CSRF_COOKIE = "yrd_csrf"
 LANG_COOKIE = "lang"
 CSRF_FIELD = "csrf_token"
@@ -141,7 +143,11 @@ class Page:
         self.cookies[CSRF_COOKIE] = (self.csrf_seed, None, "strict")
 
     def switch_url(self, locale: i18n.Locale) -> str:
-        """This page's URL in ``locale`` (the other query parameters kept)."""
+        """This page's URL in ``locale`` (the other query parameters kept). A page that
+        answers a form's post switches to its section's first page: a GET of the post's
+        address would be another request (a file download's address, say) or none."""
+        if self.request.method not in ("GET", "HEAD"):
+            return f"{SECTION_HOMES.get(self.section, '/verify')}?{urlencode([('lang', i18n.TAGS[locale])])}"
         query = [(k, v) for k, v in self.request.query_params.multi_items() if k != "lang"]
         query.append(("lang", i18n.TAGS[locale]))
         return f"{self.request.url.path}?{urlencode(query)}"
