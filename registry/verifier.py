@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import bindparam, text
-from sqlmodel import Session
 
 from registry import i18n
 from registry.auth import Principal
@@ -40,6 +39,7 @@ from registry.credentials.verification import (
     finish,
     unpack,
 )
+from registry.database import Connectable
 
 if TYPE_CHECKING:
     from registry.node import NodeState
@@ -141,7 +141,7 @@ _CREDENTIAL_BY_REVOCATION_SLOT = text(
 
 
 def _undisclosed_own_ids(
-    session: Session, exams: Sequence[Examination], own_did: str, base_url: str, known: Mapping[int, str]
+    session: Connectable, exams: Sequence[Examination], own_did: str, base_url: str, known: Mapping[int, str]
 ) -> dict[int, str]:
     """This node's SD-JWT VCs presented without their id (``jti`` left undisclosed),
     found by the revocation slot their status reference names: the holder still sees
@@ -191,7 +191,7 @@ def _own_credential_ids(exams: Sequence[Examination], own_did: str) -> dict[int,
 
 
 def finish_batch(
-    session: Session,
+    session: Connectable,
     exams: Sequence[Examination],
     base_url: str,
     own_did: str,
@@ -254,7 +254,7 @@ def finish_batch(
 
 
 def verify_one(
-    session: Session,
+    session: Connectable,
     presented: Presented,
     trust: Trust,
     base_url: str,
@@ -293,7 +293,7 @@ def verify_for(
     page's visitor or HR clerk): the report in ``locale``, its audit rows queued to the
     background writer. Blocking (a read session); call it where blocking is fine.
     ``key_binding`` (audience, nonce): the holder key binding the verifier asks for."""
-    with node.db.session(write=False) as session:
+    with node.db.reader() as session:
         report, rows = verify_one(
             session,
             presented,

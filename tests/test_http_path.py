@@ -179,3 +179,39 @@ def test_the_vc_api_verification_makes_no_thread_hop_when_warm(
 def test_the_request_checks_are_one_middleware_layer(client: TestClient) -> None:
     layers = [m.cls for m in client.app.user_middleware]  # type: ignore[attr-defined]
     assert layers == [RequestGuard]
+
+
+def test_a_warm_verification_opens_no_database_session(
+    client: TestClient, actors: Actors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the caches warm, a verification asks the database nothing, and now does not
+    even make a session for it (an unused one cost about a tenth of a verification);
+    a revoked credential's reason is still read, through a session opened on demand."""
+    officer = actors.officer()
+    record = issue(client, officer)
+    hr = actors.hr()
+    assert verify(client, record["verifiableCredential"], hr).json()["verdict"] == "valid"
+    node = node_of(client)
+    opened: list[bool] = []
+    original = node.db.session
+
+    def counted(*, write: bool = True) -> Any:
+        opened.append(write)
+        return original(write=write)
+
+    monkeypatch.setattr(node.db, "session", counted)
+    for _ in range(3):
+        assert verify(client, record["verifiableCredential"], hr).json()["verdict"] == "valid"
+    assert opened == []
+    monkeypatch.setattr(node.db, "session", original)
+    revoked = client.post(
+        f"/v1/credentials/{record['id']}/revocation",
+        json={"reasonCode": "research_misconduct"},
+        headers=officer,
+    )
+    assert revoked.status_code == 200, revoked.text
+    monkeypatch.setattr(node.db, "session", counted)
+    answer = verify(client, record["verifiableCredential"], hr).json()
+    status = next(c for c in answer["checks"] if c["check"] == "status")
+    assert status["code"] == "status-revoked"
+    assert opened == [False]  # the reason, read on demand

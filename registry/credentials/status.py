@@ -38,7 +38,7 @@ from registry.credentials.status_list import (
     status_list_credential,
 )
 from registry.credentials.verification import Check, Term, params
-from registry.database import Database
+from registry.database import Connectable, Database
 from registry.errors import NotFoundError
 from registry.models import Credential, StatusList
 from registry.signing import jose
@@ -749,7 +749,7 @@ class StatusReader:
 
     def __init__(
         self,
-        session: Session,
+        session: Connectable,
         base_url: str,
         cache: StatusCache | None = None,
         peers: PeerStatus | None = None,
