@@ -202,6 +202,10 @@ def test_a_warm_verification_opens_no_database_session(
     monkeypatch.setattr(node.db, "session", counted)
     for _ in range(3):
         assert verify(client, record["verifiableCredential"], hr).json()["verdict"] == "valid"
+        vc_api = client.post(
+            "/credentials/verify", json={"verifiableCredential": record["verifiableCredential"]}
+        )
+        assert vc_api.status_code == 200, vc_api.text
     assert opened == []
     monkeypatch.setattr(node.db, "session", original)
     revoked = client.post(

@@ -41,6 +41,7 @@ from registry.credentials.verification import (
     holder_binding,
     open_presentation,
 )
+from registry.database import Connectable
 from registry.deps import NodeDep, OfficerDep, ReadSessionDep, SessionDep
 from registry.errors import PROBLEM_BASE_URI, ConflictError, InvalidInputError, NotFoundError
 from registry.limits import INLINE_PARSE_BYTES
@@ -607,7 +608,7 @@ def _verify(session: Session, node: NodeState, presented: dict[str, Any] | str) 
 
 
 def _verify_prepared(
-    session: Session, node: NodeState, presented: dict[str, Any] | str, trust: Trust, now: datetime
+    session: Connectable, node: NodeState, presented: dict[str, Any] | str, trust: Trust, now: datetime
 ) -> Report:
     """One credential verified, what it needs from federation members already fetched."""
     # The VC API is public: a verification of one of this node's credentials is
@@ -636,7 +637,7 @@ async def verify_credential(body: VerifyCredentialRequest, request: Request, nod
     trust, now = trust_of(node), node.clock()
 
     def run() -> JSONResponse:
-        with node.db.session(write=False) as session:
+        with node.db.reader() as session:
             report = _verify_prepared(session, node, presented, trust, now)
         return _answer([report], "/credentials/verify")
 
