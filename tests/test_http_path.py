@@ -206,7 +206,8 @@ def test_a_warm_verification_opens_no_database_session(
             "/credentials/verify", json={"verifiableCredential": record["verifiableCredential"]}
         )
         assert vc_api.status_code == 200, vc_api.text
-    assert opened == []
+    # (Write sessions are the audit writer's, in its own thread, batching the records.)
+    assert [write for write in opened if not write] == []
     monkeypatch.setattr(node.db, "session", original)
     revoked = client.post(
         f"/v1/credentials/{record['id']}/revocation",
@@ -218,4 +219,4 @@ def test_a_warm_verification_opens_no_database_session(
     answer = verify(client, record["verifiableCredential"], hr).json()
     status = next(c for c in answer["checks"] if c["check"] == "status")
     assert status["code"] == "status-revoked"
-    assert opened == [False]  # the reason, read on demand
+    assert [write for write in opened if not write] == [False]  # the reason, read on demand
