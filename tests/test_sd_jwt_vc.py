@@ -18,18 +18,11 @@ from registry.credentials import sd_jwt_vc, status
 from registry.signing import sd_jwt
 from registry.signing.encoding import b64url_decode, b64url_encode
 from registry.signing.keys import generate_private_key
-from tests.conftest import Actors, issue_row, resident_id
+from tests.conftest import Actors
+from tests.test_status import issue
 
 Headers = dict[str, str]
 AUDIENCE = "https://hr.example/verifier"
-
-
-def issue(client: TestClient, officer: Headers, seed: int = 1) -> dict[str, Any]:
-    row = issue_row(idNumber=resident_id(seed), holderName=f"持证人{seed}")
-    response = client.post("/v1/credentials", json=row, headers=officer)
-    assert response.status_code == 201, response.text
-    record: dict[str, Any] = response.json()
-    return record
 
 
 def bound_sd_jwt(client: TestClient, record: dict[str, Any], holder: Headers, key: Any) -> str:

@@ -13,18 +13,8 @@ from sqlmodel import select
 from registry.models import RevokedToken
 from registry.web.pages import SESSION_COOKIE
 from tests.conftest import Actors, MutableClock, issue_row, resident_id
+from tests.test_status import issue
 from tests.test_web_pages import csrf_of, sign_up
-
-
-def issue(client: TestClient, officer: dict[str, str], seed: int) -> dict[str, Any]:
-    response = client.post(
-        "/v1/credentials",
-        json=issue_row(idNumber=resident_id(seed), holderName=f"持证人{seed}"),
-        headers=officer,
-    )
-    assert response.status_code == 201, response.text
-    record: dict[str, Any] = response.json()
-    return record
 
 
 def test_a_signed_out_token_is_refused_and_the_accounts_other_sessions_go_on(

@@ -746,6 +746,27 @@ def _single_item(parsed: Any, check: Check, by_issuer: bool) -> tuple[ProofItem,
     )
 
 
+def _unresolved(exc: ResolutionError) -> tuple[Check, str, str]:
+    """The proof check when the signing key is not resolved, and why the other checks
+    were not made. A method its controller (known in full) never had is an answer: the
+    proof is not the controller's (fail). A key that cannot be resolved is unknown."""
+    if isinstance(exc, UnknownVerificationMethodError):
+        return (
+            Check(
+                "proof", "fail", f"the proof is not its controller's: {exc.detail}", "proof-key-not-issuers"
+            ),
+            "not checked: the credential is not authentic",
+            "not-checked-unauthentic",
+        )
+    return (
+        Check(
+            "proof", "unknown", f"the signing key could not be resolved: {exc.detail}", "proof-key-unresolved"
+        ),
+        "the signature could not be checked",
+        "not-checked-key-unresolved",
+    )
+
+
 def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datetime) -> Examination:
     """Checks 1-5 of a presented credential (pure)."""
     checks: list[Check] = []
@@ -820,27 +841,8 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
                 params(format=_FORMAT_NAMES.get(fmt, fmt)),
             )
         )
-    except UnknownVerificationMethodError as exc:
-        # Before ResolutionError, of which it is a kind: the method's controller is
-        # known in full and never had it, so the proof is not the controller's.
-        return stop(
-            Check(
-                "proof", "fail", f"the proof is not its controller's: {exc.detail}", "proof-key-not-issuers"
-            ),
-            "not checked: the credential is not authentic",
-            "not-checked-unauthentic",
-        )
     except ResolutionError as exc:
-        return stop(
-            Check(
-                "proof",
-                "unknown",
-                f"the signing key could not be resolved: {exc.detail}",
-                "proof-key-unresolved",
-            ),
-            "the signature could not be checked",
-            "not-checked-key-unresolved",
-        )
+        return stop(*_unresolved(exc))
     except UnsupportedProofError as exc:
         # Data Integrity 1.0 §4.4 step 3: a proof of a type or cryptosuite this node does
         # not implement is neither verified nor refuted (say, a proof in a national
@@ -925,25 +927,8 @@ def _examine_sd_jwt(
                 f"not by the issuer (iss) {_short(str(issuer))}"
             )
         credential = sd_jwt_vc.to_document(claims)
-    except UnknownVerificationMethodError as exc:
-        return stop(
-            Check(
-                "proof", "fail", f"the proof is not its controller's: {exc.detail}", "proof-key-not-issuers"
-            ),
-            "not checked: the credential is not authentic",
-            "not-checked-unauthentic",
-        )
     except ResolutionError as exc:
-        return stop(
-            Check(
-                "proof",
-                "unknown",
-                f"the signing key could not be resolved: {exc.detail}",
-                "proof-key-unresolved",
-            ),
-            "the signature could not be checked",
-            "not-checked-key-unresolved",
-        )
+        return stop(*_unresolved(exc))
     except IssuerMismatchError as exc:
         checks.append(
             Check(
