@@ -234,8 +234,7 @@ def test_issuance_queries_search_indexes_on_sqlite(app: Any) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
 def test_issue_takes_the_holders_its_validation_found(app: Any) -> None:
     """A batch looks its holders up once: issuing rows that validate_batch passed reads no
-    holder again (at ten million credentials the second probe of uq_holder_identity was
-    about a third of a 1,000-row batch's time). Holders on record and new ones both."""
+    holder again. Holders on record and new ones both."""
     node: NodeState = app.state.node
     issue(node, range(0, 10), "earlier")
     with node.db.session(write=False) as session:

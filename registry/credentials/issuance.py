@@ -345,8 +345,9 @@ def validate_batch(
 class ValidatedBatch(list[IssueRequest]):
     """Rows that passed :func:`validate_batch`, with the holders it found on record (by
     (id_type, id_lookup)), whose names it checked: :func:`issue` takes them as they are
-    instead of looking every holder up again (on PostgreSQL at ten million credentials,
-    that second probe of ``uq_holder_identity`` was a third of a 1,000-row batch's time).
+    instead of looking every holder up again (one statement per thousand holders less;
+    the second probe had been thought costly at ten million credentials, but
+    ``bench/issue_lookup.py`` measured it at 0.99x, the first having warmed its pages).
     Holders are never deleted, so one on record stays on record; one created between the
     validation and the issue by another request is caught by ``uq_holder_identity`` when
     :func:`issue` inserts it (409, send the batch again)."""
