@@ -340,3 +340,31 @@ def test_the_holder_sees_a_verification_of_an_sd_jwt_vc_shown_without_its_id(
     verified = [e for e in events if e["action"] == "credential.verify"]
     assert verified, events
     assert verified[0]["targetId"] == record["id"]
+
+
+def test_the_hr_desk_verifies_sd_jwt_vcs_in_a_csv_batch(client: TestClient, actors: Actors) -> None:
+    """A CSV's credential column may hold SD-JWT VC presentations; the results show only
+    what each discloses."""
+    from tests.test_web_desks import hr_session, results_of, wait_done
+    from tests.test_web_pages import csrf_of, text_of
+
+    officer = actors.officer()
+    record = issue(client, officer, 9)
+    holder = actors.holder(record["holderId"])
+    token = client.get(f"/v1/holder/credentials/{record['id']}?format=sd-jwt", headers=holder).text
+    rows = f"Credential\r\n{present(token, {'certificateNumber'})}\r\n{present(token, {'name'})}\r\n".encode()
+    hr_session(client, actors)
+    started = client.post(
+        "/hr/jobs",
+        data={"csrf_token": csrf_of(client.get("/hr").text)},
+        files={"file": ("rows.csv", rows, "text/csv")},
+        headers={"Accept-Language": "en"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, text_of(started.text)
+    job = started.headers["location"]
+    wait_done(client, f"{job}/progress")
+    table = results_of(client, job)
+    assert [r[1] for r in table[1:]] == ["Valid", "Valid"]
+    assert table[1][3:5] == ["", record["certificateNumber"]]  # the number only
+    assert table[2][3:5] == ["持证人9", ""]  # the name only

@@ -79,3 +79,21 @@ def test_ended_tokens_are_kept_only_until_they_expire(
     with node.db.session(write=False) as session:
         kept = session.exec(select(RevokedToken)).all()
     assert len(kept) == 1  # the first one had expired: forgotten
+
+
+def test_the_officer_desks_sign_out_ends_the_token_in_its_cookie(client: TestClient, actors: Actors) -> None:
+    from tests.test_web_desks import officer_session
+
+    officer_session(client, actors)
+    token = client.cookies.get(SESSION_COOKIE)
+    assert token
+    copied = {"Authorization": f"Bearer {token}"}
+    row = issue_row(idNumber=resident_id(21))
+    assert client.post("/v1/credentials", json=row, headers=copied).status_code == 201
+    home = client.get("/officer")
+    response = client.post(
+        "/officer/sign-out", data={"csrf_token": csrf_of(home.text)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    refused = client.post("/v1/credentials", json=issue_row(idNumber=resident_id(22)), headers=copied)
+    assert refused.status_code == 401

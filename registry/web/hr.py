@@ -434,7 +434,7 @@ def _cell(record: list[str], columns: dict[str, int], kind: str) -> str:
 
 
 def read_csv(raw: bytes, locale: i18n.Locale) -> list[Item]:
-    """A CSV with a header row naming a credential column (VC JSON or VC-JWT) and/or
+    """A CSV with a header row naming a credential column (VC JSON, VC-JWT or SD-JWT VC) and/or
     the columns certificate number and verification code; one credential a row."""
     try:
         text = batch_csv.decode(raw, None).removeprefix("\ufeff")
@@ -456,8 +456,8 @@ def read_csv(raw: bytes, locale: i18n.Locale) -> list[Item]:
                 if "credential" not in columns and not {"number", "code"} <= columns.keys():
                     raise UploadError(
                         N_(
-                            "The CSV file needs a header row with a column credential (VC JSON or "
-                            "VC-JWT), or the columns certificate number and verification code."
+                            "The CSV file needs a header row with a column credential (VC JSON, VC-JWT "
+                            "or SD-JWT VC), or the columns certificate number and verification code."
                         )
                     )
                 continue
