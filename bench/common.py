@@ -148,6 +148,45 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and all its descendants now alive (a server's workers and
+    their process pools)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
+    total = 0.0
+    for child, seconds in cpu.items():
+        node = child
+        while node > 1 and node != pid:
+            node = parents.get(node, 0)
+        if node == pid:
+            total += seconds
+    return total
+
+
+def settle(pid: int, idle_share: float = 0.05, interval: float = 0.5, limit: float = 60.0) -> float:
+    """Wait until ``pid``'s process tree has used less than ``idle_share`` of a core over
+    ``interval`` (a node answers /health before its process pools have finished
+    starting, and their start-up would be measured as load); the seconds waited."""
+    began = time.monotonic()
+    before = tree_cpu(pid)
+    while time.monotonic() - began < limit:
+        time.sleep(interval)
+        now = tree_cpu(pid)
+        if now - before < idle_share * interval:
+            break
+        before = now
+    return time.monotonic() - began
+
+
 def children_cpu(pid: int) -> float:
     """CPU seconds of the live children of ``pid`` (a process pool's workers)."""
     total = 0.0

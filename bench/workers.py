@@ -37,7 +37,17 @@ import orjson
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url, text
 
-from bench.common import HOST, expect, free_port, hr_headers, issue_row, median, node_of, officer_headers
+from bench.common import (
+    HOST,
+    expect,
+    free_port,
+    hr_headers,
+    issue_row,
+    median,
+    node_of,
+    officer_headers,
+    settle,
+)
 from bench.http_verify import Round, python_round, status_path, wrk_round, wrk_scripts
 from registry.app import create_app
 from registry.database import make_engine
@@ -106,6 +116,7 @@ def serve_workers(folder: Path, port: int, database_url: str, workers: int) -> I
                 pass
             expect(time.monotonic() < deadline, "the node did not answer within 90 s")
             time.sleep(0.2)
+        settle(process.pid)
         yield base
     finally:
         process.send_signal(signal.SIGINT)

@@ -119,7 +119,7 @@ def create_app(
     db = database or Database.from_url(settings.resolved_database_url)
     prepare_database(settings, db, clock, run_migrations=run_migrations)
     node = NodeState(settings, db, clock, passwords=passwords, rng=rng)
-    node.verifier = verifier or Verifier()
+    node.verifier = verifier or Verifier.for_serving(settings.workers)
     node.join_federation(peer_http)
     if node.directory is not None:
         node.directory.own_configuration = lambda: federation.own_entity_configuration(node)

@@ -336,25 +336,49 @@ class SharedRateLimiter:
         self._lock = threading.Lock()
         #: key -> (tokens leased and not yet spent, when the lease ends)
         self._leased: dict[str, tuple[float, float]] = {}
+        #: key -> the lock of whoever is claiming a lease for it (one claim at a time)
+        self._claiming: dict[str, threading.Lock] = {}
 
-    def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
-        rate, capacity, per_second = _capacity(rate_per_minute, cost, burst)
-        key = client_id[:128]
-        now = self._clock()
+    def _spend_leased(self, key: str, cost: int, now: float) -> float | None:
+        """Spend ``cost`` from this worker's lease (None) or empty the lease and say how
+        much it held (what the request still needs is the rest)."""
         with self._lock:
             held, until = self._leased.get(key, (0.0, 0.0))
             held = held if until > now else 0.0
             if held >= cost:
                 self._leased[key] = (held - cost, until)
+                return None
+            self._leased[key] = (0.0, until)
+            return held
+
+    def take(self, client_id: str, rate_per_minute: int, cost: int = 1, *, burst: int = 0) -> None:
+        rate, capacity, per_second = _capacity(rate_per_minute, cost, burst)
+        key = client_id[:128]
+        now = self._clock()
+        if self._spend_leased(key, cost, now) is None:
+            return
+        with self._lock:
+            claiming = self._claiming.setdefault(key, threading.Lock())
+        # One claim at a time per client in this worker: requests that arrive together
+        # when the lease has run out wait for the one claim and spend from its lease.
+        # (Each claiming a chunk of its own, and the last overwriting the others'
+        # leases, had spent the shared bucket many times faster than the requests did:
+        # a client far below its rate was refused with 429.)
+        with claiming:
+            now = self._clock()
+            held = self._spend_leased(key, cost, now)
+            if held is None:
                 return
-        need = cost - held
-        chunk = min(max(1.0, math.floor(per_second * self.LEASE_SECONDS)), capacity / 4)
-        for ask in (max(need, chunk), need) if chunk > need else (need,):
-            if self._claim(key, ask, now, per_second, capacity):
-                with self._lock:
-                    # What this request did not use is leased for the next ones.
-                    self._leased[key] = (held + ask - cost, now + self.LEASE_SECONDS)
-                return
+            need = cost - held
+            chunk = min(max(1.0, math.floor(per_second * self.LEASE_SECONDS)), capacity / 4)
+            for ask in (max(need, chunk), need) if chunk > need else (need,):
+                if self._claim(key, ask, now, per_second, capacity):
+                    with self._lock:
+                        # What this request did not use is leased for the next ones.
+                        self._leased[key] = (ask - need, now + self.LEASE_SECONDS)
+                    return
+            with self._lock:  # refused: what was held stays leased
+                self._leased[key] = (held, now + self.LEASE_SECONDS)
         with self._engine.connect() as connection:
             row = connection.execute(_OWED, {"key": key}).first()
         owed = max(0.0, row[0] - (now - row[1]) * per_second) if row is not None else 0.0

@@ -59,6 +59,16 @@ class Verifier:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def for_serving(cls, serving_workers: int, cores: int | None = None) -> Verifier:
+        """The verifier of one of ``serving_workers`` processes serving the node: the
+        machine's cores shared among them, at least one each. Every serving process
+        keeps its own pool, so a pool of one process per core in each of N workers
+        started N times too many processes (their start-up alone, importing the node,
+        cost seconds of both cores while a freshly started node was first loaded)."""
+        available = cores if cores is not None else (os.cpu_count() or 1)
+        return cls(max(1, available // max(1, serving_workers)))
+
     def pool(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._pool is None:

@@ -299,3 +299,51 @@ def test_async_callers_take_the_shared_limit_off_the_event_loop(
     assert hops["n"] == 1  # the shared take only
     assert take_threads
     assert take_threads[0] != loop_thread[0]
+
+
+def test_serving_workers_share_the_cores_among_their_verification_pools() -> None:
+    """Each serving process has its own pool: N workers on C cores get C // N processes
+    each (at least one, which checks in a thread), not C each."""
+    from registry.verifier import Verifier
+
+    assert Verifier.for_serving(1, cores=2).workers == 2
+    assert Verifier.for_serving(2, cores=2).workers == 1
+    assert Verifier.for_serving(2, cores=8).workers == 4
+    assert Verifier.for_serving(4, cores=2).workers == 1
+
+
+def test_requests_arriving_together_share_one_lease(workers: Any) -> None:
+    """When a worker's lease has run out and many requests arrive at once, one claims a
+    chunk and the others spend from it. Each claiming its own chunk (and the last
+    overwriting the others' leases) spent the shared bucket many times faster than the
+    requests did: a client within its rate got 429 at two workers under load."""
+    import threading
+    import time as time_module
+
+    first, _, _ = workers
+    claims: list[float] = []
+    real = first._claim
+
+    def slow_claim(key: str, amount: float, *args: Any) -> bool:
+        claims.append(amount)
+        time_module.sleep(0.02)  # a claim is a database round trip: let the others arrive
+        return bool(real(key, amount, *args))
+
+    first._claim = slow_claim
+    start = threading.Barrier(16)
+    refused: list[Exception] = []
+
+    def one_request() -> None:
+        start.wait()
+        try:
+            first.take("hr", RATE)
+        except RateLimitedError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=one_request) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert refused == []
+    assert sum(claims) <= 2 * 10  # a chunk is 10 at 600 a minute; 16 requests need 16
