@@ -347,3 +347,38 @@ def test_requests_arriving_together_share_one_lease(workers: Any) -> None:
         thread.join()
     assert refused == []
     assert sum(claims) <= 2 * 10  # a chunk is 10 at 600 a minute; 16 requests need 16
+
+
+def test_a_request_the_lease_covers_takes_no_thread_hop(
+    workers: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``auth.take_rate`` with the shared limiter: a claim (a database write) goes to a
+    worker thread; requests that this worker's lease covers are spent inline (every
+    request's hop to a thread had cost two workers more than the claims saved)."""
+    import asyncio
+
+    import anyio.to_thread
+
+    from registry.auth import take_rate
+
+    first, _, clock = workers
+    hops = {"n": 0}
+    real_run_sync = anyio.to_thread.run_sync
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        hops["n"] += 1
+        return await real_run_sync(*args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+
+    async def requests(count: int) -> None:
+        for _ in range(count):
+            await take_rate(first, "hr", RATE)
+
+    asyncio.run(requests(10))  # one claim of a chunk of 10, then nine from the lease
+    assert hops["n"] == 1
+    asyncio.run(requests(1))  # the lease is spent: a new claim
+    assert hops["n"] == 2
+    clock.now += SharedRateLimiter.LEASE_SECONDS + 0.1
+    asyncio.run(requests(1))  # the lease ran out: a claim again
+    assert hops["n"] == 3
