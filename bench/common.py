@@ -148,11 +148,9 @@ def process_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and all its descendants now alive (a server's workers and
-    their process pools)."""
-    parents: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every live process: pid -> (parent pid, user + system CPU seconds)."""
+    found: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -160,13 +158,19 @@ def tree_cpu(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        parents[int(entry.name)] = int(fields[1])
-        cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK)
+    return found
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and all its descendants now alive (a server's workers and
+    their process pools)."""
+    processes = _processes()
     total = 0.0
-    for child, seconds in cpu.items():
+    for child, (_, seconds) in processes.items():
         node = child
         while node > 1 and node != pid:
-            node = parents.get(node, 0)
+            node = processes.get(node, (0, 0.0))[0]
         if node == pid:
             total += seconds
     return total
@@ -189,17 +193,7 @@ def settle(pid: int, idle_share: float = 0.05, interval: float = 0.5, limit: flo
 
 def children_cpu(pid: int) -> float:
     """CPU seconds of the live children of ``pid`` (a process pool's workers)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / TICK
-    return total
+    return sum(seconds for parent, seconds in _processes().values() if parent == pid)
 
 
 def machine_cpu() -> tuple[float, float] | None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registry.signing import sd_jwt
-from registry.signing.data_integrity import parse_datetime
+from registry.signing.data_integrity import format_datetime, parse_datetime
 from registry.signing.errors import TokenFormatError
 from registry.signing.keys import Ed25519PrivateKey
 
@@ -120,7 +120,7 @@ def _iso(stamp: Any, name: str) -> str:
         instant = datetime.fromtimestamp(stamp, UTC)
     except (OverflowError, ValueError, OSError):
         raise TokenFormatError(f"{name} is not a representable instant") from None
-    return instant.isoformat().replace("+00:00", "Z")
+    return format_datetime(instant)
 
 
 def to_document(claims: Mapping[str, Any]) -> dict[str, Any]:

@@ -746,6 +746,22 @@ def _single_item(parsed: Any, check: Check, by_issuer: bool) -> tuple[ProofItem,
     )
 
 
+def _signature_verifies(fmt: str) -> Check:
+    return Check(
+        "proof", "pass", "the signature verifies", "proof-verified", params(format=_FORMAT_NAMES[fmt])
+    )
+
+
+def _not_the_issuers(exc: IssuerMismatchError) -> tuple[Check, str, str]:
+    """The issuer check of a signature that verifies by a key its issuer does not
+    control, and why the other checks were not made."""
+    return (
+        Check("issuer", "fail", exc.detail, "issuer-mismatch"),
+        "not checked: the issuer did not sign this credential",
+        "not-checked-issuer-mismatch",
+    )
+
+
 def _unresolved(exc: ResolutionError) -> tuple[Check, str, str]:
     """The proof check when the signing key is not resolved, and why the other checks
     were not made. A method its controller (known in full) never had is an answer: the
@@ -861,16 +877,8 @@ def examine(presented: str | bytes | Mapping[str, Any], trust: Trust, now: datet
             "not-checked-key-unresolved",
         )
     except IssuerMismatchError as exc:
-        checks.append(
-            Check(
-                "proof", "pass", "the signature verifies", "proof-verified", params(format=_FORMAT_NAMES[fmt])
-            )
-        )
-        return stop(
-            Check("issuer", "fail", exc.detail, "issuer-mismatch"),
-            "not checked: the issuer did not sign this credential",
-            "not-checked-issuer-mismatch",
-        )
+        checks.append(_signature_verifies(fmt))
+        return stop(*_not_the_issuers(exc))
     except SigningError as exc:
         code = (
             "proof-signature-mismatch"
@@ -930,20 +938,8 @@ def _examine_sd_jwt(
     except ResolutionError as exc:
         return stop(*_unresolved(exc))
     except IssuerMismatchError as exc:
-        checks.append(
-            Check(
-                "proof",
-                "pass",
-                "the signature verifies",
-                "proof-verified",
-                params(format=_FORMAT_NAMES["sd-jwt"]),
-            )
-        )
-        return stop(
-            Check("issuer", "fail", exc.detail, "issuer-mismatch"),
-            "not checked: the issuer did not sign this credential",
-            "not-checked-issuer-mismatch",
-        )
+        checks.append(_signature_verifies("sd-jwt"))
+        return stop(*_not_the_issuers(exc))
     except SigningError as exc:
         code = (
             "proof-signature-mismatch" if isinstance(exc, InvalidSignatureError) else "proof-sd-jwt-invalid"
