@@ -19,7 +19,18 @@ from registry.database import Database, migrate
 from registry.limits import RequestGuard
 from registry.node import Clock, NodeState, utc_now
 from registry.problems import install_problem_handlers
-from registry.routes import accounts, admin, docs, federation, holder, issuance, public, vcapi, verification
+from registry.routes import (
+    accounts,
+    admin,
+    docs,
+    federation,
+    holder,
+    issuance,
+    public,
+    recognition,
+    vcapi,
+    verification,
+)
 from registry.settings import Settings
 from registry.verifier import Verifier
 from registry.web import router as web_router
@@ -86,6 +97,11 @@ TAGS = [
     {"name": "admin", "description": "Node admins and auditors."},
     {"name": "vc-api", "description": "W3C VC API endpoints."},
     {"name": "federation", "description": "OpenID Federation 1.0: entity statements, trust anchor."},
+    {
+        "name": "recognition",
+        "description": "Recognition policy (互认政策): which other provinces' credentials this node "
+        "accepts as which of its own types; read by anyone, published by admins.",
+    },
 ]
 
 
@@ -162,7 +178,18 @@ def create_app(
     from registry.routes import contexts as context_routes
 
     app.include_router(context_routes.router)
-    for module in (public, verification, issuance, holder, accounts, admin, vcapi, federation, docs):
+    for module in (
+        public,
+        verification,
+        issuance,
+        holder,
+        accounts,
+        admin,
+        recognition,
+        vcapi,
+        federation,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(web_router)
     openapi.install(app)

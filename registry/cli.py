@@ -53,6 +53,7 @@ from registry.credentials.sample import unsaved_sample
 from registry.credentials.verification import Report, Trust
 from registry.database import Database
 from registry.errors import RegistryError
+from registry.federation import recognition
 from registry.models import Account, Credential, HrClient
 from registry.node import utc_now
 from registry.node_keys import NodeKeyStore, key_state
@@ -574,11 +575,13 @@ def verify_file(
             peers=directory.profiles() if directory is not None else (),
             federated=directory is not None,
         )
+        now = clock()
         report, _ = verify_one(
-            session, data, trust, settings.base_url.rstrip("/"), None, clock(), peer_status=directory
+            session, data, trust, settings.base_url.rstrip("/"), None, now, peer_status=directory
         )
+        view = recognition.View.read(session) if settings.role == "node" else None
     if names_out is not None:
-        names_out.append(Names.of(trust, settings.province))
+        names_out.append(Names.of(trust, settings.province, view, now))
     db.dispose()
     return report
 

@@ -3,11 +3,13 @@ real process with its own SQLite database and keys, served over https with a
 certificate authority made for the demo (entity identifiers and ``did:web`` are https
 URLs by their specifications).
 
-It admits and authorises the nodes at the anchor, issues sample credentials at each
-node (marked as samples in the credentials themselves), verifies a Jiangsu title at
-the Anhui node as an Anhui HR client would, revokes another Jiangsu title (科研失信)
-and verifies it at Anhui too, prints the reports and how to try more, and keeps
-serving until Ctrl-C (``--once``: stops after the reports).
+It admits and authorises the nodes at the anchor, publishes each node's recognition
+policy (the other provinces' titles and qualifications count as the same type: Article
+11 of the provincial decision), issues sample credentials at each node (marked as
+samples in the credentials themselves), verifies a Jiangsu title at the Anhui node as an
+Anhui HR client would (answered in Anhui's terms: "recognised in Anhui as …"),
+revokes another Jiangsu title (科研失信) and verifies it at Anhui too, prints the
+reports and how to try more, and keeps serving until Ctrl-C (``--once``: stops after the reports).
 Run again on the same folder, it reuses what it made.
 """
 
@@ -23,7 +25,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,7 @@ from registry.credentials import issuance
 from registry.credentials import status as status_service
 from registry.credentials.sample import SAMPLE_COMMITTEES, sample_members
 from registry.database import Database
-from registry.federation import anchor
+from registry.federation import anchor, recognition
 from registry.federation.jws import federation_jwks
 from registry.federation.metadata import PROVINCES
 from registry.federation.tls import client_ssl_context, write_demo_tls
@@ -157,12 +159,33 @@ def prepare(folder: Path, entities: Sequence[Entity], now: datetime) -> dict[str
                     scope="*",
                     valid_from=datetime(2020, 1, 1, tzinfo=UTC),
                 )
+        _mutual_recognition(db, entity.province, now)
         facts["credentials"][entity.province] = _samples(db, entity, now)
         if entity.province == "34":
             facts["hr_key"] = _hr_key(folder, db, now)
     for db in databases.values():
         db.dispose()
     return facts
+
+
+#: What each demo node's recognition policy v1 says: the other provinces' credentials of
+#: every type this node's catalogue has count as the same type (the decision's Article 11:
+#: 推进人才评价标准、职业资格、职称跨区域互认).
+MUTUAL = "长三角职称、职业资格跨区域互认（演示） Yangtze River Delta mutual recognition (demo)"
+
+
+def _mutual_recognition(db: Database, province: str, now: datetime) -> None:
+    with db.session() as session:
+        if recognition.load(session) is not None:
+            return
+        rules = [
+            recognition.RuleIn(issuerProvince=other, credentialType="*", validFrom=date(2020, 1, 1))
+            for other in ("31", "32", "33", "34")
+            if other != province
+        ]
+        recognition.publish(
+            session, recognition.PolicyIn(rules=rules, note=MUTUAL), province, DEMO.actor, now
+        )
 
 
 def _samples(db: Database, entity: Entity, now: datetime) -> list[str]:
@@ -281,6 +304,8 @@ def _show(report: dict[str, Any], title: str) -> str:
     lines = [f"== {title}", f"   结论 verdict: {verdicts.get(report['verdict'], report['verdict'])}"]
     for check in report["checks"]:
         lines.append(f"   [{check['result']:7}] {check['check']:13} {check['reason']}")
+    if report.get("recognition"):
+        lines.append(f"   认可 recognition: {report['recognition']['message']}")
     return "\n".join(lines)
 
 

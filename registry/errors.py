@@ -31,6 +31,7 @@ RFC 9457 problem+json document; nothing else in the code needs to know about HTT
     ├── InvalidInputError (422)           well-formed request, unacceptable content
     ├── NotFoundError (404)               no such record, or not yours to see
     ├── ConflictError (409)               duplicate code, batch id reused with other content
+    ├── UnsupportedMediaTypeError (415)   a body of another media type than the endpoint takes
     ├── AuthenticationError (401)         no or bad credentials / token / API key
     ├── PermissionDeniedError (403)       authenticated, but the role or scope is wrong
     ├── PayloadTooLargeError (413)        request body over the endpoint's limit
@@ -100,6 +101,12 @@ class NotFoundError(RegistryError):
     slug = "not-found"
     title = "Not found"
     status = 404
+
+
+class UnsupportedMediaTypeError(RegistryError):
+    slug = "unsupported-media-type"
+    title = "The request body is not of a media type this endpoint accepts"
+    status = 415
 
 
 class ConflictError(RegistryError):

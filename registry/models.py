@@ -226,6 +226,66 @@ class RevokedToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=_utc(index=True))
 
 
+class RecognitionPolicy(SQLModel, table=True):
+    """One published version of this node's recognition policy (互认政策): which other
+    provinces' credential types it accepts as which of its own, from when, on what
+    conditions. Versions are never changed or deleted: a verification names the version
+    it answered under (registry.federation.recognition)."""
+
+    __tablename__ = "recognition_policy"
+    version: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    published_at: datetime = Field(sa_column=_utc())
+    #: the actor who published it (``account:<id>`` or ``cli:local-operator``)
+    published_by: str = Field(max_length=80)
+    note: str | None = Field(default=None, max_length=500)
+    #: the rules as JSON (RecognitionRule.to_json of each, in order)
+    rules: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class RecognitionApplication(SQLModel, table=True):
+    """A holder's application to have a credential recognised in another province, as
+    each end keeps it: ``outgoing`` at the holder's node (which forwarded it), and
+    ``incoming`` at the receiving node (which decides it). ``peer_application_id`` is
+    the other end's id; an incoming application is stored once per calling node and
+    its id (a replayed request changes nothing)."""
+
+    __tablename__ = "recognition_application"
+    __table_args__ = (
+        UniqueConstraint(
+            "side", "peer_entity", "peer_application_id", name="uq_recognition_application_peer"
+        ),
+    )
+    id: str = Field(primary_key=True, max_length=36)
+    #: outgoing | incoming
+    side: str = Field(max_length=8, index=True)
+    #: the other node's entity identifier
+    peer_entity: str = Field(max_length=255)
+    peer_application_id: str = Field(max_length=36)
+    #: the applicant (outgoing only: the receiving node has no holder record)
+    holder_id: str | None = Field(default=None, foreign_key="holder.id", max_length=36, index=True)
+    credential_id: str = Field(max_length=255)
+    certificate_number: str = Field(max_length=32)
+    holder_name: str = Field(max_length=128)
+    type_code: str = Field(max_length=64)
+    #: outgoing: the province asked; incoming: the issuing province
+    province: str = Field(max_length=2)
+    statement: str | None = Field(default=None, max_length=500)
+    #: the credential as presented (incoming only), kept for review and for the
+    #: digest the recognition credential names
+    credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    #: pending | recognised | refused
+    state: str = Field(default="pending", max_length=16, index=True)
+    recognised_as: str | None = Field(default=None, max_length=64)
+    decision_reason: str | None = Field(default=None, max_length=500)
+    decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    decided_by: str | None = Field(default=None, max_length=80)
+    #: the recognition credential the receiving node issued (VC JSON), once recognised
+    recognition_credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = Field(sa_column=_utc())
+    #: outgoing: when the receiving node was last asked how it decided
+    checked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+
+
 class HolderActivation(SQLModel, table=True):
     """A one-time code, handed to a holder out of band, that lets them open an account."""
 

@@ -29,6 +29,7 @@ from registry.auth import (
 from registry.credentials.status import StatusCache
 from registry.credentials.verification import Trust
 from registry.database import Database, on_commit
+from registry.federation import recognition
 from registry.federation.client import OutboundPolicy, PeerClient, make_http_client
 from registry.federation.directory import PeerDirectory
 from registry.federation.resolve import EntityResolver
@@ -188,6 +189,8 @@ class NodeState:
         self._ring: KeyRing | None = None
         self._ring_loaded = 0.0
         self._ring_lock = threading.Lock()
+        self._recognition: recognition.View | None = None
+        self._recognition_loaded = 0.0
 
     def join_federation(self, http: httpx.AsyncClient | None = None) -> None:
         """Set up the peer directory when a trust anchor is configured. ``http`` is the
@@ -218,10 +221,12 @@ class NodeState:
         settings = self.settings
         dev = settings.federation_allow_private
         policy = OutboundPolicy(allow_private=dev, allow_http=dev)
-        if http is None:
-            ca_file = settings.federation_ca_file
-            http = make_http_client(policy, verify=client_ssl_context(Path(ca_file)) if ca_file else None)
-        return PeerClient(allowed, policy=policy, http=http)
+        if http is not None:
+            return PeerClient(allowed, policy=policy, http=http)
+        ca_file = settings.federation_ca_file
+        own = make_http_client(policy, verify=client_ssl_context(Path(ca_file)) if ca_file else None)
+        # The node's own client: closed with the peer client when the node stops.
+        return PeerClient(allowed, policy=policy, http=own, owns_http=True)
 
     def serve_resolution(self, http: httpx.AsyncClient | None = None) -> None:
         """The trust anchor's resolver (OpenID Federation 1.0 §8.3): a peer client whose
@@ -273,6 +278,22 @@ class NodeState:
         # Cached only once that transaction has committed (a rotation in it may yet fail).
         on_commit(session, lambda: self.set_ring(ring))
         return ring
+
+    @property
+    def recognition(self) -> recognition.View:
+        """This node's latest recognition policy and catalogue names, read again after
+        :attr:`RING_TTL_SECONDS` (a version published by another worker or the CLI is
+        used within that time; one published by this worker at once)."""
+        view = self._recognition
+        if view is None or time.monotonic() - self._recognition_loaded > self.RING_TTL_SECONDS:
+            with self.db.session(write=False) as session:
+                view = recognition.View.read(session)
+            self._recognition, self._recognition_loaded = view, time.monotonic()
+        return view
+
+    def forget_recognition(self) -> None:
+        """Read the policy again at its next use (after a publication commits)."""
+        self._recognition = None
 
     def set_ring(self, ring: KeyRing) -> None:
         with self._ring_lock:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from sqlalchemy import bindparam, text
 
 from registry import i18n
 from registry.auth import Principal
-from registry.credentials.issuance import PROVINCES
+from registry.credentials.issuance import CHINA_STANDARD_TIME, PROVINCES
 from registry.credentials.status import REASON_LABELS, PeerStatus, StatusCache, StatusReader
 from registry.credentials.verification import (
     MESSAGES,
@@ -40,6 +40,8 @@ from registry.credentials.verification import (
     unpack,
 )
 from registry.database import Connectable
+from registry.federation.metadata import PROVINCES as PROVINCE_NAMES
+from registry.federation.recognition import View as RecognitionView
 
 if TYPE_CHECKING:
     from registry.node import NodeState
@@ -317,7 +319,7 @@ def verify_for(
             (lambda r: expect_key_binding(r, *key_binding, now)) if key_binding is not None else None,
         )
     node.audit_writer.submit(rows)
-    return report_json(report, locale, Names.of(trust, node.settings.province))
+    return report_json(report, locale, Names.of_node(node, trust, now))
 
 
 # --- reports people read ---------------------------------------------------------------
@@ -383,20 +385,43 @@ def reason_label(code: str | None, locale: i18n.Locale) -> str:
 
 @dataclass(frozen=True)
 class Names:
-    """How a report names issuers in either language: this node's department (from
-    the province table) and each federation member's (from its trust chain's profile)."""
+    """How a report speaks in this node's terms: this node's department (from the
+    province table) and each federation member's (from its trust chain's profile) by
+    name, and, for a provincial node, its recognition policy (what a credential of
+    another province counts as here on ``today``)."""
 
     own_did: str
     own_department: tuple[str, str] | None
     peers: Mapping[str, tuple[str, str]]
+    own_province: str | None = None
+    peer_provinces: Mapping[str, str] = field(default_factory=dict)
+    recognition: RecognitionView | None = None
+    today: date | None = None
 
     @classmethod
-    def of(cls, trust: Trust, province: str | None) -> Names:
+    def of(
+        cls,
+        trust: Trust,
+        province: str | None,
+        view: RecognitionView | None = None,
+        now: datetime | None = None,
+    ) -> Names:
         return cls(
             trust.own_did,
             PROVINCES.get(province) if province else None,
             {p.did: (p.name, p.name_en) for p in trust.peers},
+            province,
+            {p.did: p.province for p in trust.peers},
+            view,
+            now.astimezone(CHINA_STANDARD_TIME).date() if now is not None else None,
         )
+
+    @classmethod
+    def of_node(cls, node: NodeState, trust: Trust, now: datetime) -> Names:
+        """The names of ``node``, with its recognition policy when it is a provincial node."""
+        settings = node.settings
+        view = node.recognition if settings.role == "node" else None
+        return cls.of(trust, settings.province, view, now)
 
     def issuer(self, did: str, locale: i18n.Locale, stated: Mapping[str, str] | None = None) -> str:
         """The department that ``did`` is, by name; ``stated`` is the name an authentic
@@ -405,6 +430,12 @@ class Names:
         if pair is not None:
             return pair[0] if locale == "zh_CN" else pair[1]
         return _pick(stated, locale) or did
+
+    def province_of(self, did: str | None) -> str | None:
+        """The province (GB/T 2260) of an issuer this node knows: itself or a member."""
+        if did is None:
+            return None
+        return self.own_province if did == self.own_did else self.peer_provinces.get(did)
 
 
 def _param(param: Param, locale: i18n.Locale, names: Names, readable: Mapping[str, Any] | None) -> str:
@@ -469,6 +500,57 @@ def summary(report: Report, locale: i18n.Locale, names: Names) -> dict[str, Any]
     }
 
 
+#: What a report says of recognition, by state (messages of the ``reports`` domain).
+RECOGNITION_MESSAGES = {
+    "native": "Issued in %(province)s: it needs no recognition here.",
+    "recognised": "Recognised in %(province)s as %(title)s under recognition policy v%(version)s.",
+    "not-recognised": (
+        "Not covered by %(province)s's recognition policy v%(version)s: its holder may apply for recognition."
+    ),
+    "no-policy": "%(province)s has not published a recognition policy yet.",
+    "not-applicable": "Recognition is stated only for a valid credential.",
+}
+
+
+def _province_name(code: str | None, locale: i18n.Locale) -> str | None:
+    pair = PROVINCE_NAMES.get(code) if code else None
+    return None if pair is None else pair[0] if locale == "zh_CN" else pair[1]
+
+
+def recognition_json(report: Report, locale: i18n.Locale, names: Names) -> dict[str, Any] | None:
+    """What the credential of ``report`` is in this node's terms (None when this node
+    has no recognition: the trust anchor, the CLI without a node)."""
+    view, province = names.recognition, names.own_province
+    if view is None or province is None or names.today is None:
+        return None
+    readable = report.readable if report.authentic else None
+    issuer = readable.get("issuer") if readable else None
+    type_code = readable.get("typeCode") if readable else None
+    found = view.recognise(
+        province, names.province_of(issuer), type_code, report.verdict == "valid", names.today
+    )
+    local = found.recognised_as
+    pair = view.type_names.get(local) if local else None
+    title = (pair[0] if locale == "zh_CN" else pair[1]) if pair else local
+    message = _t(
+        locale,
+        RECOGNITION_MESSAGES[found.state],
+        province=_province_name(province, locale) or province,
+        title=title or "",
+        version=found.policy_version or "",
+    )
+    return {
+        "state": found.state,
+        "code": found.code,
+        "province": province,
+        "issuerProvince": found.issuer_province,
+        "policyVersion": found.policy_version,
+        "recognisedAs": None if local is None else {"code": local, "name": title},
+        "conditions": _pick(found.conditions, locale),
+        "message": message,
+    }
+
+
 def report_json(
     report: Report, locale: i18n.Locale, names: Names, index: int | None = None
 ) -> dict[str, Any]:
@@ -491,4 +573,5 @@ def report_json(
         for c in report.checks
     ]
     answer["summary"] = summary(report, locale, names)
+    answer["recognition"] = recognition_json(report, locale, names)
     return answer

@@ -13,14 +13,22 @@ from typing import Any
 import uvicorn
 
 
-@contextmanager
-def serve_in_thread(app: Any, **config: Any) -> Iterator[int]:
-    """Runs ``app`` until the block ends; yields the port. ``config`` goes to
-    ``uvicorn.Config`` (e.g. ``ssl_certfile``, ``ssl_keyfile``)."""
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port (its port is known before the app that
+    will serve on it is made: a federation member's entity identifier names it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextmanager
+def serve_in_thread(app: Any, sock: socket.socket | None = None, **config: Any) -> Iterator[int]:
+    """Runs ``app`` until the block ends (on ``sock``, else a free loopback port);
+    yields the port. ``config`` goes to ``uvicorn.Config`` (e.g. ``ssl_certfile``)."""
+    sock = sock if sock is not None else bound_socket()
     port: int = sock.getsockname()[1]
-    settings = uvicorn.Config(app, lifespan="off", ws="none", log_config=None, access_log=False, **config)
+    options: dict[str, Any] = {"lifespan": "off", "ws": "none", "log_config": None, "access_log": False}
+    settings = uvicorn.Config(app, **(options | config))
     server = uvicorn.Server(settings)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

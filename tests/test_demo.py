@@ -50,6 +50,9 @@ def test_demo_verifies_across_provinces_with_real_processes_over_https(tmp_path:
     out = done.stdout
     assert "结论 verdict: 有效 valid" in out
     assert "结论 verdict: 无效 invalid" in out
+    # Answered in Anhui's terms: its policy v1 recognises Jiangsu's titles as the same type.
+    assert "认可 recognition: 在安徽省认可为" in out
+    assert "（认可政策第1版）" in out
     assert "revoked by 江苏省" in out
     assert "a member of the federation" in out
     assert (folder / "tls" / "ca.pem").exists()

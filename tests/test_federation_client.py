@@ -934,3 +934,34 @@ def test_the_default_resolver_reads_the_system() -> None:
     assert answers
     assert all(ipaddress.ip_address(a).is_loopback for a in answers)
     assert run(client_module.system_resolver("127.0.0.1", 80)) == ["127.0.0.1"]
+
+
+def test_a_node_closes_the_peer_client_it_made_when_it_stops(tmp_path: Any) -> None:
+    """The node's own HTTP client (made with its CA file) belongs to its peer client and
+    is closed when the node stops; before, its connections to peers were left open."""
+    from fastapi.testclient import TestClient
+
+    from registry.app import create_app
+    from registry.database import Database
+    from registry.verifier import Verifier
+    from tests.conftest import CHEAP_PASSWORDS, MutableClock
+    from tests.federation_apps import federation_settings
+
+    settings = federation_settings(
+        tmp_path,
+        "https://127.0.0.1:8032",
+        "32",
+        trust_anchor="https://127.0.0.1:8100",
+        trust_anchor_jwks='{"keys": []}',
+    )
+    app = create_app(
+        settings,
+        MutableClock(),
+        database=Database.from_url(settings.resolved_database_url),
+        passwords=CHEAP_PASSWORDS,
+        verifier=Verifier(workers=1),
+    )
+    directory = app.state.node.directory
+    with TestClient(app):
+        assert not directory.client._http.is_closed
+    assert directory.client._http.is_closed

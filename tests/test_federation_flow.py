@@ -394,3 +394,308 @@ def test_published_reasons_are_kept_only_where_well_formed() -> None:
     }
     assert _published_reasons(published, bits) == {3: "research_misconduct"}
     assert _published_reasons(["3"], bits) == {}
+
+
+# --- recognition: answers in the verifying node's terms (DESIGN "Recognition") ----------
+
+
+def _publish(federation: Federation, origin: str, rules: list[dict[str, Any]]) -> int:
+    admin = federation.staff(origin, "admin")
+    answer = federation.clients[origin].put("/v1/recognition/policy", json={"rules": rules}, headers=admin)
+    assert answer.status_code == 201, answer.text
+    version: int = answer.json()["version"]
+    return version
+
+
+def test_a_jiangsu_title_is_answered_in_anhui_s_terms_under_its_latest_policy(federation: Federation) -> None:
+    vc = federation.issue(JIANGSU, 40)["verifiableCredential"]
+    before = federation.verify_at(ANHUI, vc)["recognition"]
+    assert (before["state"], before["message"]) == ("no-policy", "安徽省尚未发布认可政策。")
+    rule = {
+        "issuerProvince": "32",
+        "credentialType": "ENG-ASSOCIATE_SENIOR",
+        "recognisedAs": "ENG-ASSOCIATE_SENIOR",
+        "validFrom": "2026-01-01",
+        "conditions": {"zh": "须在本省用人单位聘任", "en": "Once appointed by an employer here"},
+    }
+    assert _publish(federation, ANHUI, [rule]) == 1
+    found = federation.verify_at(ANHUI, vc)["recognition"]
+    assert found["state"] == "recognised"
+    assert found["message"] == "在安徽省认可为高级工程师（认可政策第1版）。"
+    assert (found["province"], found["issuerProvince"], found["policyVersion"]) == ("34", "32", 1)
+    assert found["conditions"] == "须在本省用人单位聘任"
+    # The same credential at its own node is native; Jiangsu's policy is not Anhui's.
+    assert federation.verify_at(JIANGSU, vc)["recognition"]["state"] == "native"
+    # A new version that no longer covers the type: the next answer says so, with its version.
+    later = {**rule, "credentialType": "ENG-FULL_SENIOR", "recognisedAs": "ENG-FULL_SENIOR"}
+    assert _publish(federation, ANHUI, [later]) == 2
+    after = federation.verify_at(ANHUI, vc)["recognition"]
+    assert (after["state"], after["policyVersion"]) == ("not-recognised", 2)
+    assert after["message"] == "不在安徽省认可政策（第2版）范围内，持证人可申请认可。"
+
+
+def test_a_revoked_title_is_not_recognised_whatever_the_policy(federation: Federation) -> None:
+    _publish(federation, ANHUI, [{"issuerProvince": "32", "credentialType": "*", "validFrom": "2026-01-01"}])
+    record = federation.issue(JIANGSU, 41)
+    revoked = federation.clients[JIANGSU].post(
+        f"/v1/credentials/{record['id']}/revocation",
+        json={"reasonCode": "research_misconduct"},
+        headers=federation.staff(JIANGSU, "officer"),
+    )
+    assert revoked.status_code == 200, revoked.text
+    federation.clock.advance(seconds=federation.node(ANHUI).settings.peer_status_max_age / 2 + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, record["verifiableCredential"])
+    assert report["verdict"] == "invalid"
+    assert report["recognition"]["state"] == "not-applicable"
+
+
+def test_the_entity_configuration_names_the_signed_recognition_policy(federation: Federation) -> None:
+    from registry.federation.errors import StatementError
+    from registry.federation.jws import parse_compact_jws
+
+    token = federation.clients[ANHUI].get("/.well-known/openid-federation").text
+    claims = parse_compact_jws(token, "entity-statement+jwt", StatementError).unverified_payload(
+        StatementError
+    )
+    endpoint = claims["metadata"]["yrd_credential_issuer"]["recognition_policy_endpoint"]
+    assert endpoint == f"{ANHUI}/federation/recognition-policy"
+
+
+# --- recognition applications: holder's node -> receiving node -> decision -> holder ---------
+
+
+def _holder_headers(federation: Federation, origin: str, holder_id: str) -> dict[str, str]:
+    from tests.conftest import Actors
+
+    actors = Actors(federation.clients[origin].app)
+    actors._n = 2000 + next(_ACCOUNTS)
+    return actors.holder(holder_id)
+
+
+ENG_RULE = {
+    "issuerProvince": "32",
+    "credentialType": "ENG-ASSOCIATE_SENIOR",
+    "recognisedAs": "ENG-ASSOCIATE_SENIOR",
+    "validFrom": "2026-01-01",
+}
+
+
+def test_a_holder_applies_anhui_decides_and_the_holder_gets_the_recognition_credential(
+    federation: Federation,
+) -> None:
+    record = federation.issue(JIANGSU, 50)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jiangsu, anhui = federation.clients[JIANGSU], federation.clients[ANHUI]
+    applied = jiangsu.post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34", "statement": "拟调入合肥工作"},
+        headers=holder,
+    )
+    assert applied.status_code == 201, applied.text
+    mine = applied.json()
+    assert (mine["state"], mine["side"], mine["peerEntity"]) == ("pending", "outgoing", ANHUI)
+    # Anhui keeps it, with the credential it verified; its officer sees it.
+    officer = federation.staff(ANHUI, "officer")
+    pending = anhui.get("/v1/recognition/applications?state=pending", headers=officer).json()
+    assert [(a["certificateNumber"], a["province"], a["statement"]) for a in pending] == [
+        (record["certificateNumber"], "32", "拟调入合肥工作")
+    ]
+    # The policy gives the local type; the officer recognises.
+    _publish(federation, ANHUI, [ENG_RULE])
+    decided = anhui.post(
+        f"/v1/recognition/applications/{pending[0]['id']}/decision",
+        json={"decision": "recognise", "reason": "符合互认政策"},
+        headers=officer,
+    )
+    assert decided.status_code == 200, decided.text
+    credential = decided.json()["recognitionCredential"]
+    assert "RecognitionCredential" in credential["type"]
+    assert credential["issuer"]["id"] == federation.node(ANHUI).did
+    assert credential["credentialSubject"]["certificateNumber"].startswith("34-")
+    assert (
+        credential["credentialSubject"]["recognitionOf"]["certificateNumber"] == record["certificateNumber"]
+    )
+    assert credential["relatedResource"][0]["id"] == record["verifiableCredential"]["id"]
+    assert (
+        credential["credentialSubject"]["holderCommitment"]
+        == (record["verifiableCredential"]["credentialSubject"]["holderCommitment"])
+    )
+    again = anhui.post(
+        f"/v1/recognition/applications/{pending[0]['id']}/decision",
+        json={"decision": "refuse", "reason": "重复"},
+        headers=officer,
+    )
+    assert again.status_code == 409
+    # The holder's node asks Anhui (no sooner than 30 s after it last did) and keeps the answer.
+    federation.clock.advance(seconds=31)
+    listed = jiangsu.get("/v1/holder/recognition-applications", headers=holder).json()
+    assert listed["unreachable"] == {}
+    [followed] = listed["applications"]
+    assert (followed["state"], followed["recognisedAs"]) == ("recognised", "ENG-ASSOCIATE_SENIOR")
+    assert followed["recognitionCredential"] == credential
+    # The recognition credential is Anhui's own: native there, Anhui's credential at Jiangsu.
+    at_anhui = federation.verify_at(ANHUI, credential)
+    assert at_anhui["verdict"] == "valid", at_anhui
+    assert at_anhui["recognition"]["state"] == "native"
+    assert federation.verify_at(JIANGSU, credential)["verdict"] == "valid"
+    # Both ends audited it; the holder sees their application in their activity.
+    activity = jiangsu.get("/v1/holder/audit", headers=holder).json()
+    assert "recognition.apply" in [e["action"] for e in activity]
+
+
+def test_an_application_is_refused_with_its_reason(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 51)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    applied = federation.clients[JIANGSU].post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    )
+    assert applied.status_code == 201, applied.text
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    no_reason = federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "refuse"},
+        headers=officer,
+    )
+    assert no_reason.status_code == 422
+    # Without a policy rule, recognising needs the local type named.
+    unnamed = federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "recognise"},
+        headers=officer,
+    )
+    assert unnamed.status_code == 422
+    refused = federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "refuse", "reason": "专业不对口"},
+        headers=officer,
+    )
+    assert refused.status_code == 200, refused.text
+    federation.clock.advance(seconds=31)
+    [followed] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert (followed["state"], followed["decisionReason"], followed["recognitionCredential"]) == (
+        "refused",
+        "专业不对口",
+        None,
+    )
+
+
+def test_a_holder_applies_only_with_their_own_credential_in_force_to_another_province(
+    federation: Federation,
+) -> None:
+    mine, theirs = federation.issue(JIANGSU, 52), federation.issue(JIANGSU, 53)
+    holder = _holder_headers(federation, JIANGSU, mine["holderId"])
+    jiangsu = federation.clients[JIANGSU]
+
+    def apply(credential_id: str, province: str = "34") -> int:
+        answer = jiangsu.post(
+            "/v1/holder/recognition-applications",
+            json={"credentialId": credential_id, "province": province},
+            headers=holder,
+        )
+        return answer.status_code
+
+    assert apply(theirs["id"]) == 404
+    assert apply(mine["id"], "32") == 422
+    jiangsu.post(
+        f"/v1/credentials/{mine['id']}/suspension",
+        json={"reasonCode": "under_investigation"},
+        headers=federation.staff(JIANGSU, "officer"),
+    ).raise_for_status()
+    assert apply(mine["id"]) == 409
+    officer = federation.staff(ANHUI, "officer")
+    assert federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json() == []
+
+
+def test_when_the_other_node_is_down_nothing_is_kept(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 54)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    federation.router.down.add(ANHUI)
+    answer = federation.clients[JIANGSU].post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    )
+    assert answer.status_code == 502
+    assert answer.headers["content-type"] == "application/problem+json"
+    federation.router.down.discard(ANHUI)
+    listed = federation.clients[JIANGSU].get("/v1/holder/recognition-applications", headers=holder).json()
+    assert listed["applications"] == []
+
+
+def _forward(federation: Federation, body: dict[str, Any], **overrides: Any) -> httpx.Response:
+    """A recognition.apply request from Jiangsu to Anhui, signed with Jiangsu's key
+    (or as ``overrides`` say)."""
+    from registry.federation import node_requests
+
+    node = federation.node(JIANGSU)
+    record, key = node.ring.signing_key(federation.clock())
+    url = ANHUI + "/federation/recognition-applications"
+    args: dict[str, Any] = {
+        "purpose": "recognition.apply",
+        "body": body,
+        "caller": JIANGSU,
+        "audience": ANHUI,
+        "url": url,
+        "kid": record.kid,
+        "key": key,
+        "now": federation.clock(),
+    }
+    args.update(overrides)
+    token = node_requests.sign_request(**args)
+    return federation.clients[ANHUI].post(
+        "/federation/recognition-applications",
+        content=token,
+        headers={"Content-Type": "application/node-request+jwt"},
+    )
+
+
+def test_a_forwarded_application_is_kept_once_however_often_it_is_sent(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 55)
+    body = {
+        "application": "7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    first = _forward(federation, body)
+    assert first.status_code == 201, first.text
+    replay = _forward(federation, body)
+    assert replay.status_code == 200
+    assert replay.json()["id"] == first.json()["id"]
+    officer = federation.staff(ANHUI, "officer")
+    assert len(federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()) == 1
+
+
+def test_node_requests_that_are_not_jiangsu_s_for_this_use_are_refused(federation: Federation) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    record = federation.issue(JIANGSU, 56)
+    body = {
+        "application": "0a1b2c3d-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    forged = _forward(federation, body, key=Ed25519PrivateKey.generate())
+    assert forged.status_code == 401
+    assert forged.headers["content-type"] == "application/problem+json"
+    assert _forward(federation, body, purpose="recognition.status").status_code == 401
+    assert _forward(federation, body, audience=JIANGSU).status_code == 401
+    assert _forward(federation, body, url=ANHUI + "/elsewhere").status_code == 401
+    federation.clock.advance(seconds=400)
+    stale = _forward(federation, body, now=federation.clock() - timedelta(seconds=400))
+    assert stale.status_code == 401
+    as_json = federation.clients[ANHUI].post("/federation/recognition-applications", json=body)
+    assert as_json.status_code == 415
+    # A credential of Anhui's own forwarded by Jiangsu is not Jiangsu's to forward.
+    anhuis = federation.issue(ANHUI, 57)["verifiableCredential"]
+    other = _forward(federation, {**body, "credential": anhuis})
+    assert other.status_code == 422, other.text
+    tampered = {**record["verifiableCredential"], "validFrom": "2020-01-01T00:00:00Z"}
+    assert _forward(federation, {**body, "credential": tampered}).status_code == 422
+    officer = federation.staff(ANHUI, "officer")
+    assert federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json() == []

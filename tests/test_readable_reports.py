@@ -268,6 +268,7 @@ def test_every_message_id_in_code_is_in_the_chinese_catalogue() -> None:
         *VALUE_MESSAGES,
         *verifier.STATUS_WORDS.values(),
         *verifier.KIND_WORDS.values(),
+        *verifier.RECOGNITION_MESSAGES.values(),
         verifier.DATE_MESSAGE,
         audit.ANONYMOUS_VERIFICATION,
         audit.YOU,

@@ -387,8 +387,10 @@ def test_a_zip_job_with_progress_and_its_results_csv(client: TestClient, actors:
     assert table[0][0] == "文件或行 / File or row"
     by_file = {row[0]: row for row in table[1:]}
     assert by_file["甲.vc.json"][1:5] == ["有效", "高级工程师", "吴十", good["certificateNumber"]]
+    assert by_file["甲.vc.json"][5] == "江苏省签发，在本省无需认可。"  # in this node's terms
     assert by_file["乙.vc.json"][1] == "无效"
-    assert "撤销" in by_file["乙.vc.json"][5]
+    assert by_file["乙.vc.json"][5] == "仅对有效凭证说明认可情况。"
+    assert "撤销" in by_file["乙.vc.json"][6]
     assert by_file["丙.vc.json"][1] == "无效"
     assert by_file["丙.vc.json"][3:5] == ["", ""]  # not authentic: nothing of its subject repeated
     assert "冒名者" not in "".join(by_file["丙.vc.json"])
@@ -436,7 +438,7 @@ def test_a_csv_job_with_look_ups_in_english(client: TestClient, actors: Actors) 
     assert [r[0] for r in table[1:]] == ["Row 2", "Row 3", "Row 4", "Row 6"]
     assert table[1][1:4] == ["Valid", "Senior engineer", "冯**"]  # a look-up: the name in part
     assert table[2][1] == "Invalid"  # the single-use code was used by row 2
-    assert "No credential" in table[2][5]
+    assert "No credential" in table[2][6]
     assert table[3][1:4] == ["Valid", "Senior engineer", "冯十二"]  # the file itself was presented
     assert table[4][1] == "Cannot be confirmed"
 
@@ -476,7 +478,7 @@ def test_zip_bombs_and_oversized_archives_are_refused_before_inflating(
     wait_done(client, started.headers["location"] + "/progress")
     (row,) = results_of(client, started.headers["location"])[1:]
     assert row[0] == "a.json"
-    assert row[5] == "已损坏：未读取。"
+    assert row[6] == "已损坏：未读取。"
     assert send(b"PK\x03\x04 not really a zip").status_code == 422
     with pytest.raises(hr_desk.UploadError):
         hr_desk.read_zip(zip_of({f"{i}.json": b"{}" for i in range(1001)}))

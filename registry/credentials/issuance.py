@@ -794,3 +794,135 @@ def issue(
     if progress is not None:
         progress(total, total)
     return BatchResult(batchId=batch_id, count=total, credentials=issued)
+
+
+class Recognised(NamedTuple):
+    """What a recognition credential repeats of the credential it recognises (as the
+    receiving node verified it)."""
+
+    peer_entity: str
+    credential_id: str
+    issuer: str
+    province: str
+    certificate_number: str
+    subject_id: str
+    holder_name: str
+    holder_commitment: str
+    specialty: str | None
+    evaluation_committee: str
+    awarded_on: date
+    #: VC Data Model 2.0 §5.3: the multibase SHA-256 digest of the recognised
+    #: credential (RFC 8785 form) as it was presented
+    digest_multibase: str
+
+
+RECOGNITION_TYPE = "RecognitionCredential"
+
+
+def issue_recognition(
+    session: Session, principal: Principal, ctx: IssuanceContext, local: CredentialType, of: Recognised
+) -> IssuedCredential:
+    """Issue, as this node, the credential that recognises ``of`` as this node's type
+    ``local`` (a holder's application decided by an officer): a credential of this node
+    like any other (its own certificate number and status entries, revocable, in the
+    register), typed also ``RecognitionCredential``, naming the recognised credential in
+    ``credentialSubject.recognitionOf`` and its digest in ``relatedResource``. The holder
+    is on record here under the recognised credential's subject (this node never sees
+    an identity number); the commitment is the original's. The caller commits."""
+    lookup = hashlib.sha256(f"{of.peer_entity}|{of.subject_id}".encode()).hexdigest()
+    holder = session.exec(
+        select(Holder).where(Holder.id_type == "recognition", Holder.id_lookup == lookup)
+    ).first()
+    if holder is None:
+        holder = Holder(
+            id=str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4)),
+            name=of.holder_name,
+            id_type="recognition",
+            id_lookup=lookup,
+            id_masked="—",
+            holder_commitment=of.holder_commitment,
+            created_at=ctx.now,
+        )
+        session.add(holder)
+        session.flush()
+    row = IssueRequest.model_construct(
+        holder_name=of.holder_name,
+        id_type="passport",
+        id_number="",
+        type_code=local.code,
+        specialty=of.specialty if local.has_specialty else None,
+        evaluation_committee=of.evaluation_committee,
+        awarded_on=of.awarded_on,
+        valid_from=None,
+        valid_until=None,
+    )
+    caller = CallerMembers(
+        credential_id=None,
+        contexts=(),
+        types=(RECOGNITION_TYPE,),
+        members={"relatedResource": [{"id": of.credential_id, "digestMultibase": of.digest_multibase}]},
+    )
+    year = ctx.now.astimezone(CHINA_STANDARD_TIME).year
+    serial = _reserve_serials(session, ctx.province, year, 1)
+    ((rev_list, rev_number, rev_index),) = allocate(session, "revocation", 1, ctx.rng)
+    ((sus_list, sus_number, sus_index),) = allocate(session, "suspension", 1, ctx.rng)
+    record, key = ctx.ring.signing_key(ctx.now)
+    credential_id = time_ordered_id(ctx.rng, ctx.now)
+    number = certificate_number(ctx.province, year, serial)
+    document = credential_document(
+        credential_id=credential_id,
+        ctx=ctx,
+        row=row,
+        ctype=local,
+        holder=HolderInfo(holder.id, holder.name, holder.holder_commitment),
+        number=number,
+        revocation=f"{list_url(ctx.base_url, 'revocation', rev_number)}#{rev_index}",
+        suspension=f"{list_url(ctx.base_url, 'suspension', sus_number)}#{sus_index}",
+        caller=caller,
+    )
+    document["credentialSubject"]["recognitionOf"] = {
+        "id": of.credential_id,
+        "issuer": of.issuer,
+        "province": of.province,
+        "certificateNumber": of.certificate_number,
+    }
+    signed = add_proof(document, key, f"{ctx.did}#{record.kid}", ctx.now)
+    session.add(
+        Credential(
+            id=credential_id,
+            certificate_number=number,
+            holder_id=holder.id,
+            type_code=local.code,
+            specialty=row.specialty,
+            committee=row.evaluation_committee,
+            awarded_on=row.awarded_on,
+            valid_from=row.effective_valid_from,
+            valid_until=None,
+            batch_id=None,
+            revocation_list_id=rev_list,
+            revocation_index=rev_index,
+            suspension_list_id=sus_list,
+            suspension_index=sus_index,
+            status="active",
+            status_reason=None,
+            kid=record.kid,
+            issued_at=ctx.now,
+            document=orjson.dumps(signed).decode("utf-8"),
+        )
+    )
+    session.add(
+        AuditEvent(
+            at=ctx.now,
+            actor=principal.actor,
+            actor_role=principal.role,
+            action="credential.issue",
+            target_type="credential",
+            target_id=credential_id,
+            holder_id=holder.id,
+            detail=json.dumps(
+                {"certificateNumber": number, "recognitionOf": of.credential_id}, ensure_ascii=False
+            ),
+        )
+    )
+    session.flush()
+    return IssuedCredential(id=credential_id, certificateNumber=number, holderId=holder.id)

@@ -7,4 +7,8 @@ the URLs derived from them), ``jws`` (strict compact JWS, JWK Sets, EdDSA), ``st
 apply), ``constraints`` (max_path_length, naming_constraints, allowed_entity_types),
 ``chain`` (trust chain resolution and validation), ``historical_keys`` (the signed
 historical keys JWK Set and key validity at an instant).
+
+Beside the core, with the node's storage: ``anchor`` (the trust anchor's members and
+authorisations), ``directory`` (what a node knows of its peers), ``recognition`` (this
+node's recognition policy and what a verified credential is in its terms).
 """

@@ -745,7 +745,8 @@ class PeerClient:
 
     ``http`` is the client to send through: by default one from :func:`make_http_client`
     (owned and closed here); tests inject one over ``MockTransport`` or ``ASGITransport``
-    (the caller closes it). ``clock`` is a monotonic clock in seconds, for the log's timing.
+    (the caller closes it); ``owns_http`` hands a client made by the caller over to be
+    closed here. ``clock`` is a monotonic clock in seconds, for the log's timing.
     """
 
     def __init__(
@@ -756,13 +757,15 @@ class PeerClient:
         http: httpx.AsyncClient | None = None,
         stats: FetchStats | None = None,
         clock: Callable[[], float] = time.monotonic,
+        owns_http: bool | None = None,
     ) -> None:
         if isinstance(allowed, str):
             raise TypeError("allowed is a collection of base URLs (or a callable), not one string")
         self.policy = policy if policy is not None else OutboundPolicy()
         self.stats = stats if stats is not None else FetchStats()
         self._allowed = allowed
-        self._owns_http = http is None
+        #: Whether :meth:`aclose` closes ``http`` (by default: when it was made here).
+        self._owns_http = http is None if owns_http is None else owns_http
         self._http = http if http is not None else make_http_client(self.policy)
         self._clock = clock
 

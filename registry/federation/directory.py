@@ -237,6 +237,42 @@ class PeerDirectory:
         label = REASON_LABELS.get(code, code) if code else "no reason published"
         return "set", f"{label}; list confirmed at {when}"
 
+    # --- node-authenticated requests -----------------------------------------------------
+
+    async def member(self, entity: str) -> IssuerProfile:
+        """The profile of member ``entity`` from its trust chain (resolved now when this
+        node holds none), to check a request it signed or to send it one. A
+        :class:`FederationError` says why there is none."""
+        entity = entity.rstrip("/")
+        if entity == self.own_entity_id:
+            raise FederationError("a node does not send requests to itself")
+        try:
+            async with asyncio.timeout(self.request_budget):
+                await self._ensure_profile(entity)
+        except TimeoutError:
+            raise FederationError(f"the trust chain of {entity} took too long to resolve") from None
+        profile = self._fresh_profile(entity)
+        if profile is None:
+            failure = self._failures.get(entity)
+            raise FederationError(failure[1] if failure else f"{entity} has no valid trust chain")
+        return profile
+
+    async def member_in(self, province: str) -> IssuerProfile:
+        """The member node of ``province`` (GB/T 2260), through the anchor's member list."""
+        try:
+            async with asyncio.timeout(self.request_budget):
+                await self._ensure_members()
+                others = sorted(self.members - {self.own_entity_id})
+                await asyncio.gather(*(self._ensure_profile(e) for e in others))
+        except TimeoutError:
+            raise FederationError("the federation's members took too long to resolve") from None
+        for entity in others:
+            profile = self._fresh_profile(entity)
+            if profile is not None and profile.province == province:
+                return profile
+        why = self._members_failure or "no member with a valid trust chain is of that province"
+        raise FederationError(f"no node of province {province} can be reached: {why}")
+
     # --- fetching ---------------------------------------------------------------------------
 
     async def prepare(self, items: Iterable[Any]) -> None:

@@ -111,7 +111,7 @@ def issuer_metadata(
         "status_list_base": f"{base}/status/",
         "verification_endpoint": f"{base}/v1/verifications",
         "catalogue_endpoint": f"{base}/v1/catalogue",
-        # Room for the recognition policy's location (a later capability).
+        "recognition_policy_endpoint": f"{base}/federation/recognition-policy",
     }
 
 

@@ -160,6 +160,28 @@ class KeyBindingOut(BaseModel):
     issuedAt: str | None = Field(description="Its iat")
 
 
+class RecognisedAs(BaseModel):
+    code: str = Field(description="This node's catalogue code")
+    name: str = Field(description="Its name in the language of the answer")
+
+
+class RecognitionOut(BaseModel):
+    state: Literal["native", "recognised", "not-recognised", "no-policy", "not-applicable"]
+    code: str = Field(description="recognition-<state>")
+    province: str = Field(description="This (the verifying) node's province, GB/T 2260")
+    issuerProvince: str | None = Field(
+        description="The issuing node's province, when it is a federation member"
+    )
+    policyVersion: int | None = Field(description="The version of this node's recognition policy applied")
+    recognisedAs: RecognisedAs | None = Field(
+        description="The local type it counts as (native or recognised)"
+    )
+    conditions: str | None = Field(description="The rule's conditions, in the language of the answer")
+    message: str = Field(
+        description="The answer as a sentence, e.g. 在安徽省认可为高级工程师（认可政策第3版）。"
+    )
+
+
 class VerificationReport(BaseModel):
     verdict: Literal["valid", "invalid", "unknown"] = Field(
         description="valid only when every check passed; unknown when a check could not be made"
@@ -197,6 +219,11 @@ class VerificationReport(BaseModel):
     credentialRef: CredentialRef = Field(description="Which presented credential this report is of")
     keyBinding: KeyBindingOut | None = Field(
         description="An SD-JWT VC's key-binding JWT when one was presented and verified; null otherwise"
+    )
+    recognition: RecognitionOut | None = Field(
+        description="What the credential is in this node's terms under its latest recognition policy "
+        "(native, recognised as which local type, not recognised, no policy yet, or not applicable to a "
+        "credential that is not valid); null where the answering entity recognises nothing (a trust anchor)"
     )
 
 
@@ -264,7 +291,7 @@ def language_headers(locale: i18n.Locale) -> dict[str, str]:
 
 
 def names_of(node: NodeState, trust: Trust) -> Names:
-    return Names.of(trust, node.settings.province)
+    return Names.of_node(node, trust, node.clock())
 
 
 def trust_of(node: NodeState) -> Trust:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from registry.web import holder, hr, officer, verify
+from registry.web import holder, hr, officer, recognition, verify
 from registry.web.pages import SECURITY_HEADERS, STATIC
 
 router = APIRouter(include_in_schema=False)
@@ -16,6 +16,7 @@ router.include_router(verify.router)
 router.include_router(holder.router)
 router.include_router(hr.router)
 router.include_router(officer.router)
+router.include_router(recognition.router)
 
 #: The files under /static/ and their media types (nothing else is served there).
 STATIC_FILES = {

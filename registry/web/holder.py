@@ -59,6 +59,7 @@ ACTIONS = {
     "verification-code.revoke": N_("Verification code revoked"),
     "holder.activation-code": N_("Activation code made"),
     "account.create": N_("Account opened"),
+    "recognition.apply": N_("Applied for recognition in another province"),
 }
 ACTORS = {
     "hr_client": N_("HR client"),

@@ -97,6 +97,7 @@ RESULT_HEADERS = [
     "职称或资格 / Title or qualification",
     "持有人（如所出示）/ Holder name as presented",
     "证书编号 / Certificate number",
+    "本省认可 / Recognition here",
     "原因 / Reasons",
 ]
 STATES = {
@@ -553,6 +554,7 @@ def _result(label: str, answer: dict[str, Any], locale: i18n.Locale, *, looked_u
         "number": (summary.get("certificateNumber") or credential.get("certificateNumber") or "")
         if credential
         else "",
+        "recognition": (answer.get("recognition") or {}).get("message") or "",
         "reasons": _reasons(answer),
     }
 
@@ -567,6 +569,7 @@ def _problem_result(label: str, message: str, locale: i18n.Locale) -> dict[str, 
         "title": "",
         "holder": "",
         "number": "",
+        "recognition": "",
         "reasons": i18n.gettext(locale, "web", message),
     }
 
@@ -584,7 +587,7 @@ def run_job(
     client's verifications), look-ups through the look-up service (each its own
     transaction: a single-use code is consumed only by a look-up that commits)."""
     store = _jobs(node)
-    names = Names.of(trust, node.settings.province)
+    names = Names.of_node(node, trust, now)
     results: list[dict[str, Any]] = []
     store.update(job_id, state="running", processed=0)
     try:
@@ -727,7 +730,15 @@ def results_csv(results: list[dict[str, Any]]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(RESULT_HEADERS)
     for r in results:
-        cells = [r["label"], r["verdict_label"], r["title"], r["holder"], r["number"], r["reasons"]]
+        cells = [
+            r["label"],
+            r["verdict_label"],
+            r["title"],
+            r["holder"],
+            r["number"],
+            r.get("recognition", ""),  # absent from results kept from before recognition
+            r["reasons"],
+        ]
         # A cell that opens with = + - @ would be a formula in a spreadsheet: quoted as text.
         writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@", "\t", "\r") else c for c in cells])
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")

@@ -185,7 +185,7 @@ async def _look_up(page: Page, number: str, code: str) -> dict[str, Any]:
             found = look_up_credential(
                 session, node, body.certificate_number, body.verification_code, PAGE_PRINCIPAL, now, trust
             )
-        answer = report_json(found.report, page.locale, Names.of(trust, node.settings.province))
+        answer = report_json(found.report, page.locale, Names.of_node(node, trust, now))
         return outcome(node, answer, mask_holder=True)
 
     return await run_in_threadpool(run)

@@ -1,0 +1,560 @@
+"""Recognition (互认). This node's recognition policy: admins publish versions; anyone
+reads them, as JSON or signed with the node's federation key for other nodes;
+verifications answer under the latest version (``recognition`` in every report;
+registry.verifier). Recognition applications (registry.federation.applications): a
+holder applies here, this node forwards the application to the other province's node
+and asks it how it was decided; as the receiving node, it verifies, keeps and (its
+officers) decides the applications other nodes forward."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from sqlmodel import Session
+
+from registry import audit
+from registry.credentials.issuance import CHINA_STANDARD_TIME
+from registry.database import on_commit
+from registry.deps import AdminDep, HolderDep, NodeDep, OfficerDep, ReadSessionDep, SessionDep, StaffDep
+from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
+from registry.federation import applications, entity, node_requests, recognition
+from registry.federation.directory import PeerDirectory
+from registry.federation.errors import FederationError
+from registry.federation.jws import sign_compact_jws
+from registry.federation.metadata import PROVINCES
+from registry.models import Credential, RecognitionApplication
+from registry.node import NodeState
+from registry.routes.issuance import context as issuance_context
+from registry.routes.verification import prepare_peers, trust_of
+from registry.verifier import verify_one
+
+router = APIRouter(tags=["recognition"])
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+class Named(BaseModel):
+    code: str
+    name: dict[str, str] | None = Field(
+        description="This node's catalogue name {zh, en}; null if it has none"
+    )
+
+
+class RuleOut(BaseModel):
+    issuerProvince: str
+    issuerProvinceName: dict[str, str]
+    credentialType: str
+    recognisedAs: Named | None = Field(
+        description="null for a rule for every type (*): each counts as itself"
+    )
+    validFrom: str
+    validUntil: str | None
+    conditions: dict[str, str] | None
+
+
+class PolicyOut(BaseModel):
+    version: int
+    publishedAt: str
+    note: str | None
+    rules: list[RuleOut]
+
+
+def policy_out(policy: recognition.Policy, names: dict[str, tuple[str, str]]) -> PolicyOut:
+    def named(code: str | None) -> Named | None:
+        if code is None:
+            return None
+        pair = names.get(code)
+        return Named(code=code, name={"zh": pair[0], "en": pair[1]} if pair else None)
+
+    return PolicyOut(
+        version=policy.version,
+        publishedAt=_iso(policy.published_at),
+        note=policy.note,
+        rules=[
+            RuleOut(
+                issuerProvince=r.issuer_province,
+                issuerProvinceName=dict(zip(("zh", "en"), PROVINCES[r.issuer_province], strict=True)),
+                credentialType=r.credential_type,
+                recognisedAs=named(r.recognised_as),
+                validFrom=r.valid_from.isoformat(),
+                validUntil=r.valid_until.isoformat() if r.valid_until else None,
+                conditions=dict(r.conditions) if r.conditions else None,
+            )
+            for r in policy.rules
+        ],
+    )
+
+
+def _provincial(node: NodeState) -> None:
+    if node.settings.role != "node":
+        raise NotFoundError(f"{node.settings.entity_id} is a trust anchor: it recognises no credentials")
+
+
+def _names(session: Session) -> dict[str, tuple[str, str]]:
+    return dict(recognition.View.read(session).type_names)
+
+
+_NO_POLICY: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No policy published yet (or no such version), or this entity is a trust anchor"}
+}
+
+
+@router.get("/v1/recognition/policy", operation_id="getRecognitionPolicy", responses=_NO_POLICY)
+def get_policy(node: NodeDep, session: ReadSessionDep) -> PolicyOut:
+    """The latest version of this node's recognition policy: which credential types of
+    which other province it accepts as which of its own types, from when, on what
+    conditions. Verification reports answer under this version. Public."""
+    _provincial(node)
+    return policy_out(recognition.get(session), _names(session))
+
+
+@router.get(
+    "/v1/recognition/policy/versions/{version}",
+    operation_id="getRecognitionPolicyVersion",
+    responses=_NO_POLICY,
+)
+def get_policy_version(
+    version: Annotated[int, Path(ge=1, le=1_000_000)], node: NodeDep, session: ReadSessionDep
+) -> PolicyOut:
+    """A version of the policy as it was published (a report names the version it
+    answered under; versions never change). Public."""
+    _provincial(node)
+    return policy_out(recognition.get(session, version), _names(session))
+
+
+@router.put(
+    "/v1/recognition/policy",
+    operation_id="publishRecognitionPolicy",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: {"description": "This entity is a trust anchor"},
+        409: {"description": "Another admin published the same version meanwhile"},
+        422: {
+            "description": "A rule is malformed, names this node's own province, a type this node's "
+            "catalogue lacks or has retired, or overlaps another rule for the same type (every problem "
+            "listed in errors; nothing published)"
+        },
+    },
+)
+def publish_policy(
+    body: recognition.PolicyIn, node: NodeDep, session: SessionDep, admin: AdminDep
+) -> PolicyOut:
+    """Publish the next version of the policy: every rule, in full. All or nothing;
+    audited (``recognition.publish``). Every worker answers under it within five
+    seconds; this one at once."""
+    now = node.clock()
+    policy = recognition.publish(session, body, node.settings.province, admin.actor, now)
+    audit.record(
+        session,
+        admin,
+        now,
+        "recognition.publish",
+        "recognition_policy",
+        str(policy.version),
+        reason=body.note,
+        detail={"rules": len(policy.rules)},
+    )
+    on_commit(session, node.forget_recognition)
+    return policy_out(policy, _names(session))
+
+
+class RecognitionPolicyJwt(Response):
+    media_type = recognition.POLICY_MEDIA_TYPE
+
+
+@router.get(
+    "/federation/recognition-policy",
+    operation_id="getSignedRecognitionPolicy",
+    response_class=RecognitionPolicyJwt,
+    responses={
+        200: {
+            "description": "The latest policy as a compact JWS (typ recognition-policy+jwt, EdDSA), "
+            "signed with this node's active federation key (the keys of its entity configuration)",
+            "content": {recognition.POLICY_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        **_NO_POLICY,
+    },
+)
+def get_signed_policy(node: NodeDep, session: ReadSessionDep) -> Response:
+    """The latest policy signed for other nodes (claims ``iss``, ``sub``, ``iat``,
+    ``version``, ``published_at``, ``rules``)."""
+    _provincial(node)
+    policy = recognition.get(session)
+    now = node.clock()
+    key = entity.active_key(node.federation_keys.load(session), now)
+    claims: dict[str, Any] = recognition.policy_claims(policy, node.settings.entity_id, now)
+    token = sign_compact_jws(claims, key, recognition.POLICY_TYP)
+    return RecognitionPolicyJwt(token, headers={"Cache-Control": "public, max-age=60"})
+
+
+# --- applications: the holder's node -------------------------------------------------------
+
+
+class PeerUnavailableError(FederationError):
+    slug = "peer-unavailable"
+    title = "The other province's node cannot be reached or refused the request"
+    status = 502
+
+
+def _federated(node: NodeState) -> PeerDirectory:
+    if node.directory is None:
+        raise ConflictError(
+            "this node is not a member of a federation: there is no other province to apply to"
+        )
+    return node.directory
+
+
+def _signed(node: NodeState, purpose: str, body: dict[str, Any], audience: str, url: str) -> str:
+    now = node.clock()
+    record, key = node.ring.signing_key(now)
+    return node_requests.sign_request(
+        purpose=purpose,
+        body=body,
+        caller=node.settings.entity_id,
+        audience=audience,
+        url=url,
+        kid=record.kid,
+        key=key,
+        now=now,
+    )
+
+
+async def _ask(
+    node: NodeState, directory: PeerDirectory, url: str, audience: str, purpose: str, body: dict[str, Any]
+) -> applications.Decided:
+    """Send a node-authenticated request and read the receiving node's answer."""
+    token = _signed(node, purpose, body, audience, url)
+    try:
+        result = await directory.client.post(
+            url,
+            content=token.encode("ascii"),
+            content_type=node_requests.REQUEST_MEDIA_TYPE,
+            accept=("application/json",),
+        )
+        return applications.Decided.model_validate_json(result.body or b"")
+    except FederationError as exc:
+        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
+    except ValidationError:
+        raise PeerUnavailableError(f"{audience} answered with something that is not an application") from None
+
+
+@router.post(
+    "/v1/holder/recognition-applications",
+    operation_id="applyForRecognition",
+    tags=["holders"],
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        404: {"description": "You have no credential with this id"},
+        409: {"description": "The credential is not in force, or this node is not federated"},
+        422: {"description": "The province is this node's own"},
+        502: {
+            "description": "The other province's node cannot be reached or refused the application "
+            "(nothing kept)"
+        },
+    },
+)
+async def apply_for_recognition(
+    body: applications.ApplicationIn, node: NodeDep, holder: HolderDep
+) -> applications.ApplicationOut:
+    """Apply to have one of your credentials recognised in another province. This node
+    sends it (with the credential, which the receiving node verifies) to that province's
+    node, signed as this node; it is kept here once that node has accepted it. Follow it
+    with ``GET /v1/holder/recognition-applications``. Audited; visible in your activity."""
+    if body.province == node.settings.province:
+        raise InvalidInputError(
+            "a credential of this province needs no recognition here: choose another province"
+        )
+    directory = _federated(node)
+    assert holder.holder_id is not None
+
+    def read() -> Credential:
+        with node.db.session(write=False) as session:
+            return applications.holders_credential(session, holder.holder_id or "", body.credentialId)
+
+    credential = await run_in_threadpool(read)
+    try:
+        profile = await directory.member_in(body.province)
+    except FederationError as exc:
+        raise PeerUnavailableError(exc.detail) from None
+    application_id = str(uuid.uuid4())
+    url = profile.entity_id + applications.APPLY_PATH
+    forwarded = {
+        "application": application_id,
+        "credential": json.loads(credential.document),
+        **({"statement": body.statement} if body.statement else {}),
+    }
+    answer = await _ask(node, directory, url, profile.entity_id, applications.APPLY_PURPOSE, forwarded)
+
+    def keep() -> applications.ApplicationOut:
+        with node.db.session() as session:
+            row = applications.record_outgoing(
+                session, holder, credential, body, application_id, profile.entity_id, answer, node.clock()
+            )
+            session.flush()
+            return applications.out(row)
+
+    return await run_in_threadpool(keep)
+
+
+async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[str, str]:
+    """Ask the receiving nodes about the pending applications of ``rows`` not asked
+    about recently; keep their answers. Returns why each that could not be asked was not."""
+    directory = node.directory
+    now = node.clock()
+    due = [
+        r
+        for r in rows
+        if r.state == "pending"
+        and (r.checked_at is None or (now - r.checked_at).total_seconds() >= applications.RECHECK_SECONDS)
+    ]
+    if directory is None or not due:
+        return {}
+    problems: dict[str, str] = {}
+
+    async def one(row: RecognitionApplication) -> None:
+        url = row.peer_entity + applications.status_path(row.peer_application_id)
+        try:
+            answer = await _ask(node, directory, url, row.peer_entity, applications.STATUS_PURPOSE, {})
+        except PeerUnavailableError as exc:
+            problems[row.id] = exc.detail
+            return
+
+        def keep() -> None:
+            with node.db.session() as session:
+                applications.record_answer(session, row.id, answer, node.clock())
+
+        await run_in_threadpool(keep)
+
+    await asyncio.gather(*(one(r) for r in due[:20]))
+    return problems
+
+
+class HolderApplications(BaseModel):
+    applications: list[applications.ApplicationOut]
+    unreachable: dict[str, str] = Field(
+        description="By application id: why the receiving node could not be asked just now (its state is "
+        "then the one last known)"
+    )
+
+
+@router.get(
+    "/v1/holder/recognition-applications", operation_id="listRecognitionApplications", tags=["holders"]
+)
+async def list_recognition_applications(node: NodeDep, holder: HolderDep) -> HolderApplications:
+    """Your recognition applications, newest first, each as the receiving node last
+    said (pending ones are asked about again when last asked over 30 seconds ago): a
+    recognised one carries its recognition credential."""
+
+    def read() -> list[RecognitionApplication]:
+        with node.db.session(write=False) as session:
+            return applications.holders_applications(session, holder.holder_id or "")
+
+    problems = await _refresh(node, await run_in_threadpool(read))
+    rows = await run_in_threadpool(read)
+    return HolderApplications(applications=[applications.out(r) for r in rows], unreachable=problems)
+
+
+# --- applications: the receiving node --------------------------------------------------------
+
+
+async def _open(node: NodeState, request: Request, path: str, purpose: str) -> node_requests.NodeRequest:
+    directory = _federated(node)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != node_requests.REQUEST_MEDIA_TYPE:
+        raise UnsupportedMediaTypeError(f"send the request as {node_requests.REQUEST_MEDIA_TYPE}")
+    token = await request.body()
+    caller = node_requests.unverified_caller(token)
+    try:
+        profile = await directory.member(caller)
+    except FederationError as exc:
+        raise node_requests.NodeRequestError(
+            f"the calling node is not a federation member here: {exc.detail}"
+        ) from None
+    opened = node_requests.open_request(
+        token,
+        caller_ring=profile.ring(),
+        audience=node.settings.entity_id,
+        url=node.settings.entity_id + path,
+        purpose=purpose,
+        now=node.clock(),
+    )
+    return opened
+
+
+_NODE_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            node_requests.REQUEST_MEDIA_TYPE: {"schema": {"type": "string", "description": "a compact JWS"}}
+        },
+    }
+}
+
+
+@router.post(
+    applications.APPLY_PATH,
+    operation_id="receiveRecognitionApplication",
+    status_code=status.HTTP_201_CREATED,
+    response_model=applications.Decided,
+    openapi_extra=_NODE_REQUEST_BODY,
+    responses={
+        200: {
+            "description": "The same application was received before (a retry): the one kept",
+            "model": applications.Decided,
+        },
+        401: {
+            "description": "Not signed by a federation member's key, or not for this node, URL or "
+            "purpose, or expired"
+        },
+        409: {"description": "This node is not federated"},
+        415: {"description": "Not sent as application/node-request+jwt"},
+        422: {
+            "description": "The body is not an application, or its credential is not valid, or not "
+            "the calling node's"
+        },
+    },
+)
+async def receive_recognition_application(request: Request, node: NodeDep) -> Response:
+    """A node forwards its holder's application (node-authenticated request, purpose
+    ``recognition.apply``, body ``{application, credential, statement}``). The
+    credential must verify valid here and be the calling node's own. Kept once per
+    calling node and application id; audited."""
+    opened = await _open(node, request, applications.APPLY_PATH, applications.APPLY_PURPOSE)
+    try:
+        forwarded = applications.Forwarded.model_validate(opened.body)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            "the request body is not a recognition application",
+            errors=[
+                {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        ) from None
+    profile = await _federated(node).member(opened.caller)
+    await prepare_peers(node, [forwarded.credential])
+    now = node.clock()
+
+    def verify_and_keep() -> tuple[applications.Decided, bool]:
+        trust = trust_of(node)
+        with node.db.reader() as reader:
+            report, rows = verify_one(
+                reader,
+                forwarded.credential,
+                trust,
+                node.base_url,
+                applications.peer_principal(opened.caller),
+                now,
+                node.status_cache,
+                node.holder_of,
+                node.directory,
+            )
+        node.audit_writer.submit(rows)
+        readable = report.readable or {}
+        if report.verdict != "valid":
+            failed = [c.reason for c in report.checks if c.result != "pass"]
+            raise InvalidInputError(
+                f"the credential is {report.verdict} here: " + "; ".join(failed),
+                errors=[{"field": "credential", "message": r} for r in failed],
+            )
+        if readable.get("issuer") != profile.did:
+            raise InvalidInputError("a node forwards applications for its own credentials only")
+        with node.db.session() as session:
+            row, new = applications.receive(
+                session, opened.caller, forwarded, readable, profile.province, now
+            )
+            session.flush()
+            return applications.decided(row), new
+
+    answer, new = await run_in_threadpool(verify_and_keep)
+    return JSONResponse(answer.model_dump(), status_code=201 if new else 200)
+
+
+@router.post(
+    applications.APPLY_PATH + "/{application_id}/status",
+    operation_id="recognitionApplicationStatus",
+    openapi_extra=_NODE_REQUEST_BODY,
+    responses={
+        401: {
+            "description": "Not signed by a federation member's key, or not for this node, URL or "
+            "purpose, or expired"
+        },
+        404: {"description": "No such application from the calling node"},
+        409: {"description": "This node is not federated"},
+        415: {"description": "Not sent as application/node-request+jwt"},
+    },
+)
+async def recognition_application_status(
+    application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
+) -> applications.Decided:
+    """How an application the calling node forwarded was decided (node-authenticated
+    request, purpose ``recognition.status``, empty body): a recognised one carries the
+    recognition credential. Only the node that forwarded it may ask."""
+    opened = await _open(node, request, applications.status_path(application_id), applications.STATUS_PURPOSE)
+
+    def read() -> applications.Decided:
+        with node.db.session(write=False) as session:
+            return applications.decided(applications.incoming_of(session, opened.caller, application_id))
+
+    return await run_in_threadpool(read)
+
+
+# --- applications: the receiving node's officers ----------------------------------------------
+
+
+@router.get("/v1/recognition/applications", operation_id="listIncomingRecognitionApplications")
+def list_incoming_applications(
+    node: NodeDep,
+    session: ReadSessionDep,
+    staff: StaffDep,
+    state: Literal["pending", "recognised", "refused"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[applications.ApplicationOut]:
+    """Applications other provinces' nodes forwarded here, oldest first (officers,
+    auditors, admins)."""
+    return [applications.out(r) for r in applications.list_incoming(session, state, limit, offset)]
+
+
+@router.post(
+    "/v1/recognition/applications/{application_id}/decision",
+    operation_id="decideRecognitionApplication",
+    responses={
+        404: {"description": "No such incoming application"},
+        409: {"description": "Already decided"},
+        422: {
+            "description": "No local type given and the policy gives none, or the type is retired or unknown"
+        },
+    },
+)
+def decide_recognition_application(
+    application_id: Annotated[str, Path(max_length=36)],
+    body: applications.DecisionIn,
+    node: NodeDep,
+    session: SessionDep,
+    officer: OfficerDep,
+) -> applications.ApplicationOut:
+    """Decide an application: ``recognise`` issues this node's recognition credential
+    (the local type from ``recognisedAs``, by default what the latest policy gives for
+    the type) referencing the original; ``refuse`` needs a reason. Final; audited. The
+    holder's node learns it when it next asks."""
+    row = applications.incoming(session, application_id)
+    found = node.recognition.recognise(
+        node.settings.province,
+        row.province,
+        row.type_code,
+        True,
+        node.clock().astimezone(CHINA_STANDARD_TIME).date(),
+    )
+    default = found.recognised_as if found.state == "recognised" else None
+    ctx = issuance_context(node, session)
+    return applications.out(applications.decide(session, officer, application_id, body, default, ctx))
