@@ -52,6 +52,8 @@ ACTION_WORDS = {
     "account.reactivate": "account reactivated",
     "account.password-change": "password changed",
     "account.password-reset": "password reset",
+    "recognition.apply": "applied for recognition in another province",
+    "recognition.decided": "recognition decided by the other province",
 }
 
 

@@ -171,6 +171,9 @@ AdminDep = Annotated[Principal, _role_dependency("admin")]
 OfficerDep = Annotated[Principal, _role_dependency("issuing_officer")]
 AuditorDep = Annotated[Principal, _role_dependency("auditor", "admin")]
 StaffDep = Annotated[Principal, _role_dependency("issuing_officer", "auditor")]
+#: Who reads the recognition applications this node decides: its officers (who decide
+#: them), auditors and admins (who answer for the node's policy).
+RecognitionReaderDep = Annotated[Principal, _role_dependency("issuing_officer", "auditor", "admin")]
 HolderDep = Annotated[Principal, _role_dependency("holder")]
 HrVerifyDep = Annotated[Principal, _scope_dependency("verify")]
 HrLookupDep = Annotated[Principal, _scope_dependency("lookup")]

@@ -699,3 +699,262 @@ def test_node_requests_that_are_not_jiangsu_s_for_this_use_are_refused(federatio
     assert _forward(federation, {**body, "credential": tampered}).status_code == 422
     officer = federation.staff(ANHUI, "officer")
     assert federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json() == []
+
+
+# --- look-ups of another province's certificate number (node-authenticated) ---------------
+
+
+def _code(
+    federation: Federation, record: dict[str, Any], single_use: bool = False
+) -> tuple[str, dict[str, str]]:
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    made = federation.clients[JIANGSU].post(
+        f"/v1/holder/credentials/{record['id']}/verification-codes",
+        json={"validDays": 7, "singleUse": single_use},
+        headers=holder,
+    )
+    assert made.status_code == 201, made.text
+    code: str = made.json()["verificationCode"]
+    return code, holder
+
+
+def test_an_anhui_hr_client_looks_up_a_jiangsu_number_with_the_holder_s_code(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 60)
+    code, holder = _code(federation, record, single_use=True)
+    _publish(federation, ANHUI, [ENG_RULE])
+    hr = federation.headers[f"{ANHUI}#hr"]
+    asked = {"certificateNumber": record["certificateNumber"], "verificationCode": code}
+    answer = federation.clients[ANHUI].post("/v1/verifications/lookup", json=asked, headers=hr)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["verdict"] == "valid", report["checks"]
+    assert report["verifiableCredential"]["id"] == record["verifiableCredential"]["id"]
+    assert "江苏省" in _check(report, "issuer")["reason"]
+    assert report["recognition"]["message"] == "在安徽省认可为高级工程师（认可政策第1版）。"
+    # The single-use code was used at Jiangsu: a second look-up finds nothing.
+    again = federation.clients[ANHUI].post("/v1/verifications/lookup", json=asked, headers=hr)
+    assert again.status_code == 404
+    assert again.headers["content-type"] == "application/problem+json"
+    # The holder sees, at Jiangsu, that Anhui's node looked it up for the HR client.
+    events = federation.clients[JIANGSU].get("/v1/holder/audit", headers=holder).json()
+    [looked] = [e for e in events if e["action"] == "credential.lookup"]
+    assert looked["actor"] == f"node:{ANHUI}"
+    assert looked["detail"]["requester"]
+    # Anhui keeps its own record of its client's look-up.
+    with federation.node(ANHUI).db.session(write=False) as session:
+        from sqlmodel import select
+
+        from registry.models import AuditEvent
+
+        mine = session.exec(select(AuditEvent).where(AuditEvent.action == "credential.lookup")).all()
+    assert [(e.actor.split(":")[0], json.loads(e.detail or "{}")["node"]) for e in mine] == [
+        ("hr_client", JIANGSU)
+    ]
+
+
+def test_a_wrong_code_or_a_node_that_is_down_never_gives_a_credential(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 61)
+    code, _ = _code(federation, record)
+    hr = federation.headers[f"{ANHUI}#hr"]
+    wrong = {"certificateNumber": record["certificateNumber"], "verificationCode": "AAAA-BBBB-CC"}
+    assert (
+        federation.clients[ANHUI].post("/v1/verifications/lookup", json=wrong, headers=hr).status_code == 404
+    )
+    federation.router.down.add(JIANGSU)
+    right = {"certificateNumber": record["certificateNumber"], "verificationCode": code}
+    down = federation.clients[ANHUI].post("/v1/verifications/lookup", json=right, headers=hr)
+    assert down.status_code == 502
+    assert down.headers["content-type"] == "application/problem+json"
+    assert record["certificateNumber"] not in down.text or "verifiableCredential" not in down.text
+
+
+def test_the_anhui_verification_page_looks_up_a_jiangsu_number(federation: Federation) -> None:
+    from tests.test_web_pages import csrf_of
+
+    record = federation.issue(JIANGSU, 62)
+    code, _ = _code(federation, record)
+    browser = TestClient(federation.clients[ANHUI].app, base_url=ANHUI)  # its cookies are Secure
+    page = browser.get("/verify")
+    answer = browser.post(
+        "/verify/lookup",
+        data={"csrf_token": csrf_of(page.text), "number": record["certificateNumber"], "code": code},
+    )
+    assert answer.status_code == 200
+    assert 'data-verdict="valid"' in answer.text
+    assert "持证人62" not in answer.text  # the page shows a looked-up name in part
+    assert "安徽省尚未发布认可政策。" in answer.text
+
+
+def test_the_look_up_endpoint_takes_only_node_requests(federation: Federation) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from registry.federation import node_requests
+
+    record = federation.issue(JIANGSU, 63)
+    code, _ = _code(federation, record)
+    body = {"certificateNumber": record["certificateNumber"], "verificationCode": code}
+    jiangsu = federation.clients[JIANGSU]
+    assert jiangsu.post("/federation/lookups", json=body).status_code == 415
+    node = federation.node(ANHUI)
+    kid = node.ring.signing_key(federation.clock())[0].kid
+    forged = node_requests.sign_request(
+        purpose="credential.lookup",
+        body=body,
+        caller=ANHUI,
+        audience=JIANGSU,
+        url=JIANGSU + "/federation/lookups",
+        kid=kid,
+        key=Ed25519PrivateKey.generate(),
+        now=federation.clock(),
+    )
+    refused = jiangsu.post(
+        "/federation/lookups", content=forged, headers={"Content-Type": "application/node-request+jwt"}
+    )
+    assert refused.status_code == 401
+    assert "verifiableCredential" not in refused.text
+
+
+# --- what the review of recognition found (each failed before its fix) -----------------------
+
+
+def test_an_enveloped_credential_is_not_kept_as_an_application(federation: Federation) -> None:
+    """The outer object of an enveloped credential is nobody's word: a node could have
+    wrapped its own valid VC-JWT in one naming someone else, which the receiving node
+    would have kept, and recognised, as presented."""
+    record = federation.issue(JIANGSU, 80)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jwt = (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{record['id']}?format=vc-jwt", headers=holder)
+        .text
+    )
+    wrapper = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["EnvelopedVerifiableCredential"],
+        "id": f"data:application/vc+jwt,{jwt}",
+        "credentialSubject": {"name": "冒名者", "certificateNumber": record["certificateNumber"]},
+    }
+    body = {"application": "1f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f", "credential": wrapper}
+    refused = _forward(federation, body)
+    assert refused.status_code == 422, refused.text
+    officer = federation.staff(ANHUI, "officer")
+    assert federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json() == []
+
+
+def test_one_application_per_credential_and_province_at_each_end(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 81)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    ask = {"credentialId": record["id"], "province": "34"}
+    first = federation.clients[JIANGSU].post("/v1/holder/recognition-applications", json=ask, headers=holder)
+    assert first.status_code == 201, first.text
+    second = federation.clients[JIANGSU].post("/v1/holder/recognition-applications", json=ask, headers=holder)
+    assert second.status_code == 409
+    assert second.json()["type"].endswith("/recognition-application-exists")
+    # A node that forwards the same credential again under another id is refused too.
+    other = {
+        "application": "2f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    assert _forward(federation, other).status_code == 409
+    officer = federation.staff(ANHUI, "officer")
+    assert len(federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()) == 1
+    assert (
+        len(
+            federation.clients[JIANGSU]
+            .get("/v1/holder/recognition-applications", headers=holder)
+            .json()["applications"]
+        )
+        == 1
+    )
+
+
+def test_the_caller_is_named_as_its_trust_chain_names_it(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 82)
+    body = {
+        "application": "3f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    kept = _forward(federation, body, caller=JIANGSU + "/")
+    assert kept.status_code == 201, kept.text
+    officer = federation.staff(ANHUI, "officer")
+    [application] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert application["peerEntity"] == JIANGSU
+
+
+def test_an_unknown_local_type_is_422_and_admins_read_the_applications(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 83)
+    body = {
+        "application": "4f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    assert _forward(federation, body).status_code == 201
+    admin = federation.staff(ANHUI, "admin")
+    [application] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=admin).json()
+    unknown = federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{application['id']}/decision",
+        json={"decision": "recognise", "recognisedAs": "ENG-NO-SUCH"},
+        headers=federation.staff(ANHUI, "officer"),
+    )
+    assert unknown.status_code == 422, unknown.text
+
+
+def test_a_policy_published_over_another_s_version_is_refused(federation: Federation) -> None:
+    admin = federation.staff(ANHUI, "admin")
+    rules = [ENG_RULE]
+    first = federation.clients[ANHUI].put(
+        "/v1/recognition/policy", json={"rules": rules, "baseVersion": 0}, headers=admin
+    )
+    assert first.status_code == 201
+    stale = federation.clients[ANHUI].put(
+        "/v1/recognition/policy", json={"rules": [], "baseVersion": 0}, headers=admin
+    )
+    assert stale.status_code == 409
+    assert federation.clients[ANHUI].get("/v1/recognition/policy").json()["version"] == 1
+
+
+# --- SD-JWT VCs of another province: their Token Status Lists ------------------------------
+
+
+def test_a_jiangsu_sd_jwt_vc_is_valid_at_anhui_and_its_suspension_shows(federation: Federation) -> None:
+    """draft-ietf-oauth-status-list §8.3: the verifier fetches the Status List Token the
+    credential's ``status`` names, checks it is signed by the issuer (here: with a key
+    of the member's history, through its trust chain) and reads the 2-bit entry."""
+    record = federation.issue(JIANGSU, 90)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    sd_jwt = (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{record['id']}?format=sd-jwt", headers=holder)
+        .text
+    )
+    report = federation.verify_at(ANHUI, sd_jwt)
+    assert report["verdict"] == "valid", report["checks"]
+    assert _check(report, "status")["code"] == "status-clear"
+    assert "江苏省" in _check(report, "status")["reason"]
+    suspended = federation.clients[JIANGSU].post(
+        f"/v1/credentials/{record['id']}/suspension",
+        json={"reasonCode": "under_investigation"},
+        headers=federation.staff(JIANGSU, "officer"),
+    )
+    assert suspended.status_code == 200, suspended.text
+    federation.clock.advance(seconds=federation.node(ANHUI).settings.peer_status_max_age / 2 + 1)
+    federation.refresh(ANHUI)
+    after = federation.verify_at(ANHUI, sd_jwt)
+    assert after["verdict"] == "invalid"
+    assert _check(after, "status")["code"] == "status-suspended"
+
+
+def test_a_jiangsu_sd_jwt_vc_with_a_stale_token_list_is_unknown(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 91)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    sd_jwt = (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{record['id']}?format=sd-jwt", headers=holder)
+        .text
+    )
+    assert federation.verify_at(ANHUI, sd_jwt)["verdict"] == "valid"
+    federation.router.down.add(JIANGSU)
+    federation.clock.advance(seconds=federation.node(ANHUI).settings.peer_status_max_age + 1)
+    federation.refresh(ANHUI)
+    report = federation.verify_at(ANHUI, sd_jwt)
+    assert report["verdict"] == "unknown"
+    assert _check(report, "status")["result"] == "unknown"

@@ -262,3 +262,43 @@ def test_a_sample_credential_expands_losing_no_term() -> None:
     assert "SampleCredential" in sample["type"]
     expanded = assert_nothing_lost(sample)
     assert TALENT_VOCABULARY + "SampleCredential" in expanded[0]["@type"]
+
+
+def test_a_recognition_credential_expands_losing_no_term(client: TestClient) -> None:
+    """A recognition credential (registry.federation.applications) names the credential
+    it recognises in ``recognitionOf``, whose ``issuer`` its scoped context defines (the
+    VC 2.0 ``issuer`` is scoped to VerifiableCredential and does not reach it)."""
+    from registry.auth import CLI_PRINCIPAL as CLI
+    from registry.credentials import catalogue, issuance
+    from registry.models import Credential
+    from registry.routes.issuance import context as issuance_context
+
+    node = client.app.state.node  # type: ignore[attr-defined]
+    with node.db.session() as session:
+        issued = issuance.issue_recognition(
+            session,
+            CLI,
+            issuance_context(node, session),
+            catalogue.get_type(session, "ENG-ASSOCIATE_SENIOR"),
+            issuance.Recognised(
+                peer_entity="https://anhui.example",
+                credential_id="urn:uuid:0193f0c2-5d6e-7a4b-9c1d-2e3f4a5b6c7d",
+                issuer="did:web:anhui.example",
+                province="34",
+                certificate_number="34-2026-0000042",
+                subject_id="urn:uuid:0193f0c2-0000-7a4b-9c1d-2e3f4a5b6c7d",
+                holder_name="许晴",
+                holder_commitment="sha256:" + "A" * 43,
+                specialty="电气工程及其自动化",
+                evaluation_committee="安徽省工程系列高级职称评审委员会",
+                awarded_on=datetime(2025, 6, 30).date(),
+                digest_multibase="uEiA" + "A" * 43,
+            ),
+        )
+        document = json.loads(session.get(Credential, issued.id).document)  # type: ignore[union-attr]
+    assert "RecognitionCredential" in document["type"]
+    expanded = assert_nothing_lost(document)
+    subject = expanded[0]["https://www.w3.org/2018/credentials#credentialSubject"][0]
+    of = subject[TALENT_VOCABULARY + "recognitionOf"][0]
+    assert of["https://www.w3.org/2018/credentials#issuer"] == [{"@id": "did:web:anhui.example"}]
+    assert of["@id"] == "urn:uuid:0193f0c2-5d6e-7a4b-9c1d-2e3f4a5b6c7d"

@@ -17,10 +17,12 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlmodel import select
 
+from registry.auth import Principal
 from registry.federation import node_requests, recognition
 from registry.federation.errors import StatementError
 from registry.federation.jws import parse_compact_jws, verify_signature
 from registry.models import AuditEvent, RecognitionPolicy
+from registry.signing.jose import sign_jws
 from registry.signing.keyring import KeyRing
 from registry.signing.keys import public_key_from_jwk
 from tests.conftest import Actors, issue_row, resident_id
@@ -379,3 +381,177 @@ def test_a_tampered_node_request_is_refused() -> None:
 def test_a_node_request_cannot_live_long() -> None:
     with pytest.raises(ValueError, match="lives"):
         _request(_ring(), lifetime=node_requests.MAX_LIFETIME + 1)
+
+
+@pytest.mark.parametrize(("iat", "exp"), [(10**15, 10**15 + 60), (True, 2), (-(10**15), -(10**15) + 60)])
+def test_a_node_request_with_absurd_times_is_refused_before_any_key_is_read(iat: Any, exp: Any) -> None:
+    ring = _ring()
+    record, key = ring.signing_key(SIGNED_AT)
+    claims = {
+        "iss": CALLER,
+        "aud": RECEIVER,
+        "iat": iat,
+        "exp": exp,
+        "jti": "j",
+        "purpose": "p",
+        "htu": URL,
+        "body": {},
+    }
+    token = sign_jws(claims, key, record.kid, node_requests.REQUEST_TYP)
+    with pytest.raises(node_requests.NodeRequestError) as refused:
+        _open(token, ring)
+    assert refused.value.status == 401
+    assert refused.value.headers["WWW-Authenticate"].startswith("NodeRequest")
+
+
+# --- the holder's node reads the receiving node's answers as untrusted input ---------------
+
+
+def _outgoing() -> Any:
+    from registry.models import RecognitionApplication
+
+    return RecognitionApplication(
+        id="a" * 8 + "-0000-4000-8000-" + "0" * 12,
+        side="outgoing",
+        peer_entity="https://ah.example",
+        peer_application_id="b" * 8 + "-0000-4000-8000-" + "0" * 12,
+        credential_id="urn:uuid:c",
+        certificate_number="32-2026-0000001",
+        holder_name="许晴",
+        type_code="ENG-ASSOCIATE_SENIOR",
+        province="34",
+        state="pending",
+        created_at=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+
+
+def _recognition_credential(issuer: str = "did:web:ah.example", of: str = "urn:uuid:c") -> dict[str, Any]:
+    return {"issuer": {"id": issuer}, "credentialSubject": {"recognitionOf": {"id": of}}}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"id": "c" * 8 + "-0000-4000-8000-" + "0" * 12, "state": "pending"}, "another application"),
+        (
+            {"state": "recognised", "recognisedAs": "ENG-ASSOCIATE_SENIOR"},
+            "without its recognition credential",
+        ),
+        (
+            {
+                "state": "recognised",
+                "recognisedAs": "ENG-X",
+                "recognitionCredential": _recognition_credential("did:web:x"),
+            },
+            "not the receiving node's",
+        ),
+        (
+            {
+                "state": "recognised",
+                "recognisedAs": "ENG-X",
+                "recognitionCredential": _recognition_credential(of="urn:uuid:z"),
+            },
+            "recognises another credential",
+        ),
+        ({"state": "refused", "recognitionCredential": _recognition_credential()}, "is refused"),
+        (
+            {
+                "state": "recognised",
+                "recognisedAs": "ENG-X",
+                "recognitionCredential": _recognition_credential(),
+            },
+            None,
+        ),
+    ],
+)
+def test_an_answer_about_an_application_is_checked_before_it_is_kept(
+    answer: dict[str, Any], problem: str | None
+) -> None:
+    from registry.federation import applications
+
+    row = _outgoing()
+    decided = applications.Decided.model_validate({"id": row.peer_application_id, **answer})
+    found = applications.answer_problem(row, decided, "did:web:ah.example")
+    assert found is None if problem is None else problem in (found or "")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"id": "not-a-uuid", "state": "pending"},
+        {"id": "b" * 8 + "-0000-4000-8000-" + "0" * 12, "state": "pending", "decidedAt": "yesterday"},
+        {"id": "b" * 8 + "-0000-4000-8000-" + "0" * 12, "state": "recognised", "recognisedAs": "x" * 300},
+        {"id": "b" * 8 + "-0000-4000-8000-" + "0" * 12, "state": "refused", "decisionReason": "x" * 501},
+        {"id": "b" * 8 + "-0000-4000-8000-" + "0" * 12, "state": "sending"},
+    ],
+)
+def test_a_malformed_answer_is_not_read(answer: dict[str, Any]) -> None:
+    from registry.federation import applications
+
+    with pytest.raises(ValidationError):
+        applications.Decided.model_validate(answer)
+
+
+def test_of_two_officers_deciding_at_once_the_second_sees_the_first_s_decision(client: TestClient) -> None:
+    """The application is locked while it is decided (PostgreSQL: SELECT … FOR UPDATE;
+    SQLite: one writer): the second decision waits, then finds it decided (409), and
+    no second recognition credential is issued."""
+    import threading
+    import time as clock
+
+    from registry.errors import ConflictError
+    from registry.federation import applications
+    from registry.models import RecognitionApplication
+    from registry.routes.issuance import context as issuance_context
+
+    node = client.app.state.node  # type: ignore[attr-defined]
+    officer = Principal("account", "officer-1", "issuing_officer")
+    with node.db.session() as session:
+        session.add(
+            RecognitionApplication(
+                id="5f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+                side="incoming",
+                peer_entity="https://ah.example",
+                peer_application_id="6f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+                credential_id="urn:uuid:x",
+                certificate_number="34-2026-0000001",
+                holder_name="许晴",
+                type_code="ENG-ASSOCIATE_SENIOR",
+                province="34",
+                credential="{}",
+                created_at=node.clock(),
+            )
+        )
+    first_decided = threading.Event()
+    outcomes: dict[str, str] = {}
+
+    def decide(name: str, hold: float) -> None:
+        body = applications.DecisionIn(decision="refuse", reason=f"{name} 的决定")
+        try:
+            with node.db.session() as session:
+                applications.decide(
+                    session,
+                    officer,
+                    "5f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+                    body,
+                    None,
+                    issuance_context(node, session),
+                )
+                first_decided.set()
+                clock.sleep(hold)  # still uncommitted while the other officer decides
+            outcomes[name] = "decided"
+        except ConflictError:
+            outcomes[name] = "conflict"
+
+    first = threading.Thread(target=decide, args=("first", 0.5))
+    first.start()
+    assert first_decided.wait(10)
+    second = threading.Thread(target=decide, args=("second", 0))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert outcomes == {"first": "decided", "second": "conflict"}
+    with node.db.session(write=False) as session:
+        row = session.get(RecognitionApplication, "5f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f")
+    assert row is not None
+    assert row.decision_reason == "first 的决定"

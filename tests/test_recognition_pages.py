@@ -33,19 +33,21 @@ def test_a_holder_applies_in_the_portal_and_an_officer_decides_at_the_desk(feder
     assert record["certificateNumber"] in page.text
     assert '<option value="34">安徽省</option>' in page.text
     assert '<option value="32">' not in page.text  # not the holder's own province
-    sent = holder.post(
-        "/holder/recognition",
-        data={
-            "csrf_token": csrf_of(page.text),
-            "credential": record["id"],
-            "province": "34",
-            "statement": "拟调入合肥工作",
-        },
-    )
-    assert sent.status_code == 201, text_of(sent.text)
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "credential": record["id"],
+        "province": "34",
+        "statement": "拟调入合肥工作",
+    }
+    posted = holder.post("/holder/recognition", data=form, follow_redirects=False)
+    assert posted.status_code == 303, text_of(posted.text)  # reloading the answer sends nothing again
+    sent = holder.get(posted.headers["location"])
     assert "申请已发出" in sent.text
     assert 'data-state="pending"' in sent.text
     assert "审核中" in sent.text
+    again = holder.post("/holder/recognition", data=form)
+    assert again.status_code == 409
+    assert "正在审核或已获认可" in again.text
 
     _publish(federation, ANHUI, [ENG_RULE])
     desk = _browser(federation, ANHUI, federation.staff(ANHUI, "officer"))

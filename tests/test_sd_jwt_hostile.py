@@ -595,3 +595,102 @@ def test_the_audit_record_carries_the_verdict_the_verifier_was_given(
     with node.db.session(write=False) as session:
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "credential.verify")).all()
     assert [json.loads(e.detail)["verdict"] for e in events] == ["invalid"]
+
+
+# --- a federation member's Status List Token, as another node reads it -------------------
+
+
+def _member_token(**changes: Any) -> tuple[Any, str, bytes]:
+    """A member profile, the URL of its token list, and a token as ``changes`` make it."""
+    import zlib
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from registry.credentials.status import TOKEN_LIST_TYPE, token_list_bytes
+    from registry.federation.metadata import IssuerProfile
+    from registry.signing.encoding import b64url_encode
+    from registry.signing.jose import sign_jws
+    from registry.signing.keyring import KeyRing
+
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    ring = KeyRing.start(Ed25519PrivateKey.generate(), now - timedelta(days=1))
+    record, key = ring.signing_key(now)
+    did, url = "did:web:js.example", "https://js.example/status/token/1"
+    profile = IssuerProfile(
+        "https://js.example",
+        did,
+        "32",
+        "江苏省人力资源和社会保障厅",
+        "Jiangsu",
+        tuple(tuple(sorted(r.items())) for r in ring.public_records()),
+        (),
+        "https://js.example/status/",
+        now + timedelta(days=1),
+        "https://anchor.example",
+    )
+    data = token_list_bytes(16, bytes([0b01000000, 0]), [3])
+    payload: dict[str, Any] = {
+        "iss": did,
+        "sub": url,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + 3600,
+        "status_list": {"bits": 2, "lst": b64url_encode(zlib.compress(data))},
+    }
+    payload.update(changes.pop("payload", {}))
+    signer = changes.pop("key", key)
+    token = sign_jws(payload, signer, f"{did}#{record.kid}", changes.pop("typ", TOKEN_LIST_TYPE))
+    return profile, url, token.encode()
+
+
+def test_a_member_s_token_list_is_read_entry_by_entry() -> None:
+    from datetime import UTC, datetime
+
+    from registry.credentials.status import token_status
+    from registry.federation.directory import _verified_token_list
+
+    profile, url, token = _member_token()
+    held = _verified_token_list(url, profile, token, None, datetime(2027, 3, 1, 0, 5, tzinfo=UTC))
+    assert (held.purpose, held.length) == ("token", 16)
+    assert [token_status(held.bits, i) for i in (0, 1, 3)] == [0, 1, 2]  # valid, revoked, suspended
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"payload": {"sub": "https://js.example/status/token/2"}}, "not the one asked for"),
+        ({"payload": {"exp": 1}}, "expired"),
+        ({"payload": {"status_list": {"bits": 1, "lst": "eJwDAAAAAAE"}}}, "2-bit"),
+        ({"payload": {"status_list": {"bits": 2, "lst": "not base64 deflate!"}}}, "DEFLATE"),
+        ({"payload": {"iat": True}}, "integers"),
+        ({"typ": "JWT"}, "typ"),
+        ({"key": "other"}, "signature"),
+    ],
+)
+def test_a_member_s_token_list_not_as_it_must_be_is_refused(changes: dict[str, Any], why: str) -> None:
+    from datetime import UTC, datetime
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from registry.errors import RegistryError
+    from registry.federation.directory import _verified_token_list
+
+    if changes.get("key") == "other":
+        changes["key"] = Ed25519PrivateKey.generate()
+    profile, url, token = _member_token(**changes)
+    with pytest.raises(RegistryError, match=why):
+        _verified_token_list(url, profile, token, None, datetime(2027, 3, 1, 0, 5, tzinfo=UTC))
+
+
+def test_a_member_s_token_list_that_inflates_beyond_the_bound_is_refused() -> None:
+    import zlib
+    from datetime import UTC, datetime
+
+    from registry.errors import RegistryError
+    from registry.federation.directory import MAX_TOKEN_LIST_BYTES, _verified_token_list
+    from registry.signing.encoding import b64url_encode
+
+    bomb = b64url_encode(zlib.compress(bytes(MAX_TOKEN_LIST_BYTES * 4), 9))
+    profile, url, token = _member_token(payload={"status_list": {"bits": 2, "lst": bomb}})
+    with pytest.raises(RegistryError, match="too large"):
+        _verified_token_list(url, profile, token, None, datetime(2027, 3, 1, 0, 5, tzinfo=UTC))

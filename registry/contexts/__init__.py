@@ -51,7 +51,7 @@ PINNED = (
         VC_V2, "credentials-v2.jsonld", "59955ced6697d61e03f2b2556febe5308ab16842846f5b586d7f1f7adec92734"
     ),
     PinnedFile(
-        TALENT_V1, "talent-v1.jsonld", "40c40c0ab1a6e03cecfdb71ce618609b1799842695b28cc1b944b16074a59d92"
+        TALENT_V1, "talent-v1.jsonld", "58ffc13daa1debdef3f57370b312402e4fcf9f43b38d5316151946b80f727401"
     ),
 )
 _BY_URL = {pinned.url: pinned for pinned in PINNED}

@@ -737,6 +737,11 @@ class PeerStatus(Protocol):
 
     def issuer_label(self, url: str) -> str | None: ...
 
+    def token_status(self, url: str, index: int) -> tuple[str, str]:
+        """Entry ``index`` of a member's Status List Token: revoked, suspended, clear or
+        unknown, with the evidence."""
+        return "unknown", "this verifier reads no member's token status lists"
+
     def reason_code(self, url: str, index: int) -> str | None:
         """The reason code the member published for a set bit, if any."""
         ...
@@ -812,18 +817,45 @@ class StatusReader:
             return [revocation]
         return [revocation, status_entry(list_url(base_url, "suspension", found[0]), "suspension", found[1])]
 
+    def _peer_token_status(self, entry: Mapping[str, Any]) -> Check:
+        """The status of an SD-JWT VC from a federation member: its Status List Token
+        as ``peers`` holds it (fetched, verified with the member's key, within the
+        status bound), else ``unknown``. A revocation's reason is the one the member
+        published with its Bitstring revocation list of the same number, when held."""
+        uri, index = entry.get("uri"), entry.get("idx")
+        label = self.peers.issuer_label(uri) if self.peers is not None and isinstance(uri, str) else None
+        if self.peers is None or label is None or not isinstance(uri, str) or type(index) is not int:
+            return Check(
+                "status",
+                "unknown",
+                f"the token status list {str(uri)[:120]} is not one of a known federation member",
+                "status-token-list-foreign",
+            )
+        state, evidence = self.peers.token_status(uri, index)
+        if state == "unknown":
+            return Check("status", "unknown", f"{label}: {evidence}", "status-list-unavailable")
+        if state == "clear":
+            return Check(
+                "status", "pass", f"neither revoked nor suspended ({label} {evidence})", "status-clear"
+            )
+        reason = ""
+        if state == "revoked":
+            reason = self.peers.reason_code(uri.replace("/status/token/", "/status/revocation/"), index) or ""
+        return Check(
+            "status",
+            "fail",
+            f"{state} by {label} ({evidence})",
+            f"status-{state}",
+            params(reason=Term("reason", reason)),
+        )
+
     def __call__(self, entries: Sequence[Any]) -> Check:
         expanded: list[Any] = []
         for entry in entries:
             if isinstance(entry, dict) and entry.get("type") == sd_jwt_vc.STATUS_ENTRY:
                 mapped = self._token_entries(entry)
                 if mapped is None:
-                    return Check(
-                        "status",
-                        "unknown",
-                        f"the token status list {str(entry.get('uri'))[:120]} is not this node's",
-                        "status-token-list-foreign",
-                    )
+                    return self._peer_token_status(entry)
                 expanded.extend(mapped)
             else:
                 expanded.append(entry)

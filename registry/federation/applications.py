@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from sqlmodel import Session, col, select
 
 from registry import audit
@@ -42,6 +43,14 @@ RECHECK_SECONDS = 30
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 State = Literal["pending", "recognised", "refused"]
+#: outgoing rows are ``sending`` from when they are kept until the receiving node answers
+
+
+class ApplicationExistsError(ConflictError):
+    """An application of the credential in that province waits or was recognised."""
+
+    slug = "recognition-application-exists"
+    title = "An application of this credential in that province already exists"
 
 
 def status_path(application_id: str) -> str:
@@ -115,13 +124,14 @@ class Forwarded(BaseModel):
 
 class Decided(BaseModel):
     """The receiving node's answer to a ``recognition.status`` request (and to the
-    application itself)."""
+    application itself). Checked as it arrives at the holder's node: a peer's answer is
+    untrusted input."""
 
-    id: str
+    id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     state: State
-    recognisedAs: str | None = None
-    decisionReason: str | None = None
-    decidedAt: str | None = None
+    recognisedAs: Code | None = None
+    decisionReason: str | None = Field(default=None, max_length=500)
+    decidedAt: AwareDatetime | None = None
     recognitionCredential: dict[str, Any] | None = None
 
 
@@ -178,7 +188,7 @@ def decided(row: RecognitionApplication) -> Decided:
         state=row.state,  # type: ignore[arg-type]
         recognisedAs=row.recognised_as,
         decisionReason=row.decision_reason,
-        decidedAt=_iso(row.decided_at),
+        decidedAt=row.decided_at,
         recognitionCredential=json.loads(row.recognition_credential) if row.recognition_credential else None,
     )
 
@@ -186,9 +196,12 @@ def decided(row: RecognitionApplication) -> Decided:
 # --- at the holder's node ----------------------------------------------------------------
 
 
-def holders_credential(session: Session, holder_id: str, credential_id: str) -> Credential:
-    """The holder's own credential, in force (someone else's is 404, as is no credential)."""
-    row = session.get(Credential, credential_id.removeprefix("urn:uuid:"))
+def holders_credential(
+    session: Session, holder_id: str, credential_id: str, lock: bool = False
+) -> Credential:
+    """The holder's own credential, in force (someone else's is 404, as is no credential);
+    ``lock``: held until the transaction ends (applications of it are serialised)."""
+    row = session.get(Credential, credential_id.removeprefix("urn:uuid:"), with_for_update=lock)
     if row is None or row.holder_id != holder_id:
         raise NotFoundError("you have no credential with this id")
     if row.status != "active":
@@ -196,23 +209,42 @@ def holders_credential(session: Session, holder_id: str, credential_id: str) -> 
     return row
 
 
-def record_outgoing(
+def start_outgoing(
     session: Session,
     holder: Principal,
-    credential: Credential,
     body: ApplicationIn,
-    application_id: str,
     peer: str,
-    answer: Decided,
+    rng_id: str,
     now: datetime,
 ) -> RecognitionApplication:
-    """Keep the application the receiving node accepted (its id is ``answer.id``)."""
+    """Keep the holder's application before it is sent (state ``sending``; its id is
+    the one the receiving node will know it by, so a retry is the same application
+    there). The holder's credential is locked for the check: one application per
+    credential and province at a time (an earlier one still being sent is sent again);
+    a credential already recognised there needs none (409)."""
+    credential = holders_credential(session, holder.holder_id or "", body.credentialId, lock=True)
     document = json.loads(credential.document)
+    earlier = session.exec(
+        select(RecognitionApplication).where(
+            RecognitionApplication.side == "outgoing",
+            RecognitionApplication.holder_id == credential.holder_id,
+            RecognitionApplication.credential_id == str(document["id"]),
+            RecognitionApplication.province == body.province,
+            col(RecognitionApplication.state).in_(("sending", "pending", "recognised")),
+        )
+    ).first()
+    if earlier is not None and earlier.state != "sending":
+        what = "is waiting for a decision" if earlier.state == "pending" else "was recognised"
+        raise ApplicationExistsError(
+            f"an application of this credential in that province {what} ({earlier.id})"
+        )
+    if earlier is not None:
+        return earlier
     row = RecognitionApplication(
-        id=application_id,
+        id=rng_id,
         side="outgoing",
         peer_entity=peer,
-        peer_application_id=answer.id,
+        peer_application_id=rng_id,  # until the receiving node answers with its own
         holder_id=credential.holder_id,
         credential_id=str(document["id"]),
         certificate_number=credential.certificate_number,
@@ -220,10 +252,32 @@ def record_outgoing(
         type_code=credential.type_code,
         province=body.province,
         statement=body.statement,
-        state=answer.state,
+        state="sending",
         created_at=now,
-        checked_at=now,
     )
+    session.add(row)
+    return row
+
+
+def forwarded_body(session: Session, row: RecognitionApplication) -> dict[str, Any]:
+    """What the holder's node sends for ``row``: its id, the credential as issued, the
+    holder's statement."""
+    credential = session.get(Credential, row.credential_id.removeprefix("urn:uuid:"))
+    assert credential is not None
+    return {
+        "application": row.id,
+        "credential": json.loads(credential.document),
+        **({"statement": row.statement} if row.statement else {}),
+    }
+
+
+def finish_outgoing(
+    session: Session, holder: Principal, application_id: str, answer: Decided, now: datetime
+) -> RecognitionApplication:
+    """The receiving node accepted the application: keep its id and state; audited."""
+    row = session.get(RecognitionApplication, application_id)
+    assert row is not None
+    row.peer_application_id, row.state, row.checked_at = answer.id, answer.state, now
     session.add(row)
     audit.record(
         session,
@@ -232,17 +286,32 @@ def record_outgoing(
         "recognition.apply",
         "recognition_application",
         application_id,
-        holder_id=credential.holder_id,
-        detail={"province": body.province, "node": peer, "certificateNumber": credential.certificate_number},
+        holder_id=row.holder_id,
+        detail={
+            "province": row.province,
+            "node": row.peer_entity,
+            "certificateNumber": row.certificate_number,
+        },
     )
     return row
+
+
+def drop_unsent(session: Session, application_id: str) -> None:
+    """The receiving node could not be reached or refused: nothing is kept."""
+    row = session.get(RecognitionApplication, application_id)
+    if row is not None and row.state == "sending":
+        session.delete(row)
 
 
 def holders_applications(session: Session, holder_id: str) -> list[RecognitionApplication]:
     return list(
         session.exec(
             select(RecognitionApplication)
-            .where(RecognitionApplication.side == "outgoing", RecognitionApplication.holder_id == holder_id)
+            .where(
+                RecognitionApplication.side == "outgoing",
+                RecognitionApplication.holder_id == holder_id,
+                RecognitionApplication.state != "sending",
+            )
             .order_by(col(RecognitionApplication.created_at).desc())
         ).all()
     )
@@ -250,15 +319,38 @@ def holders_applications(session: Session, holder_id: str) -> list[RecognitionAp
 
 def holders_application(session: Session, holder_id: str, application_id: str) -> RecognitionApplication:
     row = session.get(RecognitionApplication, application_id)
-    if row is None or row.side != "outgoing" or row.holder_id != holder_id:
+    if row is None or row.side != "outgoing" or row.holder_id != holder_id or row.state == "sending":
         raise NotFoundError("you have no recognition application with this id")
     return row
 
 
+def answer_problem(row: RecognitionApplication, answer: Decided, peer_did: str) -> str | None:
+    """Why the receiving node's answer about ``row`` cannot be kept, if it cannot: another
+    application's answer, a recognition without its credential, or a credential that is
+    not the receiving node's recognition of this very credential."""
+    if answer.id != row.peer_application_id:
+        return "the answer is about another application"
+    if answer.state == "recognised":
+        credential = answer.recognitionCredential
+        if credential is None or answer.recognisedAs is None:
+            return "a recognition without its recognition credential"
+        issuer = credential.get("issuer")
+        subject = credential.get("credentialSubject")
+        of = subject.get("recognitionOf") if isinstance(subject, dict) else None
+        if (issuer.get("id") if isinstance(issuer, dict) else issuer) != peer_did:
+            return "the recognition credential is not the receiving node's"
+        if not isinstance(of, dict) or of.get("id") != row.credential_id:
+            return "the recognition credential recognises another credential"
+    elif answer.recognitionCredential is not None:
+        return f"a recognition credential with an application that is {answer.state}"
+    return None
+
+
 def record_answer(session: Session, application_id: str, answer: Decided, now: datetime) -> None:
-    """What the receiving node said of an outgoing application (a decision is final:
-    a later answer never undoes it)."""
-    row = session.get(RecognitionApplication, application_id)
+    """What the receiving node said of an outgoing application (checked by
+    :func:`answer_problem` first). A decision is final: a later answer never undoes it;
+    the holder's activity shows when it arrived."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
     if row is None:
         return
     row.checked_at = now
@@ -266,9 +358,19 @@ def record_answer(session: Session, application_id: str, answer: Decided, now: d
         row.state = answer.state
         row.recognised_as = answer.recognisedAs
         row.decision_reason = answer.decisionReason
-        row.decided_at = datetime.fromisoformat(answer.decidedAt) if answer.decidedAt else now
+        row.decided_at = answer.decidedAt or now
         if answer.recognitionCredential is not None:
             row.recognition_credential = json.dumps(answer.recognitionCredential, ensure_ascii=False)
+        audit.record(
+            session,
+            peer_principal(row.peer_entity),
+            now,
+            "recognition.decided",
+            "recognition_application",
+            row.id,
+            holder_id=row.holder_id,
+            detail={"decision": row.state, "recognisedAs": row.recognised_as, "node": row.peer_entity},
+        )
     session.add(row)
 
 
@@ -278,6 +380,27 @@ def record_answer(session: Session, application_id: str, answer: Decided, now: d
 def peer_principal(entity: str) -> Principal:
     """How the audit names a calling node."""
     return Principal(kind="node", id=entity, role="peer_node")
+
+
+def forwarded_problems(document: Mapping[str, Any]) -> list[str]:
+    """Why a forwarded credential cannot be kept as presented: only a VC JSON document
+    with its embedded proof is taken (an enveloped credential's outer object is nobody's
+    word, and what is kept and recognised must be what was verified), with an ``id`` and
+    a certificate number of the registry's form."""
+    problems = []
+    types = document.get("type")
+    if not isinstance(document.get("proof"), (dict, list)) or (
+        isinstance(types, list) and "EnvelopedVerifiableCredential" in types
+    ):
+        problems.append("send the credential as issued: VC JSON with its Data Integrity proof")
+    credential_id = document.get("id")
+    if not isinstance(credential_id, str) or not 0 < len(credential_id) <= 255:
+        problems.append("the credential has no id of at most 255 characters")
+    subject = document.get("credentialSubject")
+    number = subject.get("certificateNumber") if isinstance(subject, dict) else None
+    if not isinstance(number, str) or not re.fullmatch(r"3[1-4]-[0-9]{4}-[0-9]{7}", number):
+        problems.append("the credential has no certificate number of the registry's form")
+    return problems
 
 
 def receive(
@@ -302,6 +425,18 @@ def receive(
         return existing, False
     document = forwarded.credential
     subject = document.get("credentialSubject") or {}
+    other = session.exec(
+        select(RecognitionApplication).where(
+            RecognitionApplication.side == "incoming",
+            RecognitionApplication.peer_entity == caller,
+            RecognitionApplication.credential_id == str(document.get("id")),
+            col(RecognitionApplication.state).in_(("pending", "recognised")),
+        )
+    ).first()
+    if other is not None:
+        raise ConflictError(
+            f"this node already has an application of this credential that is {other.state} ({other.id})"
+        )
     row = RecognitionApplication(
         id=str(uuid.uuid4()),
         side="incoming",
@@ -330,8 +465,8 @@ def receive(
     return row, True
 
 
-def incoming(session: Session, application_id: str) -> RecognitionApplication:
-    row = session.get(RecognitionApplication, application_id)
+def incoming(session: Session, application_id: str, lock: bool = False) -> RecognitionApplication:
+    row = session.get(RecognitionApplication, application_id, with_for_update=lock)
     if row is None or row.side != "incoming":
         raise NotFoundError("this node has no recognition application with this id")
     return row
@@ -347,13 +482,19 @@ def incoming_of(session: Session, caller: str, application_id: str) -> Recogniti
 
 
 def list_incoming(
-    session: Session, state: str | None, limit: int, offset: int
+    session: Session, state: str | None, limit: int, offset: int, *, decided: bool = False
 ) -> list[RecognitionApplication]:
+    """Incoming applications: of ``state`` (any), oldest first; ``decided``: the
+    decided ones, newest decision first."""
     query = select(RecognitionApplication).where(RecognitionApplication.side == "incoming")
-    if state is not None:
-        query = query.where(RecognitionApplication.state == state)
-    query = query.order_by(col(RecognitionApplication.created_at)).offset(offset).limit(limit)
-    return list(session.exec(query).all())
+    if decided:
+        query = query.where(RecognitionApplication.state != "pending")
+        query = query.order_by(col(RecognitionApplication.decided_at).desc())
+    else:
+        if state is not None:
+            query = query.where(RecognitionApplication.state == state)
+        query = query.order_by(col(RecognitionApplication.created_at))
+    return list(session.exec(query.offset(offset).limit(limit)).all())
 
 
 def digest_multibase(document: Mapping[str, Any]) -> str:
@@ -376,7 +517,8 @@ def decide(
     """An officer's decision (final; audited). To recognise, this node issues the
     recognition credential as ``body.recognisedAs`` or ``default_local`` (what its
     policy gives for the type), a type of its catalogue in force."""
-    row = incoming(session, application_id)
+    # Locked: of two officers deciding at once, the second sees the first's decision.
+    row = incoming(session, application_id, lock=True)
     if row.state != "pending":
         raise ConflictError(f"the application was already decided: {row.state}")
     now = ctx.now
@@ -388,7 +530,10 @@ def decide(
             raise InvalidInputError(
                 "this node's policy does not say what the type counts as here: give recognisedAs"
             )
-        local = catalogue.get_type(session, code)
+        try:
+            local = catalogue.get_type(session, code)
+        except NotFoundError:
+            raise InvalidInputError(f"{code} is not in this node's catalogue") from None
         if not local.active:
             raise InvalidInputError(f"{code} is retired from this node's catalogue")
         document = json.loads(row.credential or "{}")
@@ -411,7 +556,9 @@ def decide(
                 holder_commitment=str(subject.get("holderCommitment", "")),
                 specialty=subject.get("specialty") if isinstance(subject.get("specialty"), str) else None,
                 evaluation_committee=str(subject.get("evaluationCommittee") or "—"),
-                awarded_on=date.fromisoformat(awarded) if isinstance(awarded, str) else now.date(),
+                awarded_on=date.fromisoformat(awarded)
+                if isinstance(awarded, str)
+                else now.astimezone(issuance.CHINA_STANDARD_TIME).date(),
                 digest_multibase=digest_multibase(document),
             ),
         )

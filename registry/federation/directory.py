@@ -25,15 +25,25 @@ import asyncio
 import base64
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import unquote
 
 import orjson
 
-from registry.credentials.status import REASON_LABELS
+from registry.credentials.status import (
+    REASON_LABELS,
+    TOKEN_BITS,
+    TOKEN_INVALID,
+    TOKEN_LIST_MEDIA_TYPE,
+    TOKEN_LIST_TYPE,
+    TOKEN_SUSPENDED,
+    TOKEN_VALID,
+    token_status,
+)
 from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
 from registry.federation.chain import resolve_trust_chain
@@ -42,14 +52,15 @@ from registry.federation.errors import FederationError
 from registry.federation.identifiers import entity_configuration_url
 from registry.federation.metadata import IssuerProfile, profile_from_metadata
 from registry.federation.statements import verify_entity_statement
-from registry.signing import data_integrity, jcs
+from registry.signing import data_integrity, jcs, jose
 from registry.signing.did import VerificationMethod
-from registry.signing.errors import KeyMaterialError, ResolutionError, SigningError
+from registry.signing.encoding import b64url_decode
+from registry.signing.errors import EncodingError, KeyMaterialError, ResolutionError, SigningError
 
 log = logging.getLogger("registry.federation.directory")
 
 ENTITY_STATEMENT = "application/entity-statement+jwt"
-STATUS_LIST_TYPES = ("application/vc+json", "application/vc", "application/json")
+STATUS_LIST_TYPES = ("application/vc+json", "application/vc", "application/json", TOKEN_LIST_MEDIA_TYPE)
 #: Cap on a status list credential (131,072 entries gzip to a few hundred bytes; a
 #: list with many bits set is still far below this).
 MAX_STATUS_LIST_BYTES = 256 * 1024
@@ -109,6 +120,8 @@ def unverified_references(item: Any) -> tuple[str | None, list[str]]:
     if isinstance(item, str | bytes):
         raw = item.encode() if isinstance(item, str) else item
         raw = raw.strip()
+        if b"~" in raw:  # an SD-JWT (VC): its issuer-signed JWT comes first
+            raw = raw.split(b"~", 1)[0]
         if raw.startswith(b"{"):
             try:
                 document = jcs.loads(raw)
@@ -124,7 +137,7 @@ def unverified_references(item: Any) -> tuple[str | None, list[str]]:
             return None, []
     if not isinstance(document, Mapping):
         return None, []
-    issuer = document.get("issuer")
+    issuer = document.get("issuer", document.get("iss"))
     issuer = issuer.get("id") if isinstance(issuer, Mapping) else issuer
     entries = document.get("credentialStatus")
     entries = entries if isinstance(entries, list) else [entries]
@@ -133,6 +146,11 @@ def unverified_references(item: Any) -> tuple[str | None, list[str]]:
         for e in entries
         if isinstance(e, Mapping) and isinstance(e.get("statusListCredential"), str)
     ]
+    # An SD-JWT VC's Token Status List reference (draft-ietf-oauth-status-list §6.2).
+    reference = document.get("status")
+    listed = reference.get("status_list") if isinstance(reference, Mapping) else None
+    if isinstance(listed, Mapping) and isinstance(listed.get("uri"), str):
+        urls.append(listed["uri"])
     return (issuer if isinstance(issuer, str) else None), urls
 
 
@@ -236,6 +254,31 @@ class PeerDirectory:
         code = found.reasons.get(index)
         label = REASON_LABELS.get(code, code) if code else "no reason published"
         return "set", f"{label}; list confirmed at {when}"
+
+    def token_status(self, url: str, index: int) -> tuple[str, str]:
+        """Entry ``index`` of the member's Status List Token at ``url``, from the cache
+        only: ``revoked``, ``suspended``, ``clear`` or ``unknown`` (with why)."""
+        found = self._lists.get(url)
+        if found is None:
+            failure = self._list_failures.get(url)
+            why = f": {failure[1]}" if failure else ""
+            return "unknown", f"the token status list {url} could not be fetched{why}"
+        age = self.clock() - found.confirmed_at
+        if age > self.status_max_age:
+            return "unknown", (
+                f"the token status list {url} was last confirmed {int(age.total_seconds())} s ago, "
+                f"beyond the {int(self.status_max_age.total_seconds())} s this node accepts"
+            )
+        if found.purpose != "token":
+            return "unknown", f"{url} is not a token status list"
+        if index >= found.length:
+            return "unknown", "idx is beyond the end of the token status list"
+        value = token_status(found.bits, index)
+        when = found.confirmed_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        word = {TOKEN_VALID: "clear", TOKEN_INVALID: "revoked", TOKEN_SUSPENDED: "suspended"}.get(value)
+        if word is None:
+            return "unknown", f"status value {value} of the token status list means nothing here"
+        return word, f"token status list confirmed at {when}"
 
     # --- node-authenticated requests -----------------------------------------------------
 
@@ -492,7 +535,10 @@ class PeerDirectory:
         url: str, profile: IssuerProfile, body: bytes, etag: str | None, now: datetime
     ) -> PeerList:
         """The list credential's proof verified with the member's key valid when it
-        signed (the chain says which), then its bits."""
+        signed (the chain says which), then its bits. A Status List Token (an SD-JWT
+        VC's list) is verified by :func:`_verified_token_list`."""
+        if not body.lstrip().startswith(b"{"):
+            return _verified_token_list(url, profile, body, etag, now)
         document = jcs.loads(body)
         if not isinstance(document, dict) or document.get("id") != url:
             raise RegistryError("the list credential is not the one asked for")
@@ -513,6 +559,46 @@ class PeerDirectory:
             raise RegistryError("the list names no statusPurpose")
         reasons = _published_reasons(subject.get("statusReasons"), bits)
         return PeerList(url, profile.did, purpose, bits.to_bytes(), bits.length, etag, now, reasons)
+
+
+#: The largest Status List Token list (bytes, decompressed) a member may publish: a
+#: revocation list of 131,072 entries at 2 bits is 32 KiB; 16 times that is ample.
+MAX_TOKEN_LIST_BYTES = 512 * 1024
+
+
+def _verified_token_list(
+    url: str, profile: IssuerProfile, body: bytes, etag: str | None, now: datetime
+) -> PeerList:
+    """A member's Status List Token (draft-ietf-oauth-status-list §5.1: ``typ``
+    statuslist+jwt, ``sub`` its own URI, ``status_list`` {bits, lst}): signed with a key
+    of the member's history valid at its ``iat``, not expired, 2 bits an entry (the
+    registry's lists), ``lst`` inflated within a bound. Kept with purpose ``token``."""
+    verified = jose.verify_jws(body, _ListResolver(profile), frozenset({TOKEN_LIST_TYPE}), "assertionMethod")
+    claims = verified.payload
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if type(issued) is not int or (expires is not None and type(expires) is not int):
+        raise RegistryError("the status list token's iat and exp must be integers")
+    kid = verified.verification_method.id.partition("#")[2]
+    profile.ring().check_valid_at(kid, datetime.fromtimestamp(min(max(issued, 0), 2**33), UTC))
+    if claims.get("sub") != url:
+        raise RegistryError("the status list token is not the one asked for (sub)")
+    if expires is not None and expires <= int(now.timestamp()):
+        raise RegistryError("the status list token has expired")
+    listed = claims.get("status_list")
+    if (
+        not isinstance(listed, Mapping)
+        or listed.get("bits") != TOKEN_BITS
+        or not isinstance(listed.get("lst"), str)
+    ):
+        raise RegistryError("the status list token's status_list is not 2-bit entries with lst")
+    try:
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(b64url_decode(listed["lst"]), MAX_TOKEN_LIST_BYTES + 1)
+    except (EncodingError, zlib.error):
+        raise RegistryError("the status list token's lst is not base64url DEFLATE") from None
+    if len(data) > MAX_TOKEN_LIST_BYTES or inflater.unconsumed_tail:
+        raise RegistryError("the status list token's list is too large")
+    return PeerList(url, profile.did, "token", data, len(data) * 4, etag, now)
 
 
 def _published_reasons(value: Any, bits: Bitstring) -> dict[int, str]:

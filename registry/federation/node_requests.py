@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -51,6 +51,15 @@ class NodeRequestError(FederationError):
     slug = "bad-node-request"
     title = "Node-authenticated request is not acceptable"
     status = 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        # RFC 9110 §11.6.1: a 401 names the scheme it wants.
+        self.headers["WWW-Authenticate"] = f'NodeRequest realm="federation", typ="{REQUEST_TYP}"'
+
+
+def _integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -115,8 +124,17 @@ def open_request(
     parsed = parse_compact_jws(token, REQUEST_TYP, NodeRequestError)
     claims = parsed.unverified_payload(NodeRequestError)
     issued, expires = claims.get("iat"), claims.get("exp")
-    if not isinstance(issued, int) or not isinstance(expires, int) or isinstance(issued, bool):
+    if not (_integer(issued) and _integer(expires)):
         raise NodeRequestError("the request needs integer iat and exp")
+    # Times first, as integers: nothing unchecked is converted (an iat of 10**15 is
+    # not a date), and a request out of its time needs no key.
+    moment = int(now.timestamp())
+    if expires - issued > MAX_LIFETIME or expires <= issued:
+        raise NodeRequestError(f"the request must live between 1 and {MAX_LIFETIME} seconds")
+    if issued > moment + CLOCK_SKEW:
+        raise NodeRequestError("the request was issued in the future (iat)")
+    if moment >= expires + CLOCK_SKEW:
+        raise NodeRequestError("the request has expired (exp)")
     signed_at = datetime.fromtimestamp(issued, now.tzinfo)
     try:
         record = caller_ring.check_valid_at(parsed.kid, signed_at)
@@ -125,13 +143,6 @@ def open_request(
             f"the request's key is not the calling node's at its iat: {exc.detail}"
         ) from None
     verify_signature(parsed, record.public_key, NodeRequestError)
-    moment = int(now.timestamp())
-    if expires - issued > MAX_LIFETIME or expires <= issued:
-        raise NodeRequestError(f"the request must live between 1 and {MAX_LIFETIME} seconds")
-    if issued > moment + CLOCK_SKEW:
-        raise NodeRequestError("the request was issued in the future (iat)")
-    if moment >= expires + CLOCK_SKEW:
-        raise NodeRequestError("the request has expired (exp)")
     if claims.get("aud") != audience:
         raise NodeRequestError("the request is not for this node (aud)")
     if claims.get("htu") != url:

@@ -25,6 +25,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -42,6 +43,8 @@ MAX_RULES = 500
 #: ``typ`` and media type of the signed policy a node publishes.
 POLICY_TYP = "recognition-policy+jwt"
 POLICY_MEDIA_TYPE = "application/recognition-policy+jwt"
+#: How long a signed policy may be relied on (seconds): a peer reads it again after.
+POLICY_LIFETIME = 3600
 
 #: A catalogue code (as ``catalogue._CODE``); a rule's credential type may also be ``*``.
 Code = Annotated[
@@ -126,12 +129,19 @@ class PolicyIn(BaseModel):
                         },
                     ],
                     "note": "长三角职称互认首批",
+                    "baseVersion": 0,
                 }
             ]
         },
     )
     rules: list[RuleIn] = Field(max_length=MAX_RULES)
     note: Text | None = Field(default=None, description="What changed, for the record (变更说明)")
+    baseVersion: int | None = Field(
+        default=None,
+        ge=0,
+        description="The version this one replaces (0 for the first): when another was published "
+        "meanwhile, 409 and nothing is published. Without it, the latest version is replaced",
+    )
 
 
 @dataclass(frozen=True)
@@ -309,6 +319,7 @@ def policy_claims(policy: Policy, entity_id: str, now: datetime) -> dict[str, An
         "iss": entity_id,
         "sub": entity_id,
         "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + POLICY_LIFETIME,
         "version": policy.version,
         "published_at": int(policy.published_at.timestamp()),
         "rules": [r.to_json() for r in policy.rules],
@@ -357,8 +368,12 @@ def publish(session: Session, body: PolicyIn, own_province: str, actor: str, now
     )
     if problems:
         raise InvalidInputError("the recognition policy cannot be published", errors=problems)
-    latest = session.exec(select(func.max(RecognitionPolicy.version))).one()
-    policy = Policy((latest or 0) + 1, now, tuple(Rule.of(r) for r in body.rules), body.note)
+    latest = session.exec(select(func.max(RecognitionPolicy.version))).one() or 0
+    if body.baseVersion is not None and body.baseVersion != latest:
+        raise ConflictError(
+            f"version {latest} is the latest, not {body.baseVersion}: read it and publish again"
+        )
+    policy = Policy(latest + 1, now, tuple(Rule.of(r) for r in body.rules), body.note)
     session.add(
         RecognitionPolicy(
             version=policy.version,
@@ -385,6 +400,11 @@ class View:
     policy: Policy | None
     type_names: Mapping[str, tuple[str, str]]
 
+    @cached_property
+    def codes(self) -> frozenset[str]:
+        """This node's catalogue codes (made once: every report asks)."""
+        return frozenset(self.type_names)
+
     @classmethod
     def read(cls, session: Session) -> View:
         rows = session.exec(select(CredentialType.code, CredentialType.name_zh, CredentialType.name_en)).all()
@@ -405,5 +425,5 @@ class View:
             type_code=type_code,
             valid=valid,
             day=day,
-            local_codes=frozenset(self.type_names),
+            local_codes=self.codes,
         )

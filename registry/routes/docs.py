@@ -151,6 +151,34 @@ GUIDANCE: dict[str, tuple[str, str, str]] = {
         "The request conflicts with the record's current state (for example a code or batch id "
         "already used for other content). Read the current state, or use a new id, before sending again.",
     ),
+    "unsupported-media-type": (
+        "请求正文的媒体类型不被接受",
+        "该端点只接受 detail 所述的媒体类型。按该类型发送请求正文（Content-Type 与之一致）。",
+        "The endpoint takes only the media type detail names. Send the body as that type, with a "
+        "matching Content-Type.",
+    ),
+    "recognition-application-exists": (
+        "该凭证在该省已有认可申请",
+        "同一凭证在同一省份的申请正在审核或已获认可。"
+        "查看已有申请（GET /v1/holder/recognition-applications）的进展。",
+        "An application of this credential in that province is waiting for a decision or was "
+        "recognised. Follow the existing one (GET /v1/holder/recognition-applications).",
+    ),
+    "peer-unavailable": (
+        "无法连接其他省份的节点",
+        "请求需要其他省份的节点，但该节点无法连接，或拒绝了请求；本节点未保存任何内容。"
+        "稍后重试；如持续出现，请告知本节点运维方。",
+        "The request needs another province's node, which cannot be reached or refused it; nothing "
+        "was kept here. Try again later; if it persists, tell this node's operators.",
+    ),
+    "bad-node-request": (
+        "节点认证请求不被接受",
+        "该端点只接受联盟成员节点用其 DID 密钥签名的 node-request+jwt，"
+        "且须发给本节点、本地址、本用途并在有效期内。检查签名密钥、aud、htu、purpose、iat 和 exp。",
+        "The endpoint takes only a node-request+jwt signed with a federation member's DID key, for "
+        "this node, this URL and this purpose, within its lifetime. Check the signing key, aud, htu, "
+        "purpose, iat and exp.",
+    ),
     "unauthenticated": (
         "需要身份认证",
         "在 Authorization 请求头中以 Bearer 方式发送访问令牌（POST /v1/auth/token 获取）"

@@ -9,7 +9,6 @@ officers) decides the applications other nodes forward."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -18,19 +17,27 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry import audit
+from registry import audit, peers
 from registry.credentials.issuance import CHINA_STANDARD_TIME
 from registry.database import on_commit
-from registry.deps import AdminDep, HolderDep, NodeDep, OfficerDep, ReadSessionDep, SessionDep, StaffDep
-from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
+from registry.deps import (
+    AdminDep,
+    HolderDep,
+    NodeDep,
+    OfficerDep,
+    ReadSessionDep,
+    RecognitionReaderDep,
+    SessionDep,
+)
+from registry.errors import InvalidInputError, NotFoundError, RegistryError
 from registry.federation import applications, entity, node_requests, recognition
-from registry.federation.directory import PeerDirectory
 from registry.federation.errors import FederationError
 from registry.federation.jws import sign_compact_jws
 from registry.federation.metadata import PROVINCES
-from registry.models import Credential, RecognitionApplication
+from registry.models import RecognitionApplication
 from registry.node import NodeState
 from registry.routes.issuance import context as issuance_context
 from registry.routes.verification import prepare_peers, trust_of
@@ -138,7 +145,10 @@ def get_policy_version(
     status_code=status.HTTP_201_CREATED,
     responses={
         404: {"description": "This entity is a trust anchor"},
-        409: {"description": "Another admin published the same version meanwhile"},
+        409: {
+            "description": "Another version was published meanwhile (baseVersion is not the latest, or "
+            "another admin published the same version at once): nothing published"
+        },
         422: {
             "description": "A rule is malformed, names this node's own province, a type this node's "
             "catalogue lacks or has retired, or overlaps another rule for the same type (every problem "
@@ -200,54 +210,6 @@ def get_signed_policy(node: NodeDep, session: ReadSessionDep) -> Response:
 # --- applications: the holder's node -------------------------------------------------------
 
 
-class PeerUnavailableError(FederationError):
-    slug = "peer-unavailable"
-    title = "The other province's node cannot be reached or refused the request"
-    status = 502
-
-
-def _federated(node: NodeState) -> PeerDirectory:
-    if node.directory is None:
-        raise ConflictError(
-            "this node is not a member of a federation: there is no other province to apply to"
-        )
-    return node.directory
-
-
-def _signed(node: NodeState, purpose: str, body: dict[str, Any], audience: str, url: str) -> str:
-    now = node.clock()
-    record, key = node.ring.signing_key(now)
-    return node_requests.sign_request(
-        purpose=purpose,
-        body=body,
-        caller=node.settings.entity_id,
-        audience=audience,
-        url=url,
-        kid=record.kid,
-        key=key,
-        now=now,
-    )
-
-
-async def _ask(
-    node: NodeState, directory: PeerDirectory, url: str, audience: str, purpose: str, body: dict[str, Any]
-) -> applications.Decided:
-    """Send a node-authenticated request and read the receiving node's answer."""
-    token = _signed(node, purpose, body, audience, url)
-    try:
-        result = await directory.client.post(
-            url,
-            content=token.encode("ascii"),
-            content_type=node_requests.REQUEST_MEDIA_TYPE,
-            accept=("application/json",),
-        )
-        return applications.Decided.model_validate_json(result.body or b"")
-    except FederationError as exc:
-        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
-    except ValidationError:
-        raise PeerUnavailableError(f"{audience} answered with something that is not an application") from None
-
-
 @router.post(
     "/v1/holder/recognition-applications",
     operation_id="applyForRecognition",
@@ -255,7 +217,10 @@ async def _ask(
     status_code=status.HTTP_201_CREATED,
     responses={
         404: {"description": "You have no credential with this id"},
-        409: {"description": "The credential is not in force, or this node is not federated"},
+        409: {
+            "description": "The credential is not in force, an application of it in that province waits "
+            "or was recognised, or this node is not federated"
+        },
         422: {"description": "The province is this node's own"},
         502: {
             "description": "The other province's node cannot be reached or refused the application "
@@ -268,42 +233,54 @@ async def apply_for_recognition(
 ) -> applications.ApplicationOut:
     """Apply to have one of your credentials recognised in another province. This node
     sends it (with the credential, which the receiving node verifies) to that province's
-    node, signed as this node; it is kept here once that node has accepted it. Follow it
-    with ``GET /v1/holder/recognition-applications``. Audited; visible in your activity."""
+    node, signed as this node; it is answered 201 once that node has accepted it (when it
+    cannot be reached or refuses, nothing is kept: 502). One application per credential
+    and province at a time (409 while one waits, or once it was recognised); sending
+    again after a failure is safe (the other node keeps one). Follow it with ``GET
+    /v1/holder/recognition-applications``. Audited; visible in your activity."""
     if body.province == node.settings.province:
         raise InvalidInputError(
             "a credential of this province needs no recognition here: choose another province"
         )
-    directory = _federated(node)
-    assert holder.holder_id is not None
-
-    def read() -> Credential:
-        with node.db.session(write=False) as session:
-            return applications.holders_credential(session, holder.holder_id or "", body.credentialId)
-
-    credential = await run_in_threadpool(read)
+    directory = peers.federated(node, "there is no other province to apply to")
     try:
         profile = await directory.member_in(body.province)
     except FederationError as exc:
-        raise PeerUnavailableError(exc.detail) from None
-    application_id = str(uuid.uuid4())
-    url = profile.entity_id + applications.APPLY_PATH
-    forwarded = {
-        "application": application_id,
-        "credential": json.loads(credential.document),
-        **({"statement": body.statement} if body.statement else {}),
-    }
-    answer = await _ask(node, directory, url, profile.entity_id, applications.APPLY_PURPOSE, forwarded)
+        raise peers.PeerUnavailableError(exc.detail) from None
 
-    def keep() -> applications.ApplicationOut:
+    def start() -> tuple[str, dict[str, Any]]:
+        # Kept (as ``sending``) before it is sent, under the id the other node will know.
         with node.db.session() as session:
-            row = applications.record_outgoing(
-                session, holder, credential, body, application_id, profile.entity_id, answer, node.clock()
+            row = applications.start_outgoing(
+                session, holder, body, profile.entity_id, str(uuid.uuid4()), node.clock()
             )
+            session.flush()
+            return row.id, applications.forwarded_body(session, row)
+
+    application_id, forwarded = await run_in_threadpool(start)
+    apply = applications.APPLY_PATH, applications.APPLY_PURPOSE
+    try:
+        answer = await peers.ask(node, profile.entity_id, *apply, forwarded, applications.Decided)
+        if answer.state != "pending":
+            raise peers.PeerUnavailableError(
+                f"{profile.entity_id} answered a new application as {answer.state}"
+            )
+    except RegistryError:
+
+        def drop() -> None:
+            with node.db.session() as session:
+                applications.drop_unsent(session, application_id)
+
+        await run_in_threadpool(drop)
+        raise
+
+    def finish() -> applications.ApplicationOut:
+        with node.db.session() as session:
+            row = applications.finish_outgoing(session, holder, application_id, answer, node.clock())
             session.flush()
             return applications.out(row)
 
-    return await run_in_threadpool(keep)
+    return await run_in_threadpool(finish)
 
 
 async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[str, str]:
@@ -322,11 +299,18 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[
     problems: dict[str, str] = {}
 
     async def one(row: RecognitionApplication) -> None:
-        url = row.peer_entity + applications.status_path(row.peer_application_id)
+        path = applications.status_path(row.peer_application_id)
         try:
-            answer = await _ask(node, directory, url, row.peer_entity, applications.STATUS_PURPOSE, {})
-        except PeerUnavailableError as exc:
+            answer = await peers.ask(
+                node, row.peer_entity, path, applications.STATUS_PURPOSE, {}, applications.Decided
+            )
+            peer = await directory.member(row.peer_entity)
+        except (peers.PeerUnavailableError, FederationError) as exc:
             problems[row.id] = exc.detail
+            return
+        problem = applications.answer_problem(row, answer, peer.did)
+        if problem is not None:
+            problems[row.id] = f"{row.peer_entity}: {problem}"
             return
 
         def keep() -> None:
@@ -367,30 +351,6 @@ async def list_recognition_applications(node: NodeDep, holder: HolderDep) -> Hol
 # --- applications: the receiving node --------------------------------------------------------
 
 
-async def _open(node: NodeState, request: Request, path: str, purpose: str) -> node_requests.NodeRequest:
-    directory = _federated(node)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != node_requests.REQUEST_MEDIA_TYPE:
-        raise UnsupportedMediaTypeError(f"send the request as {node_requests.REQUEST_MEDIA_TYPE}")
-    token = await request.body()
-    caller = node_requests.unverified_caller(token)
-    try:
-        profile = await directory.member(caller)
-    except FederationError as exc:
-        raise node_requests.NodeRequestError(
-            f"the calling node is not a federation member here: {exc.detail}"
-        ) from None
-    opened = node_requests.open_request(
-        token,
-        caller_ring=profile.ring(),
-        audience=node.settings.entity_id,
-        url=node.settings.entity_id + path,
-        purpose=purpose,
-        now=node.clock(),
-    )
-    return opened
-
-
 _NODE_REQUEST_BODY = {
     "requestBody": {
         "required": True,
@@ -429,7 +389,7 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
     ``recognition.apply``, body ``{application, credential, statement}``). The
     credential must verify valid here and be the calling node's own. Kept once per
     calling node and application id; audited."""
-    opened = await _open(node, request, applications.APPLY_PATH, applications.APPLY_PURPOSE)
+    opened = await peers.open_request(node, request, applications.APPLY_PATH, applications.APPLY_PURPOSE)
     try:
         forwarded = applications.Forwarded.model_validate(opened.body)
     except ValidationError as exc:
@@ -440,7 +400,13 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
                 for e in exc.errors()
             ],
         ) from None
-    profile = await _federated(node).member(opened.caller)
+    shape = applications.forwarded_problems(forwarded.credential)
+    if shape:
+        raise InvalidInputError(
+            "the credential cannot be kept as presented: " + "; ".join(shape),
+            errors=[{"field": "credential", "message": p} for p in shape],
+        )
+    profile = await peers.federated(node).member(opened.caller)
     await prepare_peers(node, [forwarded.credential])
     now = node.clock()
 
@@ -466,14 +432,23 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
                 f"the credential is {report.verdict} here: " + "; ".join(failed),
                 errors=[{"field": "credential", "message": r} for r in failed],
             )
-        if readable.get("issuer") != profile.did:
+        if report.format != "vc" or readable.get("issuer") != profile.did:
             raise InvalidInputError("a node forwards applications for its own credentials only")
-        with node.db.session() as session:
-            row, new = applications.receive(
-                session, opened.caller, forwarded, readable, profile.province, now
-            )
-            session.flush()
-            return applications.decided(row), new
+        try:
+            with node.db.session() as session:
+                row, new = applications.receive(
+                    session, opened.caller, forwarded, readable, profile.province, now
+                )
+                session.flush()
+                return applications.decided(row), new
+        except IntegrityError:
+            # The same application, kept meanwhile by a concurrent retry: that one.
+            with node.db.session(write=False) as session:
+                row, new = applications.receive(
+                    session, opened.caller, forwarded, readable, profile.province, now
+                )
+                assert not new
+                return applications.decided(row), False
 
     answer, new = await run_in_threadpool(verify_and_keep)
     return JSONResponse(answer.model_dump(), status_code=201 if new else 200)
@@ -499,7 +474,9 @@ async def recognition_application_status(
     """How an application the calling node forwarded was decided (node-authenticated
     request, purpose ``recognition.status``, empty body): a recognised one carries the
     recognition credential. Only the node that forwarded it may ask."""
-    opened = await _open(node, request, applications.status_path(application_id), applications.STATUS_PURPOSE)
+    opened = await peers.open_request(
+        node, request, applications.status_path(application_id), applications.STATUS_PURPOSE
+    )
 
     def read() -> applications.Decided:
         with node.db.session(write=False) as session:
@@ -515,7 +492,7 @@ async def recognition_application_status(
 def list_incoming_applications(
     node: NodeDep,
     session: ReadSessionDep,
-    staff: StaffDep,
+    staff: RecognitionReaderDep,
     state: Literal["pending", "recognised", "refused"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 import anyio.from_thread
@@ -17,13 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from registry import certificate, i18n
-from registry.auth import take_rate
+from registry import certificate, i18n, peers
+from registry.auth import Principal, take_rate
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
-from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, SessionDep, scoped_hr_client
+from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, scoped_hr_client
 from registry.errors import InvalidInputError
+from registry.federation.node_requests import REQUEST_MEDIA_TYPE
 from registry.limits import INLINE_PARSE_BYTES, json_body, read_json_body
-from registry.lookup import look_up_credential
+from registry.lookup import LOOKUP_PATH, LOOKUP_PURPOSE, PeerFound, PeerLookup, look_up_credential
+from registry.lookup import look_up as look_up_anywhere
+from registry.models import HrClient
 from registry.node import NodeState
 from registry.settings import Settings
 from registry.verifier import Names, finish_batch, report_json, verify_for
@@ -564,24 +568,98 @@ async def verify_batch(request: Request, node: NodeDep, client: HrVerifyDep) -> 
     operation_id="lookUpCredential",
     responses={
         404: {"description": "No credential with this number and a current code"},
+        502: {
+            "description": "The number is another province's and that province's node cannot be reached "
+            "(or answered with another credential)"
+        },
         **RATE_LIMITED_RESPONSE,
     },
 )
 @_rate_limited
-def look_up(
+async def look_up(
     body: LookupRequest,
     request: Request,
     response: Response,
     node: NodeDep,
-    session: SessionDep,
     client: HrLookupDep,
 ) -> LookupReport:
     """Look a credential up by certificate number and the holder's verification code
-    (a look-up of personal data: audited, and visible to the holder)."""
-    trust, locale = trust_of(node), language(request)
-    found = look_up_credential(
-        session, node, body.certificate_number, body.verification_code, client, node.clock(), trust
+    (a look-up of personal data: audited, and visible to the holder). Another
+    province's number (its first two digits) is looked up at that province's node,
+    which checks the code and audits it as this node's look-up for this client; the
+    credential it answers is verified here, as any of that province."""
+    locale = language(request)
+    name = await run_in_threadpool(hr_client_name, node, client)
+    found = await look_up_anywhere(
+        node, body.certificate_number, body.verification_code, client, partial(trust_of, node), name
     )
     response.headers.update(language_headers(locale))
-    answer = report_json(found.report, locale, names_of(node, trust))
+    answer = report_json(found.report, locale, names_of(node, trust_of(node)))
     return LookupReport.model_validate({**answer, "verifiableCredential": found.document})
+
+
+def hr_client_name(node: NodeState, principal: Principal) -> str | None:
+    """The name of the HR client ``principal`` is (for another node's audit)."""
+    if principal.kind != "hr_client":
+        return None
+    with node.db.session(write=False) as session:
+        row = session.get(HrClient, principal.id)
+    return row.name if row is not None else None
+
+
+@router.post(
+    LOOKUP_PATH,
+    operation_id="peerLookUpCredential",
+    tags=["federation"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {REQUEST_MEDIA_TYPE: {"schema": {"type": "string", "description": "a compact JWS"}}},
+        }
+    },
+    responses={
+        401: {
+            "description": "Not signed by a federation member's key, or not for this node, URL or "
+            "purpose, or expired"
+        },
+        404: {"description": "No credential with this number and a current code"},
+        409: {"description": "This node is not federated"},
+        415: {"description": "Not sent as application/node-request+jwt"},
+        422: {"description": "The body is not a look-up"},
+    },
+)
+async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:
+    """Another province's node looks up one of this node's credentials for its HR
+    client (node-authenticated request, purpose ``credential.lookup``, body
+    ``{certificateNumber, verificationCode, requester}``): the code is checked and used
+    here, the look-up audited as the calling node's with who asked there (the holder
+    sees it), and the credential answered as issued."""
+    opened = await peers.open_request(node, request, LOOKUP_PATH, LOOKUP_PURPOSE)
+    try:
+        body = PeerLookup.model_validate(opened.body)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            "the request body is not a look-up",
+            errors=[
+                {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
+                for e in exc.errors()
+            ],
+        ) from None
+    caller = Principal(kind="node", id=opened.caller, role="peer_node")
+    trust = trust_of(node)
+
+    def run() -> PeerFound:
+        with node.db.session() as session:
+            found = look_up_credential(
+                session,
+                node,
+                body.certificateNumber,
+                body.verificationCode,
+                caller,
+                node.clock(),
+                trust,
+                requester=body.requester,
+            )
+        return PeerFound(verifiableCredential=found.document)
+
+    return await run_in_threadpool(run)

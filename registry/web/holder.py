@@ -60,6 +60,7 @@ ACTIONS = {
     "holder.activation-code": N_("Activation code made"),
     "account.create": N_("Account opened"),
     "recognition.apply": N_("Applied for recognition in another province"),
+    "recognition.decided": N_("Recognition decided by the other province"),
 }
 ACTORS = {
     "hr_client": N_("HR client"),

@@ -45,7 +45,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from registry import certificate, i18n
+from registry import certificate, i18n, lookup
 from registry.accounts import require_no_password_change
 from registry.auth import API_KEY_PREFIX, Principal, derive_key, find_hr_client, take_rate
 from registry.certificate import PdfCertificateError
@@ -59,9 +59,9 @@ from registry.errors import (
     RateLimitedError,
     RegistryError,
 )
-from registry.lookup import look_up_credential
 from registry.models import Account, HrClient
 from registry.node import NodeState
+from registry.peers import PeerUnavailableError
 from registry.routes import accounts as accounts_api
 from registry.routes import verification as api
 from registry.verifier import Names, finish_batch, report_json, verify_for
@@ -87,6 +87,7 @@ CHUNK = 50
 ROW = N_("Row %(line)s")
 NOT_FOUND = N_("No credential has this certificate number with a current verification code.")
 NOTHING = N_("Nothing to verify in this row.")
+PEER_DOWN = N_("Issued in another province, whose node could not be reached: not looked up.")
 ZIP_REFUSED = N_(
     "The ZIP archive is refused: each credential file is at most 256 KiB, and all of them together 32 MiB."
 )
@@ -582,6 +583,7 @@ def run_job(
     locale: i18n.Locale,
     trust: Trust,
     now: datetime,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> None:
     """The job's credentials in chunks: files through the verifier (audited as the
     client's verifications), look-ups through the look-up service (each its own
@@ -617,7 +619,7 @@ def run_job(
                     answer = report_json(by_item[id(it)], locale, names)
                     results.append(_result(it.label, answer, locale, looked_up=False))
                 else:
-                    results.append(_look_up(node, it, principal, locale, trust, names))
+                    results.append(_look_up(node, it, principal, locale, trust, names, loop))
             store.update(job_id, processed=len(results))
         counts = {v: sum(1 for r in results if r["verdict"] == v) for v in VERDICTS}
         store.update(job_id, state="done", results=results, counts=counts)
@@ -627,14 +629,31 @@ def run_job(
 
 
 def _look_up(
-    node: NodeState, item: Item, principal: Principal, locale: i18n.Locale, trust: Trust, names: Names
+    node: NodeState,
+    item: Item,
+    principal: Principal,
+    locale: i18n.Locale,
+    trust: Trust,
+    names: Names,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> dict[str, Any]:
+    """One look-up of a job: here, or (another province's number, ``loop`` given: the
+    server's event loop, where the peer client lives) at that province's node."""
     try:
-        session: Session
-        with node.db.session() as session:
-            found = look_up_credential(session, node, item.number, item.code, principal, node.clock(), trust)
+        if loop is not None and lookup.province_of(item.number) not in (None, node.settings.province):
+            name = api.hr_client_name(node, principal)
+            coro = lookup.look_up(node, item.number, item.code, principal, partial(api.trust_of, node), name)
+            found: Any = asyncio.run_coroutine_threadsafe(coro, loop).result()
+        else:
+            session: Session
+            with node.db.session() as session:
+                found = lookup.look_up_credential(
+                    session, node, item.number, item.code, principal, node.clock(), trust
+                )
     except NotFoundError:
         return _problem_result(item.label, NOT_FOUND, locale)
+    except PeerUnavailableError:
+        return _problem_result(item.label, PEER_DOWN, locale)
     answer = report_json(found.report, locale, names)
     return _result(item.label, answer, locale, looked_up=True)
 
@@ -684,7 +703,9 @@ async def upload(request: Request, node: NodeDep) -> Response:
         partial(_jobs(node).add, hr.principal.actor, state="queued", processed=0, total=len(items), name=name)
     )
     threading.Thread(
-        target=run_job, args=(node, job.id, hr.principal, items, page.locale, trust, now), daemon=True
+        target=run_job,
+        args=(node, job.id, hr.principal, items, page.locale, trust, now, asyncio.get_running_loop()),
+        daemon=True,
     ).start()
     return page.redirect(f"/hr/jobs/{job.id}")
 

@@ -15,8 +15,10 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from registry import peers
 from registry.auth import Principal
 from registry.credentials import catalogue
+from registry.credentials.issuance import CHINA_STANDARD_TIME
 from registry.deps import NodeDep
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from registry.federation import applications
@@ -41,6 +43,10 @@ UNREACHABLE = N_(
 NOT_IN_FORCE = N_("Only a credential in force can be recognised.")
 NO_CREDENTIAL = N_("There is no such credential.")
 CHOOSE = N_("Choose a credential and a province.")
+SENT = N_("Your application was sent. The other province's node will decide it.")
+ALREADY = N_(
+    "An application of this credential in that province is waiting for a decision or was recognised."
+)
 
 
 def _type_names(page: Page) -> dict[str, dict[str, str]]:
@@ -113,7 +119,8 @@ async def holder_recognition(request: Request, node: NodeDep) -> Response:
     holder = await run_in_threadpool(signed_in, page)
     if holder is None:
         return page.redirect(HOLDER_SIGN_IN)
-    return await _holder_page(page, holder)
+    sent = request.query_params.get("sent") == "1"
+    return await _holder_page(page, holder, notice=SENT if sent else None)
 
 
 @router.post("/holder/recognition")
@@ -138,20 +145,21 @@ async def apply(request: Request, node: NodeDep) -> Response:
     try:
         await recognition_api.apply_for_recognition(body, node, holder)
     except RegistryError as exc:
-        if isinstance(exc, recognition_api.PeerUnavailableError):
+        if isinstance(exc, peers.PeerUnavailableError):
             error = UNREACHABLE
         elif isinstance(exc, NotFoundError):
             error = NO_CREDENTIAL
+        elif isinstance(exc, applications.ApplicationExistsError):
+            error = ALREADY
         elif isinstance(exc, ConflictError):
-            error = NOT_IN_FORCE if node.directory is not None else NOT_FEDERATED
+            error = NOT_FEDERATED if node.directory is None else NOT_IN_FORCE
         elif isinstance(exc, InvalidInputError):
             error = CHOOSE
         else:
             raise
         return await _holder_page(page, holder, exc.status, error=error)
-    return await _holder_page(
-        page, holder, 201, notice=N_("Your application was sent. The other province's node will decide it.")
-    )
+    # Post/redirect/get: reloading the answer does not send the application again.
+    return page.redirect("/holder/recognition?sent=1")
 
 
 @router.get("/holder/recognition/{application_id}/credential.json")
@@ -187,12 +195,14 @@ async def recognition_credential(request: Request, node: NodeDep, application_id
 
 
 def _incoming(page: Page) -> list[dict[str, Any]]:
+    """Every application waiting (oldest first), then the latest decided ones."""
     node = page.node
     names = _type_names(page)
     with node.db.session(write=False) as session:
-        rows = applications.list_incoming(session, None, 200, 0)
+        rows = applications.list_incoming(session, "pending", 500, 0)
+        rows += applications.list_incoming(session, None, 50, 0, decided=True)
     items = []
-    today = node.clock().date()
+    today = node.clock().astimezone(CHINA_STANDARD_TIME).date()
     for row in rows:
         item = _application(applications.out(row), names)
         found = node.recognition.recognise(node.settings.province, row.province, row.type_code, True, today)

@@ -13,6 +13,7 @@ by number and code the holder's name masked."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -28,8 +29,9 @@ from registry.credentials import catalogue
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES
 from registry.deps import NodeDep
 from registry.errors import NotFoundError, RateLimitedError, RegistryError
-from registry.lookup import look_up_credential
+from registry.lookup import look_up
 from registry.node import NodeState
+from registry.peers import PeerUnavailableError
 from registry.routes import verification as api
 from registry.verifier import Names, report_json, verify_for
 from registry.web.pages import N_, PAGE_RATE_PER_MINUTE, PROVINCES, VERDICTS, Page, client_address, page_of
@@ -155,6 +157,11 @@ def _problem(page: Page, exc: RegistryError, form: dict[str, str]) -> Response:
             "No credential has this certificate number with a current verification code. "
             "Check both with the holder: codes expire."
         )
+    elif isinstance(exc, PeerUnavailableError):
+        message = N_(
+            "The certificate was issued in another province, whose node cannot be reached just now. "
+            "Please try again later."
+        )
     else:
         message = N_("The request could not be handled. Please try again.")
     return page.render("verify.html", exc.status, headers=headers, error=message, form=form, result=None)
@@ -178,17 +185,11 @@ async def _look_up(page: Page, number: str, code: str) -> dict[str, Any]:
     consumed), verified and audited as a look-up of personal data (the holder sees it)."""
     node = page.node
     body = api.LookupRequest.model_validate({"certificateNumber": number, "verificationCode": code})
-
-    def run() -> dict[str, Any]:
-        now, trust = node.clock(), api.trust_of(node)
-        with node.db.session() as session:
-            found = look_up_credential(
-                session, node, body.certificate_number, body.verification_code, PAGE_PRINCIPAL, now, trust
-            )
-        answer = report_json(found.report, page.locale, Names.of_node(node, trust, now))
-        return outcome(node, answer, mask_holder=True)
-
-    return await run_in_threadpool(run)
+    # Another province's number is looked up at that province's node (registry.lookup).
+    trust_of = partial(api.trust_of, node)
+    found = await look_up(node, body.certificate_number, body.verification_code, PAGE_PRINCIPAL, trust_of)
+    answer = report_json(found.report, page.locale, Names.of_node(node, trust_of(), node.clock()))
+    return await run_in_threadpool(partial(outcome, node, answer, mask_holder=True))
 
 
 @router.get("/verify")

@@ -1,0 +1,117 @@
+"""Node-authenticated requests as this node sends and receives them
+(``registry.federation.node_requests`` signs and opens them; this module adds the node:
+its signing key, its peer directory, the HTTP edges).
+
+:func:`ask` signs a request with this node's current DID key and posts it through the
+peer client (the only outbound HTTP); :func:`open_request` checks one that arrived: the
+body's media type, the caller a federation member whose trust chain this node resolves,
+the signature by a key of the caller's history valid when it was signed, and that it is
+for this node, this URL and this purpose."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+
+from registry.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError
+from registry.federation import node_requests
+from registry.federation.client import BadStatusError
+from registry.federation.directory import PeerDirectory
+from registry.federation.errors import FederationError
+from registry.node import NodeState
+
+Answer = TypeVar("Answer", bound=BaseModel)
+
+
+class PeerUnavailableError(FederationError):
+    slug = "peer-unavailable"
+    title = "The other province's node cannot be reached or refused the request"
+    status = 502
+
+
+def federated(node: NodeState, what: str = "there is no other province to ask") -> PeerDirectory:
+    """This node's peer directory (409 when the node is not a federation member)."""
+    if node.directory is None:
+        raise ConflictError(f"this node is not a member of a federation: {what}")
+    return node.directory
+
+
+def signed(node: NodeState, purpose: str, body: dict[str, Any], audience: str, url: str) -> str:
+    now = node.clock()
+    record, key = node.ring.signing_key(now)
+    return node_requests.sign_request(
+        purpose=purpose,
+        body=body,
+        caller=node.settings.entity_id,
+        audience=audience,
+        url=url,
+        kid=record.kid,
+        key=key,
+        now=now,
+    )
+
+
+async def ask(
+    node: NodeState,
+    audience: str,
+    path: str,
+    purpose: str,
+    body: dict[str, Any],
+    answer: type[Answer],
+    *,
+    not_found: str | None = None,
+) -> Answer:
+    """Send a node-authenticated request to ``audience`` (a member's entity identifier)
+    at ``path`` and read its JSON answer as ``answer``. A 404 from the peer is a
+    :class:`NotFoundError` saying ``not_found`` when given; anything else that fails is
+    :class:`PeerUnavailableError` (502)."""
+    directory = federated(node)
+    url = audience + path
+    token = signed(node, purpose, body, audience, url)
+    try:
+        result = await directory.client.post(
+            url,
+            content=token.encode("ascii"),
+            content_type=node_requests.REQUEST_MEDIA_TYPE,
+            accept=("application/json",),
+        )
+        return answer.model_validate_json(result.body or b"")
+    except BadStatusError as exc:
+        if not_found is not None and exc.response_status == 404:
+            raise NotFoundError(not_found) from None
+        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
+    except FederationError as exc:
+        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
+    except ValidationError:
+        raise PeerUnavailableError(f"{audience} answered with something this node cannot read") from None
+
+
+async def open_request(
+    node: NodeState, request: Request, path: str, purpose: str
+) -> node_requests.NodeRequest:
+    """The node-authenticated request ``request`` carries, checked (401 otherwise)."""
+    directory = federated(node)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != node_requests.REQUEST_MEDIA_TYPE:
+        raise UnsupportedMediaTypeError(f"send the request as {node_requests.REQUEST_MEDIA_TYPE}")
+    token = await request.body()
+    caller = node_requests.unverified_caller(token)
+    try:
+        profile = await directory.member(caller)
+    except FederationError as exc:
+        raise node_requests.NodeRequestError(
+            f"the calling node is not a federation member here: {exc.detail}"
+        ) from None
+    opened = node_requests.open_request(
+        token,
+        caller_ring=profile.ring(),
+        audience=node.settings.entity_id,
+        url=node.settings.entity_id + path,
+        purpose=purpose,
+        now=node.clock(),
+    )
+    # The caller as its trust chain names it (``iss`` may end in a slash).
+    return dataclasses.replace(opened, caller=profile.entity_id)
