@@ -54,6 +54,7 @@ ACTION_WORDS = {
     "account.password-reset": "password reset",
     "recognition.apply": "applied for recognition in another province",
     "recognition.decided": "recognition decided by the other province",
+    "recognition.dispute": "disputed a refusal of recognition",
 }
 
 

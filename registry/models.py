@@ -273,12 +273,16 @@ class RecognitionApplication(SQLModel, table=True):
     #: the credential as presented (incoming only), kept for review and for the
     #: digest the recognition credential names
     credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    #: pending | recognised | refused
+    #: sending (outgoing, until the receiving node answers) | pending | recognised |
+    #: refused | disputed (a refusal the holder disputed, 异议, to be decided again)
     state: str = Field(default="pending", max_length=16, index=True)
     recognised_as: str | None = Field(default=None, max_length=64)
     decision_reason: str | None = Field(default=None, max_length=500)
     decided_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     decided_by: str | None = Field(default=None, max_length=80)
+    #: the holder's dispute of a refusal (one per application) and when it was made
+    dispute_statement: str | None = Field(default=None, max_length=500)
+    disputed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     #: the recognition credential the receiving node issued (VC JSON), once recognised
     recognition_credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=_utc())

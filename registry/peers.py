@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from registry.errors import ConflictError, NotFoundError, UnsupportedMediaTypeError
+from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
 from registry.federation import node_requests
 from registry.federation.client import BadStatusError
 from registry.federation.directory import PeerDirectory
@@ -24,6 +24,18 @@ from registry.federation.errors import FederationError
 from registry.node import NodeState
 
 Answer = TypeVar("Answer", bound=BaseModel)
+
+
+def body_of(opened: node_requests.NodeRequest, model: type[Answer], what: str) -> Answer:
+    """The body of a request that was opened, read as ``model`` (422 listing every
+    problem when it is not ``what``)."""
+    try:
+        return model.model_validate(opened.body)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(map(str, e["loc"])) or None, "message": e["msg"]} for e in exc.errors()
+        ]
+        raise InvalidInputError(f"the request body is not {what}", errors=problems) from None
 
 
 class PeerUnavailableError(FederationError):

@@ -958,3 +958,113 @@ def test_a_jiangsu_sd_jwt_vc_with_a_stale_token_list_is_unknown(federation: Fede
     report = federation.verify_at(ANHUI, sd_jwt)
     assert report["verdict"] == "unknown"
     assert _check(report, "status")["result"] == "unknown"
+
+
+# --- disputes (异议): a refusal decided again ---------------------------------------------------
+
+
+def _dispute(client: TestClient, application: str, statement: str, holder: dict[str, str]) -> httpx.Response:
+    url = f"/v1/holder/recognition-applications/{application}/dispute"
+    return client.post(url, json={"statement": statement}, headers=holder)
+
+
+def test_a_holder_disputes_a_refusal_and_anhui_decides_again(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 95)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jiangsu, anhui = federation.clients[JIANGSU], federation.clients[ANHUI]
+    mine = jiangsu.post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    ).json()
+    early = jiangsu.post(
+        f"/v1/holder/recognition-applications/{mine['id']}/dispute",
+        json={"statement": "太早"},
+        headers=holder,
+    )
+    assert early.status_code == 409  # nothing refused yet
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = anhui.get("/v1/recognition/applications", headers=officer).json()
+    refused = anhui.post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "refuse", "reason": "专业不对口"},
+        headers=officer,
+    )
+    assert refused.status_code == 200
+    federation.clock.advance(seconds=31)
+    jiangsu.get("/v1/holder/recognition-applications", headers=holder)  # learns the refusal
+    disputed = _dispute(jiangsu, mine["id"], "本人专业为电气工程，与工程系列对应，请复核。", holder)
+    assert disputed.status_code == 200, disputed.text
+    assert disputed.json()["state"] == "disputed"
+    # Anhui has it waiting again, with the dispute beside the first refusal.
+    [waiting] = anhui.get("/v1/recognition/applications?state=disputed", headers=officer).json()
+    assert (waiting["decisionReason"], waiting["disputeStatement"]) == (
+        "专业不对口",
+        "本人专业为电气工程，与工程系列对应，请复核。",
+    )
+    twice = jiangsu.post(
+        f"/v1/holder/recognition-applications/{mine['id']}/dispute",
+        json={"statement": "再次"},
+        headers=holder,
+    )
+    assert twice.json()["state"] == "disputed"  # the same dispute, not a second one
+    recognised = anhui.post(
+        f"/v1/recognition/applications/{waiting['id']}/decision",
+        json={"decision": "recognise", "recognisedAs": "ENG-ASSOCIATE_SENIOR", "reason": "复核后认可"},
+        headers=officer,
+    )
+    assert recognised.status_code == 200, recognised.text
+    federation.clock.advance(seconds=31)
+    [followed] = jiangsu.get("/v1/holder/recognition-applications", headers=holder).json()["applications"]
+    assert (followed["state"], followed["decisionReason"]) == ("recognised", "复核后认可")
+    assert followed["recognitionCredential"] is not None
+    # Decided after a dispute: no further dispute.
+    again = jiangsu.post(
+        f"/v1/holder/recognition-applications/{mine['id']}/dispute",
+        json={"statement": "又一次"},
+        headers=holder,
+    )
+    assert again.status_code == 409
+    activity = [e["action"] for e in jiangsu.get("/v1/holder/audit", headers=holder).json()]
+    assert "recognition.dispute" in activity
+    assert "recognition.decided" in activity
+
+
+def test_a_refusal_upheld_after_a_dispute_cannot_be_disputed_again(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 96)
+    body = {
+        "application": "6a1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    assert _forward(federation, body).status_code == 201
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    decide = f"/v1/recognition/applications/{incoming['id']}/decision"
+    federation.clients[ANHUI].post(decide, json={"decision": "refuse", "reason": "一"}, headers=officer)
+    from registry.federation import node_requests
+
+    node = federation.node(JIANGSU)
+    record_key = node.ring.signing_key(federation.clock())
+    path = f"/federation/recognition-applications/{incoming['id']}/dispute"
+
+    def dispute(statement: str) -> httpx.Response:
+        token = node_requests.sign_request(
+            purpose="recognition.dispute",
+            body={"statement": statement},
+            caller=JIANGSU,
+            audience=ANHUI,
+            url=ANHUI + path,
+            kid=record_key[0].kid,
+            key=record_key[1],
+            now=federation.clock(),
+        )
+        return federation.clients[ANHUI].post(
+            path, content=token, headers={"Content-Type": "application/node-request+jwt"}
+        )
+
+    assert dispute("请复核").json()["state"] == "disputed"
+    federation.clients[ANHUI].post(
+        decide, json={"decision": "refuse", "reason": "复核后维持"}, headers=officer
+    )
+    assert dispute("再请复核").status_code == 409
+    assert dispute("").status_code == 422

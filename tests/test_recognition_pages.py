@@ -121,3 +121,40 @@ def test_the_page_says_when_the_other_node_cannot_be_reached(federation: Federat
     assert sent.status_code == 502
     assert "could not be reached" in sent.text
     assert "No applications yet." in sent.text
+
+
+def test_a_holder_disputes_a_refusal_in_the_portal(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 74)
+    headers = _holder_headers(federation, JIANGSU, record["holderId"])
+    applied = federation.clients[JIANGSU].post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=headers,
+    )
+    assert applied.status_code == 201
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "refuse", "reason": "专业不对口"},
+        headers=officer,
+    ).raise_for_status()
+    federation.clock.advance(seconds=31)
+    holder = _browser(federation, JIANGSU, headers)
+    page = holder.get("/holder/recognition")
+    assert "专业不对口" in page.text
+    assert f'action="/holder/recognition/{applied.json()["id"]}/dispute"' in page.text
+    posted = holder.post(
+        f"/holder/recognition/{applied.json()['id']}/dispute",
+        data={"csrf_token": csrf_of(page.text), "statement": "本人专业与工程系列对应，请复核。"},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, text_of(posted.text)
+    after = holder.get(posted.headers["location"])
+    assert "异议已发出" in after.text
+    assert 'data-state="disputed"' in after.text
+    assert "/dispute" not in after.text  # once per application
+    desk = _browser(federation, ANHUI, federation.staff(ANHUI, "officer"))
+    waiting = desk.get("/officer/recognition")
+    assert "本人专业与工程系列对应，请复核。" in waiting.text
+    assert "此前不予认可的理由" in waiting.text

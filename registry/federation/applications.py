@@ -38,11 +38,14 @@ from registry.signing.jcs import canonicalize
 APPLY_PATH = "/federation/recognition-applications"
 APPLY_PURPOSE = "recognition.apply"
 STATUS_PURPOSE = "recognition.status"
+DISPUTE_PURPOSE = "recognition.dispute"
 #: An outgoing application still pending is asked about again after this many seconds.
 RECHECK_SECONDS = 30
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-State = Literal["pending", "recognised", "refused"]
+State = Literal["pending", "recognised", "refused", "disputed"]
+#: States in which an application waits for the receiving node's officers.
+WAITING = ("pending", "disputed")
 #: outgoing rows are ``sending`` from when they are kept until the receiving node answers
 
 
@@ -55,6 +58,10 @@ class ApplicationExistsError(ConflictError):
 
 def status_path(application_id: str) -> str:
     return f"{APPLY_PATH}/{application_id}/status"
+
+
+def dispute_path(application_id: str) -> str:
+    return f"{APPLY_PATH}/{application_id}/dispute"
 
 
 def _iso(instant: datetime | None) -> str | None:
@@ -113,6 +120,16 @@ class DecisionIn(BaseModel):
         return self
 
 
+class DisputeIn(BaseModel):
+    """A holder's dispute (异议) of a refusal: why it should be decided again."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"statement": "本人专业为电气工程，与本省工程系列对应，请复核。"}]},
+    )
+    statement: Text = Field(description="Why the refusal should be decided again")
+
+
 class Forwarded(BaseModel):
     """The body of a ``recognition.apply`` request (validated at the receiving node)."""
 
@@ -152,6 +169,8 @@ class ApplicationOut(BaseModel):
     recognisedAs: str | None
     decisionReason: str | None
     decidedAt: str | None
+    disputeStatement: str | None = Field(description="The holder's dispute of a refusal (异议), once made")
+    disputedAt: str | None
     createdAt: str
     checkedAt: str | None = Field(description="outgoing: when the receiving node was last asked")
     recognitionCredential: dict[str, Any] | None = Field(
@@ -176,6 +195,8 @@ def out(row: RecognitionApplication) -> ApplicationOut:
         recognisedAs=row.recognised_as,
         decisionReason=row.decision_reason,
         decidedAt=_iso(row.decided_at),
+        disputeStatement=row.dispute_statement,
+        disputedAt=_iso(row.disputed_at),
         createdAt=_iso(row.created_at) or "",
         checkedAt=_iso(row.checked_at),
         recognitionCredential=json.loads(row.recognition_credential) if row.recognition_credential else None,
@@ -230,11 +251,11 @@ def start_outgoing(
             RecognitionApplication.holder_id == credential.holder_id,
             RecognitionApplication.credential_id == str(document["id"]),
             RecognitionApplication.province == body.province,
-            col(RecognitionApplication.state).in_(("sending", "pending", "recognised")),
+            col(RecognitionApplication.state).in_(("sending", *WAITING, "recognised")),
         )
     ).first()
     if earlier is not None and earlier.state != "sending":
-        what = "is waiting for a decision" if earlier.state == "pending" else "was recognised"
+        what = "is waiting for a decision" if earlier.state in WAITING else "was recognised"
         raise ApplicationExistsError(
             f"an application of this credential in that province {what} ({earlier.id})"
         )
@@ -354,7 +375,7 @@ def record_answer(session: Session, application_id: str, answer: Decided, now: d
     if row is None:
         return
     row.checked_at = now
-    if row.state == "pending" and answer.state != "pending":
+    if row.state in WAITING and answer.state not in WAITING:
         row.state = answer.state
         row.recognised_as = answer.recognisedAs
         row.decision_reason = answer.decisionReason
@@ -430,7 +451,7 @@ def receive(
             RecognitionApplication.side == "incoming",
             RecognitionApplication.peer_entity == caller,
             RecognitionApplication.credential_id == str(document.get("id")),
-            col(RecognitionApplication.state).in_(("pending", "recognised")),
+            col(RecognitionApplication.state).in_((*WAITING, "recognised")),
         )
     ).first()
     if other is not None:
@@ -488,10 +509,12 @@ def list_incoming(
     decided ones, newest decision first."""
     query = select(RecognitionApplication).where(RecognitionApplication.side == "incoming")
     if decided:
-        query = query.where(RecognitionApplication.state != "pending")
+        query = query.where(col(RecognitionApplication.state).not_in(WAITING))
         query = query.order_by(col(RecognitionApplication.decided_at).desc())
     else:
-        if state is not None:
+        if state == "waiting":
+            query = query.where(col(RecognitionApplication.state).in_(WAITING))
+        elif state is not None:
             query = query.where(RecognitionApplication.state == state)
         query = query.order_by(col(RecognitionApplication.created_at))
     return list(session.exec(query.offset(offset).limit(limit)).all())
@@ -519,7 +542,7 @@ def decide(
     policy gives for the type), a type of its catalogue in force."""
     # Locked: of two officers deciding at once, the second sees the first's decision.
     row = incoming(session, application_id, lock=True)
-    if row.state != "pending":
+    if row.state not in WAITING:
         raise ConflictError(f"the application was already decided: {row.state}")
     now = ctx.now
     if body.decision == "refuse":
@@ -580,3 +603,54 @@ def decide(
     )
     session.flush()
     return row
+
+
+# --- disputes (异议) -------------------------------------------------------------------------
+
+
+def check_disputable(session: Session, holder_id: str, application_id: str) -> RecognitionApplication:
+    """The holder's refused application, not disputed before (one dispute each)."""
+    row = holders_application(session, holder_id, application_id)
+    if row.state == "disputed":
+        return row
+    if row.state != "refused" or row.disputed_at is not None:
+        raise ConflictError(
+            f"only a refusal can be disputed, once: the application is {row.state}"
+            + (" and was disputed before" if row.disputed_at is not None else "")
+        )
+    return row
+
+
+def record_dispute(
+    session: Session, actor: Principal, row: RecognitionApplication, statement: str, now: datetime
+) -> RecognitionApplication:
+    """A refusal disputed (at either end): to be decided again by the receiving node's
+    officers. Audited (the holder's node: for the holder)."""
+    row.state, row.dispute_statement, row.disputed_at = "disputed", statement, now
+    session.add(row)
+    audit.record(
+        session,
+        actor,
+        now,
+        "recognition.dispute",
+        "recognition_application",
+        row.id,
+        holder_id=row.holder_id,
+        reason=statement,
+        detail={"node": row.peer_entity, "certificateNumber": row.certificate_number},
+    )
+    return row
+
+
+def receive_dispute(
+    session: Session, caller: str, application_id: str, statement: str, now: datetime
+) -> RecognitionApplication:
+    """The holder's node forwards a dispute of a refusal (sent again: the same one)."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    if row is None or row.side != "incoming" or row.peer_entity != caller:
+        raise NotFoundError("this node has no recognition application with this id from the calling node")
+    if row.state == "disputed":
+        return row
+    if row.state != "refused" or row.disputed_at is not None:
+        raise ConflictError(f"only a refusal can be disputed, once: the application is {row.state}")
+    return record_dispute(session, peer_principal(caller), row, statement, now)

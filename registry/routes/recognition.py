@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -291,7 +291,7 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[
     due = [
         r
         for r in rows
-        if r.state == "pending"
+        if r.state in applications.WAITING
         and (r.checked_at is None or (now - r.checked_at).total_seconds() >= applications.RECHECK_SECONDS)
     ]
     if directory is None or not due:
@@ -348,6 +348,58 @@ async def list_recognition_applications(node: NodeDep, holder: HolderDep) -> Hol
     return HolderApplications(applications=[applications.out(r) for r in rows], unreachable=problems)
 
 
+@router.post(
+    "/v1/holder/recognition-applications/{application_id}/dispute",
+    operation_id="disputeRecognitionDecision",
+    tags=["holders"],
+    responses={
+        404: {"description": "You have no recognition application with this id"},
+        409: {"description": "The application was not refused, or was disputed before"},
+        502: {
+            "description": "The other province's node cannot be reached or refused the dispute (nothing kept)"
+        },
+    },
+)
+async def dispute_recognition_decision(
+    application_id: Annotated[str, Path(max_length=36)],
+    body: applications.DisputeIn,
+    node: NodeDep,
+    holder: HolderDep,
+) -> applications.ApplicationOut:
+    """Dispute (异议) a refusal: the other province's node takes the application up again
+    with your statement, and its officers decide it again (recognise, or refuse for
+    good). Once per application. Sent to that node first; kept here when it accepted.
+    Audited; visible in your activity."""
+
+    def check() -> RecognitionApplication:
+        with node.db.session(write=False) as session:
+            return applications.check_disputable(session, holder.holder_id or "", application_id)
+
+    row = await run_in_threadpool(check)
+    if row.state == "disputed":
+        return applications.out(row)
+    answer = await peers.ask(
+        node,
+        row.peer_entity,
+        applications.dispute_path(row.peer_application_id),
+        applications.DISPUTE_PURPOSE,
+        {"statement": body.statement},
+        applications.Decided,
+    )
+    if answer.state != "disputed" or answer.id != row.peer_application_id:
+        raise peers.PeerUnavailableError(f"{row.peer_entity} did not take the dispute up ({answer.state})")
+
+    def keep() -> applications.ApplicationOut:
+        with node.db.session() as session:
+            mine = applications.check_disputable(session, holder.holder_id or "", application_id)
+            if mine.state != "disputed":
+                applications.record_dispute(session, holder, mine, body.statement, node.clock())
+            session.flush()
+            return applications.out(mine)
+
+    return await run_in_threadpool(keep)
+
+
 # --- applications: the receiving node --------------------------------------------------------
 
 
@@ -390,16 +442,7 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
     credential must verify valid here and be the calling node's own. Kept once per
     calling node and application id; audited."""
     opened = await peers.open_request(node, request, applications.APPLY_PATH, applications.APPLY_PURPOSE)
-    try:
-        forwarded = applications.Forwarded.model_validate(opened.body)
-    except ValidationError as exc:
-        raise InvalidInputError(
-            "the request body is not a recognition application",
-            errors=[
-                {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-                for e in exc.errors()
-            ],
-        ) from None
+    forwarded = peers.body_of(opened, applications.Forwarded, "a recognition application")
     shape = applications.forwarded_problems(forwarded.credential)
     if shape:
         raise InvalidInputError(
@@ -485,6 +528,46 @@ async def recognition_application_status(
     return await run_in_threadpool(read)
 
 
+@router.post(
+    applications.APPLY_PATH + "/{application_id}/dispute",
+    operation_id="receiveRecognitionDispute",
+    openapi_extra=_NODE_REQUEST_BODY,
+    responses={
+        401: {
+            "description": "Not signed by a federation member's key, or not for this node, URL or "
+            "purpose, or expired"
+        },
+        404: {"description": "No such application from the calling node"},
+        409: {
+            "description": "The application was not refused, or was disputed before; or this node is "
+            "not federated"
+        },
+        415: {"description": "Not sent as application/node-request+jwt"},
+        422: {"description": "The body is not a dispute"},
+    },
+)
+async def receive_recognition_dispute(
+    application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
+) -> applications.Decided:
+    """The holder's node forwards a dispute (异议) of a refusal (node-authenticated
+    request, purpose ``recognition.dispute``, body ``{statement}``): the application
+    waits for this node's officers again. Once per application (sent again: the same
+    answer); only the node that forwarded the application may. Audited."""
+    path = applications.dispute_path(application_id)
+    opened = await peers.open_request(node, request, path, applications.DISPUTE_PURPOSE)
+    body = peers.body_of(opened, applications.DisputeIn, "a dispute")
+
+    def keep() -> applications.Decided:
+        with node.db.session() as session:
+            row = applications.receive_dispute(
+                session, opened.caller, application_id, body.statement, node.clock()
+            )
+            session.flush()
+            return applications.decided(row)
+
+    return await run_in_threadpool(keep)
+
+
 # --- applications: the receiving node's officers ----------------------------------------------
 
 
@@ -493,7 +576,7 @@ def list_incoming_applications(
     node: NodeDep,
     session: ReadSessionDep,
     staff: RecognitionReaderDep,
-    state: Literal["pending", "recognised", "refused"] | None = None,
+    state: Literal["pending", "disputed", "recognised", "refused"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[applications.ApplicationOut]:

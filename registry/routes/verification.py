@@ -635,16 +635,7 @@ async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:
     here, the look-up audited as the calling node's with who asked there (the holder
     sees it), and the credential answered as issued."""
     opened = await peers.open_request(node, request, LOOKUP_PATH, LOOKUP_PURPOSE)
-    try:
-        body = PeerLookup.model_validate(opened.body)
-    except ValidationError as exc:
-        raise InvalidInputError(
-            "the request body is not a look-up",
-            errors=[
-                {"field": ".".join(str(p) for p in e["loc"]) or None, "message": e["msg"]}
-                for e in exc.errors()
-            ],
-        ) from None
+    body = peers.body_of(opened, PeerLookup, "a look-up")
     caller = Principal(kind="node", id=opened.caller, role="peer_node")
     trust = trust_of(node)
 

@@ -61,6 +61,7 @@ ACTIONS = {
     "account.create": N_("Account opened"),
     "recognition.apply": N_("Applied for recognition in another province"),
     "recognition.decided": N_("Recognition decided by the other province"),
+    "recognition.dispute": N_("Disputed a refusal of recognition"),
 }
 ACTORS = {
     "hr_client": N_("HR client"),

@@ -35,7 +35,12 @@ from registry.web.pages import CSRF_FIELD, N_, Page, page_of
 
 router = APIRouter(include_in_schema=False)
 
-STATES = {"pending": N_("Under review"), "recognised": N_("Recognised"), "refused": N_("Not recognised")}
+STATES = {
+    "pending": N_("Under review"),
+    "recognised": N_("Recognised"),
+    "refused": N_("Not recognised"),
+    "disputed": N_("Disputed: under review again"),
+}
 NOT_FEDERATED = N_("This node is not a member of a federation: there is no other province to apply to.")
 UNREACHABLE = N_(
     "The other province's node could not be reached, or it refused the application. Nothing was sent."
@@ -71,6 +76,8 @@ def _application(item: applications.ApplicationOut, names: dict[str, dict[str, s
         "recognised_code": item.recognisedAs,
         "reason": item.decisionReason,
         "statement": item.statement,
+        "dispute": item.disputeStatement,
+        "disputable": item.state == "refused" and item.disputedAt is None,
         "created": _when(item.createdAt),
         "decided": _when(item.decidedAt),
         "has_credential": item.recognitionCredential is not None,
@@ -119,8 +126,10 @@ async def holder_recognition(request: Request, node: NodeDep) -> Response:
     holder = await run_in_threadpool(signed_in, page)
     if holder is None:
         return page.redirect(HOLDER_SIGN_IN)
-    sent = request.query_params.get("sent") == "1"
-    return await _holder_page(page, holder, notice=SENT if sent else None)
+    notice = SENT if request.query_params.get("sent") == "1" else None
+    if request.query_params.get("disputed") == "1":
+        notice = N_("Your dispute was sent. The other province's node will decide the application again.")
+    return await _holder_page(page, holder, notice=notice)
 
 
 @router.post("/holder/recognition")
@@ -162,6 +171,35 @@ async def apply(request: Request, node: NodeDep) -> Response:
     return page.redirect("/holder/recognition?sent=1")
 
 
+@router.post("/holder/recognition/{application_id}/dispute")
+async def dispute(request: Request, node: NodeDep, application_id: str) -> Response:
+    """The holder disputes a refusal (异议), with a statement."""
+    page = page_of(request, node, "holder")
+    holder = await run_in_threadpool(signed_in, page)
+    if holder is None:
+        return page.redirect(HOLDER_SIGN_IN)
+    form = await form_fields(request, 2)
+    if not page.csrf_ok(form.get(CSRF_FIELD)):
+        return await _holder_page(page, holder, 403, error=FORM_EXPIRED)
+    try:
+        body = applications.DisputeIn.model_validate({"statement": form.get("statement", "")})
+    except ValidationError:
+        return await _holder_page(page, holder, 422, error=N_("Say why the refusal should be decided again."))
+    try:
+        await recognition_api.dispute_recognition_decision(application_id[:36], body, node, holder)
+    except RegistryError as exc:
+        if isinstance(exc, peers.PeerUnavailableError):
+            error = UNREACHABLE
+        elif isinstance(exc, NotFoundError):
+            error = N_("There is no such application.")
+        elif isinstance(exc, ConflictError):
+            error = N_("Only a refusal can be disputed, once.")
+        else:
+            raise
+        return await _holder_page(page, holder, exc.status, error=error)
+    return page.redirect("/holder/recognition?disputed=1")
+
+
 @router.get("/holder/recognition/{application_id}/credential.json")
 async def recognition_credential(request: Request, node: NodeDep, application_id: str) -> Response:
     """The recognition credential of a recognised application (VC JSON, as issued)."""
@@ -199,7 +237,7 @@ def _incoming(page: Page) -> list[dict[str, Any]]:
     node = page.node
     names = _type_names(page)
     with node.db.session(write=False) as session:
-        rows = applications.list_incoming(session, "pending", 500, 0)
+        rows = applications.list_incoming(session, "waiting", 500, 0)
         rows += applications.list_incoming(session, None, 50, 0, decided=True)
     items = []
     today = node.clock().astimezone(CHINA_STANDARD_TIME).date()
@@ -219,8 +257,8 @@ async def _officer_page(page: Page, status_code: int = 200, **values: Any) -> Re
     return page.render(
         "officer_recognition.html",
         status_code,
-        pending=[i for i in items if i["state"] == "pending"],
-        decided=[i for i in items if i["state"] != "pending"],
+        pending=[i for i in items if i["state"] in applications.WAITING],
+        decided=[i for i in items if i["state"] not in applications.WAITING],
         local_types=sorted(names.items()),
         **values,
     )
