@@ -237,6 +237,7 @@ def test_another_nodes_token_status_list_is_unknown(
 
     reader = status.StatusReader.__new__(status.StatusReader)
     reader.prefix = "https://this.example/status/"
+    reader.peers = None  # a node that knows no federation member
     check: Check = status.StatusReader.__call__(
         reader, [{"type": sd_jwt_vc.STATUS_ENTRY, "uri": "https://other.example/status/token/1", "idx": 3}]
     )

@@ -5,6 +5,7 @@ a verification code, the activity), keyboard use, and an axe-core accessibility 
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import time
@@ -36,12 +37,20 @@ axe.run(document, {resultTypes: ["violations"]})
 def screenshot(driver: Any, name: str, *, docs: bool = False) -> Path:
     """The whole page as ``var/screenshots/<name>.png`` (and, for README's pictures
     under ``make screenshots``, ``docs/screenshots/<name>.png``)."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(900, min(int(height), 4000)))
+    height = max(900, min(int(driver.execute_script("return document.documentElement.scrollHeight")), 4000))
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    assert driver.save_screenshot(str(path))
-    driver.set_window_size(1280, 900)
+    # The whole page through the DevTools protocol: headless Chromium caps the window at
+    # its screen's height, so a resized window would cut a long page off.
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1},
+        },
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
     if docs and os.environ.get("REGISTRY_DOCS_SCREENSHOTS") == "1":
         DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOCS_SCREENSHOTS / path.name)
