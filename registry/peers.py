@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
+from registry.auth import take_rate
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
 from registry.federation import node_requests
 from registry.federation.client import BadStatusError
@@ -125,5 +126,8 @@ async def open_request(
         purpose=purpose,
         now=node.clock(),
     )
+    # One peer's requests are counted (a node that asks too much waits: 429): a member
+    # cannot try verification codes, or fill the applications table, without bound.
+    await take_rate(node.limiter, f"peer:{profile.entity_id}", node.settings.peer_rate_per_minute)
     # The caller as its trust chain names it (``iss`` may end in a slash).
     return dataclasses.replace(opened, caller=profile.entity_id)

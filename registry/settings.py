@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     #: A peer's status list older than this (seconds since it was fetched) makes the
     #: status check ``unknown``: revocations must reach verifiers within this bound.
     peer_status_max_age: int = 900
+    #: Node-authenticated requests one peer node may make a minute (look-ups for its HR
+    #: clients, recognition applications, their status and disputes); beyond: 429.
+    peer_rate_per_minute: int = Field(default=6000, ge=1)
     #: Local development and the loopback demo only: let federation requests reach
     #: loopback and private addresses, and http on loopback.
     federation_allow_private: bool = False

@@ -1068,3 +1068,26 @@ def test_a_refusal_upheld_after_a_dispute_cannot_be_disputed_again(federation: F
     )
     assert dispute("再请复核").status_code == 409
     assert dispute("").status_code == 422
+
+
+def test_a_peer_that_asks_too_often_waits(federation: Federation) -> None:
+    """A member cannot try verification codes (or fill the applications table) without
+    bound: its node-authenticated requests are counted per peer (peer_rate_per_minute)."""
+    record = federation.issue(JIANGSU, 97)
+    jiangsu = federation.node(JIANGSU)
+    jiangsu.settings = jiangsu.settings.model_copy(update={"peer_rate_per_minute": 2})
+    hr = federation.headers[f"{ANHUI}#hr"]
+    wrong = {"certificateNumber": record["certificateNumber"], "verificationCode": "AAAA-BBBB-CC"}
+    answers = [
+        federation.clients[ANHUI].post("/v1/verifications/lookup", json=wrong, headers=hr).status_code
+        for _ in range(3)
+    ]
+    # Anhui's third look-up finds Jiangsu refusing for now: never a credential.
+    assert answers == [404, 404, 502]
+    with federation.node(JIANGSU).db.session(write=False) as session:
+        from sqlmodel import select
+
+        from registry.models import AuditEvent
+
+        tried = session.exec(select(AuditEvent).where(AuditEvent.action == "credential.lookup")).all()
+    assert tried == []  # a wrong code is never a look-up of personal data
