@@ -137,7 +137,8 @@ def province_of(number: str) -> str | None:
 def requester_of(principal: Principal, name: str | None) -> str:
     """How a look-up sent to another node names who asked here."""
     who = name or principal.actor
-    return f"{who} ({principal.clerk})" if principal.clerk else who
+    named = f"{who} ({principal.clerk})" if principal.clerk else who
+    return named[:160]  # PeerLookup.requester's bound
 
 
 async def look_up(

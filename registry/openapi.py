@@ -173,6 +173,7 @@ SUMMARIES: dict[str, str] = {
     "recognitionApplicationStatus": "认可申请的决定 · How a recognition application was decided",
     "listIncomingRecognitionApplications": "待本节点决定的认可申请 · Recognition applications to decide",
     "decideRecognitionApplication": "决定认可申请 · Decide a recognition application",
+    "credentialRecognitionElsewhere": "凭证在其他省份的认可情况 · The credential in other provinces' terms",
     "disputeRecognitionDecision": "对不予认可提出异议 · Dispute a refusal of recognition",
     "receiveRecognitionDispute": "接收转来的异议 · Receive a forwarded dispute",
     "peerLookUpCredential": "为其他省份节点查询证书 · Look a credential up for another province's node",

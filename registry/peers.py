@@ -19,12 +19,22 @@ from pydantic import BaseModel, ValidationError
 from registry.auth import take_rate
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
 from registry.federation import node_requests
-from registry.federation.client import BadStatusError
+from registry.federation.client import (
+    BadStatusError,
+    PeerNotReachedError,
+    PrivateAddressError,
+    UrlNotAllowedError,
+)
 from registry.federation.directory import PeerDirectory
 from registry.federation.errors import FederationError
 from registry.node import NodeState
 
 Answer = TypeVar("Answer", bound=BaseModel)
+
+#: Documented on every endpoint that takes node-authenticated requests.
+PEER_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "The calling node is over PEER_RATE_PER_MINUTE: send again after Retry-After"}
+}
 
 
 def body_of(opened: node_requests.NodeRequest, model: type[Answer], what: str) -> Answer:
@@ -43,6 +53,13 @@ class PeerUnavailableError(FederationError):
     slug = "peer-unavailable"
     title = "The other province's node cannot be reached or refused the request"
     status = 502
+
+    def __init__(self, detail: str, *, not_taken: bool = False) -> None:
+        super().__init__(detail)
+        #: True when the request is known not to have been taken: the peer answered no
+        #: (4xx), or it was never sent (no connection). False: it may have arrived (a
+        #: time-out or a 5xx after it was sent).
+        self.not_taken = not_taken
 
 
 def federated(node: NodeState, what: str = "there is no other province to ask") -> PeerDirectory:
@@ -95,9 +112,11 @@ async def ask(
     except BadStatusError as exc:
         if not_found is not None and exc.response_status == 404:
             raise NotFoundError(not_found) from None
-        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
+        refused = 400 <= exc.response_status < 500
+        raise PeerUnavailableError(f"{audience}: {exc.detail}", not_taken=refused) from None
     except FederationError as exc:
-        raise PeerUnavailableError(f"{audience}: {exc.detail}") from None
+        never_sent = isinstance(exc, PeerNotReachedError | UrlNotAllowedError | PrivateAddressError)
+        raise PeerUnavailableError(f"{audience}: {exc.detail}", not_taken=never_sent) from None
     except ValidationError:
         raise PeerUnavailableError(f"{audience} answered with something this node cannot read") from None
 

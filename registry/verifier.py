@@ -41,6 +41,7 @@ from registry.credentials.verification import (
 )
 from registry.database import Connectable
 from registry.federation.metadata import PROVINCES as PROVINCE_NAMES
+from registry.federation.recognition import Recognition
 from registry.federation.recognition import View as RecognitionView
 
 if TYPE_CHECKING:
@@ -529,20 +530,28 @@ def recognition_json(report: Report, locale: i18n.Locale, names: Names) -> dict[
     found = view.recognise(
         province, names.province_of(issuer), type_code, report.verdict == "valid", names.today
     )
+    return describe_recognition(found, locale, view.type_names)
+
+
+def describe_recognition(
+    found: Recognition, locale: i18n.Locale, type_names: Mapping[str, tuple[str, str]]
+) -> dict[str, Any]:
+    """A :class:`Recognition` as people read it in ``locale`` (``type_names``: the names
+    of the catalogue codes it may name)."""
     local = found.recognised_as
-    pair = view.type_names.get(local) if local else None
+    pair = type_names.get(local) if local else None
     title = (pair[0] if locale == "zh_CN" else pair[1]) if pair else local
     message = _t(
         locale,
         RECOGNITION_MESSAGES[found.state],
-        province=_province_name(province, locale) or province,
+        province=_province_name(found.province, locale) or found.province,
         title=title or "",
         version=found.policy_version or "",
     )
     return {
         "state": found.state,
         "code": found.code,
-        "province": province,
+        "province": found.province,
         "issuerProvince": found.issuer_province,
         "policyVersion": found.policy_version,
         "recognisedAs": None if local is None else {"code": local, "name": title},

@@ -965,3 +965,25 @@ def test_a_node_closes_the_peer_client_it_made_when_it_stops(tmp_path: Any) -> N
     with TestClient(app):
         assert not directory.client._http.is_closed
     assert directory.client._http.is_closed
+
+
+@pytest.mark.parametrize(
+    ("exc", "never_sent"),
+    [
+        (httpx.ConnectError("[Errno 111] Connect call failed"), True),
+        (httpx.ConnectTimeout("connect"), True),
+        (httpx.ReadTimeout("read"), False),
+        (httpx.ReadError("reset"), False),
+    ],
+)
+def test_a_request_that_was_never_sent_is_told_apart(exc: httpx.TransportError, never_sent: bool) -> None:
+    """A node that forwards a request keeps what it sent unless it knows the request
+    never left (no connection): after a read failure the other end may have acted."""
+    from registry.federation.client import PeerNotReachedError
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(FetchError) as failed:
+        fetch(peer(Recorder(respond)))
+    assert isinstance(failed.value, PeerNotReachedError) is never_sent

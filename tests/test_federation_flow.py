@@ -1091,3 +1091,147 @@ def test_a_peer_that_asks_too_often_waits(federation: Federation) -> None:
 
         tried = session.exec(select(AuditEvent).where(AuditEvent.action == "credential.lookup")).all()
     assert tried == []  # a wrong code is never a look-up of personal data
+
+
+# --- the other provinces' published policies, read by the holder's node ----------------------
+
+
+def test_a_holder_sees_what_anhui_s_signed_policy_says_of_their_credential(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 98)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    url = f"/v1/holder/credentials/{record['id']}/recognition"
+    [before] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert (before["province"], before["state"]) == ("34", "no-policy")
+    _publish(federation, ANHUI, [ENG_RULE])
+    federation.node(JIANGSU).directory._policies.clear()  # read again at once (else after 5 minutes)
+    [after] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert (after["state"], after["policyVersion"]) == ("recognised", 1)
+    assert after["message"] == "在安徽省认可为高级工程师（认可政策第1版）。"
+    english = federation.clients[JIANGSU].get(url, headers={**holder, "Accept-Language": "en"}).json()
+    assert english[0]["message"] == "Recognised in Anhui as Senior engineer under recognition policy v1."
+    # Anhui down, nothing held: unknown, and why; never "recognised".
+    federation.node(JIANGSU).directory._policies.clear()
+    federation.router.down.add(ANHUI)
+    [down] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert down["state"] == "unknown"
+    assert "暂时无法读取安徽省的认可政策" in down["message"]
+    other = federation.issue(JIANGSU, 99)
+    assert (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{other['id']}/recognition", headers=holder)
+        .status_code
+        == 404
+    )
+
+
+def test_a_policy_signed_with_a_key_the_member_never_had_is_not_read(federation: Federation) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from starlette.responses import Response as Answer
+
+    from registry.federation import recognition
+    from registry.signing.jose import sign_jws
+
+    anhui = federation.node(ANHUI)
+    rules = (recognition.Rule.of(recognition.RuleIn.model_validate(ENG_RULE)),)
+    claims = recognition.policy_claims(
+        recognition.Policy(1, federation.clock(), rules), anhui.did, ANHUI, federation.clock()
+    )
+    kid = anhui.ring.signing_key(federation.clock())[0].kid
+    forged = sign_jws(claims, Ed25519PrivateKey.generate(), f"{anhui.did}#{kid}", recognition.POLICY_TYP)
+    real = federation.router.apps[ANHUI]
+
+    async def forging(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == recognition.POLICY_PATH:
+            await Answer(forged, media_type=recognition.POLICY_MEDIA_TYPE)(scope, receive, send)
+        else:
+            await real(scope, receive, send)
+
+    federation.router.apps[ANHUI] = forging
+    record = federation.issue(JIANGSU, 100)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    [answer] = (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{record['id']}/recognition", headers=holder)
+        .json()
+    )
+    assert answer["state"] == "unknown"
+    assert answer["policyVersion"] is None
+
+
+# --- answers lost on the way back: kept at both ends, sent again under the same id ------------
+
+
+def _refuse_all(federation: Federation, reason: str = "专业不对口") -> None:
+    officer = federation.staff(ANHUI, "officer")
+    for incoming in (
+        federation.clients[ANHUI].get("/v1/recognition/applications?state=pending", headers=officer).json()
+    ):
+        federation.clients[ANHUI].post(
+            f"/v1/recognition/applications/{incoming['id']}/decision",
+            json={"decision": "refuse", "reason": reason},
+            headers=officer,
+        ).raise_for_status()
+
+
+def test_an_application_whose_answer_was_lost_is_kept_and_sent_again(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 101)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    ask = {"credentialId": record["id"], "province": "34"}
+    federation.verify_at(JIANGSU, federation.issue(ANHUI, 104)["verifiableCredential"])  # Anhui's chain held
+    federation.router.lose_answers.add(ANHUI)
+    lost = federation.clients[JIANGSU].post("/v1/holder/recognition-applications", json=ask, headers=holder)
+    assert lost.status_code == 502
+    assert "sent again" in lost.json()["detail"]
+    federation.router.lose_answers.discard(ANHUI)
+    officer = federation.staff(ANHUI, "officer")
+    assert len(federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()) == 1
+    # The holder looks: their node sends it again under the same id, and Anhui answers the one it kept.
+    [mine] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert mine["state"] == "pending"
+    assert len(federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()) == 1
+
+
+def test_a_dispute_whose_answer_was_lost_is_kept_and_sent_again(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 102)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jiangsu = federation.clients[JIANGSU]
+    mine = jiangsu.post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    ).json()
+    _refuse_all(federation)
+    federation.clock.advance(seconds=31)
+    jiangsu.get("/v1/holder/recognition-applications", headers=holder)
+    federation.router.lose_answers.add(ANHUI)
+    lost = _dispute(jiangsu, mine["id"], "请复核", holder)
+    assert lost.status_code == 502
+    federation.router.lose_answers.discard(ANHUI)
+    [kept] = jiangsu.get("/v1/holder/recognition-applications", headers=holder).json()["applications"]
+    assert kept["state"] == "disputed"
+    officer = federation.staff(ANHUI, "officer")
+    [waiting] = (
+        federation.clients[ANHUI].get("/v1/recognition/applications?state=disputed", headers=officer).json()
+    )
+    assert waiting["disputeStatement"] == "请复核"
+
+
+def test_a_refusal_cannot_be_disputed_while_a_new_application_waits(federation: Federation) -> None:
+    """Else the credential could be recognised twice (two recognition credentials)."""
+    record = federation.issue(JIANGSU, 103)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jiangsu = federation.clients[JIANGSU]
+    ask = {"credentialId": record["id"], "province": "34"}
+    first = jiangsu.post("/v1/holder/recognition-applications", json=ask, headers=holder).json()
+    _refuse_all(federation)
+    federation.clock.advance(seconds=31)
+    jiangsu.get("/v1/holder/recognition-applications", headers=holder)
+    second = jiangsu.post("/v1/holder/recognition-applications", json=ask, headers=holder)
+    assert second.status_code == 201, second.text
+    refused = _dispute(jiangsu, first["id"], "请复核", holder)
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/recognition-application-exists")

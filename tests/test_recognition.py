@@ -18,13 +18,11 @@ from pydantic import ValidationError
 from sqlmodel import select
 
 from registry.auth import Principal
+from registry.errors import RegistryError
 from registry.federation import node_requests, recognition
-from registry.federation.errors import StatementError
-from registry.federation.jws import parse_compact_jws, verify_signature
 from registry.models import AuditEvent, RecognitionPolicy
 from registry.signing.jose import sign_jws
 from registry.signing.keyring import KeyRing
-from registry.signing.keys import public_key_from_jwk
 from tests.conftest import Actors, issue_row, resident_id
 
 DAY = date(2027, 3, 1)
@@ -219,28 +217,53 @@ def test_only_an_admin_publishes_and_a_bad_policy_changes_nothing(client: TestCl
         assert session.exec(select(RecognitionPolicy)).all() == []
 
 
-def test_the_signed_policy_verifies_with_the_entity_configuration_keys(client: TestClient) -> None:
+def test_the_signed_policy_verifies_with_the_node_s_did_key(client: TestClient) -> None:
+    """Signed with the key that signs the node's credentials (``kid`` its verification
+    method), which a member finds in the node's trust chain with its history."""
+    from registry.signing.did import DidResolver
+    from registry.signing.jose import verify_jws
+
     admin = Actors(client.app).admin()
     assert client.get("/federation/recognition-policy").status_code == 404
     client.put("/v1/recognition/policy", json=JIANGSU_TITLES, headers=admin)
     answer = client.get("/federation/recognition-policy")
     assert answer.status_code == 200
     assert answer.headers["content-type"] == recognition.POLICY_MEDIA_TYPE
-    parsed = parse_compact_jws(answer.text, recognition.POLICY_TYP, StatementError)
-    keys = client.get("/v1/federation/jwks", headers=admin).json()["keys"]
-    key = next(k for k in keys if k["kid"] == parsed.header["kid"])
-    verify_signature(parsed, public_key_from_jwk(key), StatementError)
     node = client.app.state.node  # type: ignore[attr-defined]
-    payload = parsed.unverified_payload(StatementError)  # its signature checked above
-    assert payload["iss"] == node.settings.entity_id
-    assert payload["version"] == 1
-    assert payload["rules"][1]["recognisedAs"] == "ENG-ASSOCIATE_SENIOR"
-    tampered = answer.text.replace(answer.text.split(".")[1][:8], "AAAAAAAA", 1)
-    with pytest.raises(StatementError):
-        verify_signature(
-            parse_compact_jws(tampered, recognition.POLICY_TYP, StatementError),
-            public_key_from_jwk(key),
-            StatementError,
+    did_document = client.get("/.well-known/did.json").json()
+    resolver = DidResolver(fetch_did_web=lambda did: did_document)
+    verified = verify_jws(answer.text, resolver, frozenset({recognition.POLICY_TYP}), "assertionMethod")
+    claims = verified.payload
+    assert (claims["iss"], claims["sub"], claims["version"]) == (node.did, node.settings.entity_id, 1)
+    policy = recognition.policy_from_claims(claims, node.did, node.settings.entity_id, node.clock())
+    assert policy.rules[1].recognised_as == "ENG-ASSOCIATE_SENIOR"
+    header, payload, signature = answer.text.split(".")
+    tampered = f"{header}.{payload[:-4]}AAAA.{signature}"
+    with pytest.raises(RegistryError):
+        verify_jws(tampered, resolver, frozenset({recognition.POLICY_TYP}), "assertionMethod")
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"iss": "did:web:other.example"}, "not the member's own"),
+        ({"exp": 1}, "expired"),
+        ({"version": "3"}, "integers"),
+        (
+            {"rules": [{"issuerProvince": "99", "credentialType": "*", "validFrom": "2026-01-01"}]},
+            "not a rule",
+        ),
+        ({"rules": "all"}, "not a list"),
+    ],
+)
+def test_a_member_s_policy_that_is_not_a_policy_is_refused(change: dict[str, Any], why: str) -> None:
+    claims = recognition.policy_claims(
+        _policy(_rule()), "did:web:js.example", "https://js.example", datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    claims.update(change)
+    with pytest.raises(recognition.PolicyClaimsError, match=why):
+        recognition.policy_from_claims(
+            claims, "did:web:js.example", "https://js.example", datetime(2027, 1, 1, tzinfo=UTC)
         )
 
 

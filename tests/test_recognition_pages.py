@@ -33,6 +33,8 @@ def test_a_holder_applies_in_the_portal_and_an_officer_decides_at_the_desk(feder
     assert record["certificateNumber"] in page.text
     assert '<option value="34">安徽省</option>' in page.text
     assert '<option value="32">' not in page.text  # not the holder's own province
+    # What Anhui's published policy says (none yet): read from its signed policy.
+    assert "安徽省尚未发布认可政策。" in page.text
     form = {
         "csrf_token": csrf_of(page.text),
         "credential": record["id"],

@@ -164,7 +164,13 @@ def to_document(claims: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(reference, Mapping) and isinstance(reference.get("status_list"), Mapping):
         listed = reference["status_list"]
         document["credentialStatus"] = [
-            {"type": STATUS_ENTRY, "uri": listed.get("uri"), "idx": listed.get("idx")}
+            # ``issuer``: whose list it must be (a member's list is read only for its own credentials)
+            {
+                "type": STATUS_ENTRY,
+                "uri": listed.get("uri"),
+                "idx": listed.get("idx"),
+                "issuer": claims.get("iss"),
+            }
         ]
     return document
 

@@ -737,9 +737,9 @@ class PeerStatus(Protocol):
 
     def issuer_label(self, url: str) -> str | None: ...
 
-    def token_status(self, url: str, index: int) -> tuple[str, str]:
-        """Entry ``index`` of a member's Status List Token: revoked, suspended, clear or
-        unknown, with the evidence."""
+    def token_status(self, url: str, index: int, issuer: str) -> tuple[str, str]:
+        """Entry ``index`` of a member's Status List Token, when ``issuer`` signed it:
+        revoked, suspended, clear or unknown, with the evidence."""
         return "unknown", "this verifier reads no member's token status lists"
 
     def reason_code(self, url: str, index: int) -> str | None:
@@ -822,16 +822,23 @@ class StatusReader:
         as ``peers`` holds it (fetched, verified with the member's key, within the
         status bound), else ``unknown``. A revocation's reason is the one the member
         published with its Bitstring revocation list of the same number, when held."""
-        uri, index = entry.get("uri"), entry.get("idx")
+        uri, index, issuer = entry.get("uri"), entry.get("idx"), entry.get("issuer")
         label = self.peers.issuer_label(uri) if self.peers is not None and isinstance(uri, str) else None
-        if self.peers is None or label is None or not isinstance(uri, str) or type(index) is not int:
+        if (
+            self.peers is None
+            or label is None
+            or not isinstance(uri, str)
+            or type(index) is not int
+            or index < 0
+            or not isinstance(issuer, str)
+        ):
             return Check(
                 "status",
                 "unknown",
                 f"the token status list {str(uri)[:120]} is not one of a known federation member",
                 "status-token-list-foreign",
             )
-        state, evidence = self.peers.token_status(uri, index)
+        state, evidence = self.peers.token_status(uri, index, issuer)
         if state == "unknown":
             return Check("status", "unknown", f"{label}: {evidence}", "status-list-unavailable")
         if state == "clear":

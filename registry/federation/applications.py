@@ -46,6 +46,11 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whit
 State = Literal["pending", "recognised", "refused", "disputed"]
 #: States in which an application waits for the receiving node's officers.
 WAITING = ("pending", "disputed")
+#: What the holder's node shows of its own rows: the receiving node's states, and
+#: ``sending`` / ``disputing`` while the other node has not confirmed the application or
+#: the dispute (this node sends it again, under the same id, when the holder looks).
+OutState = Literal["sending", "pending", "recognised", "refused", "disputing", "disputed"]
+UNCONFIRMED = ("sending", "disputing")
 #: outgoing rows are ``sending`` from when they are kept until the receiving node answers
 
 
@@ -157,7 +162,10 @@ class ApplicationOut(BaseModel):
     side: Literal["outgoing", "incoming"] = Field(
         description="outgoing: a holder's application this node forwarded; incoming: one it decides"
     )
-    state: State
+    state: OutState = Field(
+        description="sending / disputing: kept here, not yet confirmed by the other node (sent again "
+        "when the holder next looks); pending, disputed: waiting for its officers; recognised, refused"
+    )
     province: str = Field(description="outgoing: the province asked; incoming: the issuing province")
     provinceName: dict[str, str]
     peerEntity: str = Field(description="The other node")
@@ -296,9 +304,11 @@ def finish_outgoing(
     session: Session, holder: Principal, application_id: str, answer: Decided, now: datetime
 ) -> RecognitionApplication:
     """The receiving node accepted the application: keep its id and state; audited."""
-    row = session.get(RecognitionApplication, application_id)
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
     assert row is not None
-    row.peer_application_id, row.state, row.checked_at = answer.id, answer.state, now
+    if row.state != "sending":  # confirmed meanwhile (a resend by another request)
+        return row
+    row.peer_application_id, row.state, row.checked_at = answer.id, "pending", now
     session.add(row)
     audit.record(
         session,
@@ -331,16 +341,17 @@ def holders_applications(session: Session, holder_id: str) -> list[RecognitionAp
             .where(
                 RecognitionApplication.side == "outgoing",
                 RecognitionApplication.holder_id == holder_id,
-                RecognitionApplication.state != "sending",
             )
             .order_by(col(RecognitionApplication.created_at).desc())
         ).all()
     )
 
 
-def holders_application(session: Session, holder_id: str, application_id: str) -> RecognitionApplication:
-    row = session.get(RecognitionApplication, application_id)
-    if row is None or row.side != "outgoing" or row.holder_id != holder_id or row.state == "sending":
+def holders_application(
+    session: Session, holder_id: str, application_id: str, lock: bool = False
+) -> RecognitionApplication:
+    row = session.get(RecognitionApplication, application_id, with_for_update=lock)
+    if row is None or row.side != "outgoing" or row.holder_id != holder_id:
         raise NotFoundError("you have no recognition application with this id")
     return row
 
@@ -608,17 +619,63 @@ def decide(
 # --- disputes (异议) -------------------------------------------------------------------------
 
 
-def check_disputable(session: Session, holder_id: str, application_id: str) -> RecognitionApplication:
-    """The holder's refused application, not disputed before (one dispute each)."""
-    row = holders_application(session, holder_id, application_id)
-    if row.state == "disputed":
+def _other_application(
+    session: Session, side: str, row: RecognitionApplication, states: tuple[str, ...]
+) -> RecognitionApplication | None:
+    """Another application of the same credential with the same node in ``states``."""
+    return session.exec(
+        select(RecognitionApplication).where(
+            RecognitionApplication.side == side,
+            RecognitionApplication.peer_entity == row.peer_entity,
+            RecognitionApplication.credential_id == row.credential_id,
+            RecognitionApplication.id != row.id,
+            col(RecognitionApplication.state).in_(states),
+        )
+    ).first()
+
+
+def start_dispute(
+    session: Session, holder_id: str, application_id: str, statement: str, now: datetime
+) -> RecognitionApplication:
+    """The holder's dispute of a refusal, kept (``disputing``, the row locked) before
+    it is sent: once per application, and not while another application of the same
+    credential in that province waits or was recognised (one recognition each). A
+    dispute already being sent or taken up is returned as it is."""
+    row = holders_application(session, holder_id, application_id, lock=True)
+    if row.state in ("disputing", "disputed"):
         return row
     if row.state != "refused" or row.disputed_at is not None:
         raise ConflictError(
             f"only a refusal can be disputed, once: the application is {row.state}"
             + (" and was disputed before" if row.disputed_at is not None else "")
         )
+    other = _other_application(session, "outgoing", row, ("sending", *WAITING, "disputing", "recognised"))
+    if other is not None:
+        raise ApplicationExistsError(
+            f"another application of this credential in that province is {other.state} ({other.id})"
+        )
+    row.state, row.dispute_statement, row.disputed_at = "disputing", statement, now
+    session.add(row)
     return row
+
+
+def finish_dispute(
+    session: Session, holder: Principal, application_id: str, now: datetime
+) -> RecognitionApplication:
+    """The receiving node took the dispute up: the application waits there again."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    assert row is not None
+    if row.state != "disputing":
+        return row
+    return record_dispute(session, holder, row, row.dispute_statement or "", now)
+
+
+def drop_dispute(session: Session, application_id: str) -> None:
+    """The receiving node refused the dispute: the refusal stands, as it was."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    if row is not None and row.state == "disputing":
+        row.state, row.dispute_statement, row.disputed_at = "refused", None, None
+        session.add(row)
 
 
 def record_dispute(
@@ -626,7 +683,8 @@ def record_dispute(
 ) -> RecognitionApplication:
     """A refusal disputed (at either end): to be decided again by the receiving node's
     officers. Audited (the holder's node: for the holder)."""
-    row.state, row.dispute_statement, row.disputed_at = "disputed", statement, now
+    row.state, row.dispute_statement = "disputed", statement
+    row.disputed_at = row.disputed_at or now
     session.add(row)
     audit.record(
         session,
@@ -653,4 +711,7 @@ def receive_dispute(
         return row
     if row.state != "refused" or row.disputed_at is not None:
         raise ConflictError(f"only a refusal can be disputed, once: the application is {row.state}")
+    other = _other_application(session, "incoming", row, (*WAITING, "recognised"))
+    if other is not None:
+        raise ConflictError(f"another application of this credential is {other.state} ({other.id})")
     return record_dispute(session, peer_principal(caller), row, statement, now)

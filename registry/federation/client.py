@@ -57,6 +57,9 @@ treats any of them as a dead end) and so under ``FederationError``::
     ├── BadStatusError            any other status than the ones expected
     ├── WrongMediaTypeError       Content-Type is not one the caller accepts
     └── PeerTransportError        connection refused/reset, TLS failure, protocol error
+        ├── PeerNotReachedError   no connection made (refused, unresolvable, connect time-out):
+        │                         the request was never sent (PeerConnectTimeoutError is also a
+        │                         PeerTimeoutError)
         └── ContentEncodingError  unsupported, stacked, truncated or corrupt coding
 
 Messages name only what the caller gave (the URL, its host) and what the peer said (status,
@@ -204,6 +207,21 @@ class WrongMediaTypeError(FetchError):
 class PeerTransportError(FetchError):
     slug = "peer-transport-error"
     title = "Peer could not be reached or spoke broken HTTP"
+
+
+class PeerNotReachedError(PeerTransportError):
+    """No connection could be made (refused, unresolvable, connect time-out): the
+    request was never sent."""
+
+    slug = "peer-not-reached"
+    title = "Peer could not be connected to"
+
+
+class PeerConnectTimeoutError(PeerTimeoutError, PeerNotReachedError):
+    """The connection was not made in time: a time-out, and the request never sent."""
+
+    slug = "peer-connect-timeout"
+    title = "Peer could not be connected to in time"
 
 
 class ContentEncodingError(PeerTransportError):
@@ -882,9 +900,13 @@ class PeerClient:
             raise PeerTimeoutError(
                 f"{ex.shown} gave no complete answer within {self.policy.deadline:g} s"
             ) from None
+        except httpx.ConnectTimeout:
+            raise PeerConnectTimeoutError(f"{ex.shown}: connect timed out") from None
         except httpx.TimeoutException as exc:
             phase = type(exc).__name__.removesuffix("Timeout").lower() or "request"
             raise PeerTimeoutError(f"{ex.shown}: {phase} timed out") from None
+        except httpx.ConnectError as exc:
+            raise PeerNotReachedError(f"{ex.shown}: {_transport_failure(exc)}") from None
         except httpx.HTTPError as exc:
             raise PeerTransportError(f"{ex.shown}: {_transport_failure(exc)}") from None
 

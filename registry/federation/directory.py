@@ -46,8 +46,9 @@ from registry.credentials.status import (
 )
 from registry.credentials.status_list import Bitstring
 from registry.errors import RegistryError
+from registry.federation import recognition
 from registry.federation.chain import resolve_trust_chain
-from registry.federation.client import PeerClient
+from registry.federation.client import BadStatusError, PeerClient
 from registry.federation.errors import FederationError
 from registry.federation.identifiers import entity_configuration_url
 from registry.federation.metadata import IssuerProfile, profile_from_metadata
@@ -92,6 +93,8 @@ class PeerList:
     confirmed_at: datetime
     #: The reason code of each set bit, as the member published it with the list.
     reasons: Mapping[int, str] = field(default_factory=dict)
+    #: A Status List Token's ``exp`` (it is not used after it, 304s or not).
+    expires_at: datetime | None = None
 
 
 class _ListResolver:
@@ -188,6 +191,9 @@ class PeerDirectory:
         self._lists: dict[str, PeerList] = {}
         self._list_failures: dict[str, tuple[float, str]] = {}
         self._pending: dict[str, asyncio.Future[None]] = {}
+        #: members' recognition policies: entity -> (policy or None, when confirmed)
+        self._policies: dict[str, tuple[recognition.Policy | None, float]] = {}
+        self._policy_failures: dict[str, tuple[float, str]] = {}
         #: Grows whenever the set of profiles changes (the verification Trust is rebuilt).
         self.version = 0
         #: The base URLs the peer client may reach (the client reads this very set): the
@@ -255,9 +261,10 @@ class PeerDirectory:
         label = REASON_LABELS.get(code, code) if code else "no reason published"
         return "set", f"{label}; list confirmed at {when}"
 
-    def token_status(self, url: str, index: int) -> tuple[str, str]:
+    def token_status(self, url: str, index: int, issuer: str) -> tuple[str, str]:
         """Entry ``index`` of the member's Status List Token at ``url``, from the cache
-        only: ``revoked``, ``suspended``, ``clear`` or ``unknown`` (with why)."""
+        only: ``revoked``, ``suspended``, ``clear`` or ``unknown`` (with why). The list
+        must be the credential's ``issuer``'s own, and still within its ``exp``."""
         found = self._lists.get(url)
         if found is None:
             failure = self._list_failures.get(url)
@@ -271,6 +278,10 @@ class PeerDirectory:
             )
         if found.purpose != "token":
             return "unknown", f"{url} is not a token status list"
+        if found.did != issuer:
+            return "unknown", f"{url} is another member's list than the credential's issuer's"
+        if found.expires_at is not None and self.clock() >= found.expires_at:
+            return "unknown", f"the token status list {url} has expired (exp)"
         if index >= found.length:
             return "unknown", "idx is beyond the end of the token status list"
         value = token_status(found.bits, index)
@@ -279,6 +290,75 @@ class PeerDirectory:
         if word is None:
             return "unknown", f"status value {value} of the token status list means nothing here"
         return word, f"token status list confirmed at {when}"
+
+    # --- members' recognition policies ------------------------------------------------------
+
+    #: How long a member's policy is used before it is asked for again (seconds).
+    POLICY_TTL = 300.0
+
+    async def policy_of(self, profile: IssuerProfile) -> recognition.Policy | None:
+        """The member's latest recognition policy (None: it has published none), signed
+        with a key of its history, read again after :attr:`POLICY_TTL`. A
+        :class:`FederationError` says why it cannot be known now."""
+        entity = profile.entity_id
+        held = self._policies.get(entity)
+        if held is not None and time.monotonic() - held[1] < self.POLICY_TTL:
+            return held[0]
+        if self._recent_failure(self._policy_failures, entity):
+            raise FederationError(self._policy_failures[entity][1])
+        try:
+            async with asyncio.timeout(self.request_budget):
+                found = await self._fetch_policy(profile)
+        except TimeoutError:
+            found = FederationError(f"the recognition policy of {entity} took too long to fetch")
+        if isinstance(found, FederationError):
+            self._policy_failures[entity] = (time.monotonic(), found.detail)
+            raise found
+        self._policies[entity] = (found, time.monotonic())
+        self._policy_failures.pop(entity, None)
+        return found
+
+    async def _fetch_policy(self, profile: IssuerProfile) -> recognition.Policy | FederationError | None:
+        url = profile.entity_id + recognition.POLICY_PATH
+        try:
+            result = await self.client.fetch(
+                url, accept=(recognition.POLICY_MEDIA_TYPE,), max_bytes=256 * 1024
+            )
+        except BadStatusError as exc:
+            return None if exc.response_status == 404 else exc
+        except FederationError as exc:
+            return exc
+        try:
+            verified = jose.verify_jws(
+                result.body or b"",
+                _ListResolver(profile),
+                frozenset({recognition.POLICY_TYP}),
+                "assertionMethod",
+            )
+            issued = verified.payload.get("iat")
+            if type(issued) is not int:
+                raise RegistryError("the signed policy has no integer iat")
+            kid = verified.verification_method.id.partition("#")[2]
+            profile.ring().check_valid_at(kid, datetime.fromtimestamp(min(max(issued, 0), 2**33), UTC))
+            return recognition.policy_from_claims(
+                verified.payload, profile.did, profile.entity_id, self.clock()
+            )
+        except (RegistryError, recognition.PolicyClaimsError) as exc:
+            detail = exc.detail if isinstance(exc, RegistryError) else str(exc)
+            return FederationError(
+                f"the recognition policy of {profile.entity_id} is not acceptable: {detail}"
+            )
+
+    async def member_profiles(self) -> tuple[IssuerProfile, ...]:
+        """Every other member with a valid trust chain (resolved now when needed)."""
+        try:
+            async with asyncio.timeout(self.request_budget):
+                await self._ensure_members()
+                others = sorted(self.members - {self.own_entity_id})
+                await asyncio.gather(*(self._ensure_profile(e) for e in others))
+        except TimeoutError:
+            others = sorted(self.members - {self.own_entity_id})
+        return tuple(p for e in others if (p := self._fresh_profile(e)) is not None)
 
     # --- node-authenticated requests -----------------------------------------------------
 
@@ -598,7 +678,8 @@ def _verified_token_list(
         raise RegistryError("the status list token's lst is not base64url DEFLATE") from None
     if len(data) > MAX_TOKEN_LIST_BYTES or inflater.unconsumed_tail:
         raise RegistryError("the status list token's list is too large")
-    return PeerList(url, profile.did, "token", data, len(data) * 4, etag, now)
+    ends = None if expires is None else datetime.fromtimestamp(min(expires, 2**33), UTC)
+    return PeerList(url, profile.did, "token", data, len(data) * 4, etag, now, expires_at=ends)
 
 
 def _published_reasons(value: Any, bits: Bitstring) -> dict[int, str]:

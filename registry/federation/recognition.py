@@ -24,11 +24,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -43,6 +43,8 @@ MAX_RULES = 500
 #: ``typ`` and media type of the signed policy a node publishes.
 POLICY_TYP = "recognition-policy+jwt"
 POLICY_MEDIA_TYPE = "application/recognition-policy+jwt"
+#: Where a node serves its signed policy (under its entity identifier).
+POLICY_PATH = "/federation/recognition-policy"
 #: How long a signed policy may be relied on (seconds): a peer reads it again after.
 POLICY_LIFETIME = 3600
 
@@ -312,11 +314,11 @@ def recognise(
     return Recognition("recognised", own_province, issuer_province, policy.version, local, rule.conditions)
 
 
-def policy_claims(policy: Policy, entity_id: str, now: datetime) -> dict[str, Any]:
-    """The claims of the signed policy this node publishes (``typ``
-    :data:`POLICY_TYP`, signed with its federation key)."""
+def policy_claims(policy: Policy, did: str, entity_id: str, now: datetime) -> dict[str, Any]:
+    """The claims of the signed policy this node publishes (``typ`` :data:`POLICY_TYP`,
+    signed with its DID key): ``iss`` its DID, ``sub`` its entity identifier."""
     return {
-        "iss": entity_id,
+        "iss": did,
         "sub": entity_id,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + POLICY_LIFETIME,
@@ -324,6 +326,33 @@ def policy_claims(policy: Policy, entity_id: str, now: datetime) -> dict[str, An
         "published_at": int(policy.published_at.timestamp()),
         "rules": [r.to_json() for r in policy.rules],
     }
+
+
+class PolicyClaimsError(ValueError):
+    """A member's signed policy whose claims are not a policy."""
+
+
+def policy_from_claims(claims: Mapping[str, Any], did: str, entity_id: str, now: datetime) -> Policy:
+    """A member's policy from the claims of its signed policy (already verified with
+    its key): for that member (``iss``, ``sub``), not expired, every rule as a rule this
+    node would accept. Raises :class:`PolicyClaimsError`."""
+    if claims.get("iss") != did or claims.get("sub") != entity_id:
+        raise PolicyClaimsError("the policy is not the member's own (iss, sub)")
+    version, published, expires = claims.get("version"), claims.get("published_at"), claims.get("exp")
+    if not (type(version) is int and type(published) is int and type(expires) is int) or version < 1:
+        raise PolicyClaimsError("the policy's version, published_at and exp must be integers")
+    if expires <= int(now.timestamp()):
+        raise PolicyClaimsError("the signed policy has expired")
+    rules = claims.get("rules")
+    if not isinstance(rules, list) or len(rules) > MAX_RULES:
+        raise PolicyClaimsError(f"the policy's rules are not a list of at most {MAX_RULES}")
+    try:
+        parsed = tuple(
+            Rule.of(RuleIn.model_validate({k: v for k, v in r.items() if v is not None})) for r in rules
+        )
+    except (ValidationError, AttributeError) as exc:
+        raise PolicyClaimsError(f"a rule of the policy is not a rule: {str(exc)[:200]}") from None
+    return Policy(version, datetime.fromtimestamp(min(max(published, 0), 2**33), UTC), parsed)
 
 
 # --- storage -------------------------------------------------------------------------

@@ -429,6 +429,16 @@ GUIDANCE: dict[str, tuple[str, str, str]] = {
         "对方节点在时限内没有答复。稍后重试。",
         "The peer did not answer in time. Try again later.",
     ),
+    "peer-not-reached": (
+        "无法连接对方节点",
+        "未能与对方节点建立连接，请求没有发出。稍后重试。",
+        "No connection could be made to the peer: the request was not sent. Try again later.",
+    ),
+    "peer-connect-timeout": (
+        "连接对方节点超时",
+        "在时限内未能与对方节点建立连接，请求没有发出。稍后重试。",
+        "The connection to the peer was not made in time: the request was not sent. Try again later.",
+    ),
     "peer-bad-status": (
         "对方返回了意外的状态码",
         "对方节点答复了错误状态。稍后重试；如持续出现，请联系节点运维方。",

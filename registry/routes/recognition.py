@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from registry import audit, peers
+from registry import audit, i18n, peers
+from registry.auth import Principal
 from registry.credentials.issuance import CHINA_STANDARD_TIME
 from registry.database import on_commit
 from registry.deps import (
@@ -33,15 +34,16 @@ from registry.deps import (
     SessionDep,
 )
 from registry.errors import InvalidInputError, NotFoundError, RegistryError
-from registry.federation import applications, entity, node_requests, recognition
+from registry.federation import applications, node_requests, recognition
 from registry.federation.errors import FederationError
-from registry.federation.jws import sign_compact_jws
 from registry.federation.metadata import PROVINCES
-from registry.models import RecognitionApplication
+from registry.models import Credential, RecognitionApplication
 from registry.node import NodeState
 from registry.routes.issuance import context as issuance_context
-from registry.routes.verification import prepare_peers, trust_of
-from registry.verifier import verify_one
+from registry.routes.verification import RecognisedAs, language, prepare_peers, trust_of
+from registry.signing.jose import sign_jws
+from registry.verifier import _t as verifier_t
+from registry.verifier import describe_recognition, verify_one
 
 router = APIRouter(tags=["recognition"])
 
@@ -183,27 +185,30 @@ class RecognitionPolicyJwt(Response):
 
 
 @router.get(
-    "/federation/recognition-policy",
+    recognition.POLICY_PATH,
     operation_id="getSignedRecognitionPolicy",
     response_class=RecognitionPolicyJwt,
     responses={
         200: {
             "description": "The latest policy as a compact JWS (typ recognition-policy+jwt, EdDSA), "
-            "signed with this node's active federation key (the keys of its entity configuration)",
+            "signed with this node's DID key (kid: its verification method; the key history its "
+            "entity configuration publishes)",
             "content": {recognition.POLICY_MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
         **_NO_POLICY,
     },
 )
 def get_signed_policy(node: NodeDep, session: ReadSessionDep) -> Response:
-    """The latest policy signed for other nodes (claims ``iss``, ``sub``, ``iat``,
-    ``version``, ``published_at``, ``rules``)."""
+    """The latest policy signed for other nodes (claims ``iss`` (this node's DID),
+    ``sub`` (its entity identifier), ``iat``, ``exp``, ``version``, ``published_at``,
+    ``rules``), with the key that signs its credentials: a member verifies it with the
+    key history this node's trust chain vouches for."""
     _provincial(node)
     policy = recognition.get(session)
     now = node.clock()
-    key = entity.active_key(node.federation_keys.load(session), now)
-    claims: dict[str, Any] = recognition.policy_claims(policy, node.settings.entity_id, now)
-    token = sign_compact_jws(claims, key, recognition.POLICY_TYP)
+    record, key = node.ring_in(session).signing_key(now)
+    claims = recognition.policy_claims(policy, node.did, node.settings.entity_id, now)
+    token = sign_jws(claims, key, f"{node.did}#{record.kid}", recognition.POLICY_TYP)
     return RecognitionPolicyJwt(token, headers={"Cache-Control": "public, max-age=60"})
 
 
@@ -223,8 +228,8 @@ def get_signed_policy(node: NodeDep, session: ReadSessionDep) -> Response:
         },
         422: {"description": "The province is this node's own"},
         502: {
-            "description": "The other province's node cannot be reached or refused the application "
-            "(nothing kept)"
+            "description": "The other province's node refused the application (nothing kept), or did not "
+            "confirm it (kept as sending, sent again under the same id when the holder next looks)"
         },
     },
 )
@@ -257,28 +262,97 @@ async def apply_for_recognition(
             session.flush()
             return row.id, applications.forwarded_body(session, row)
 
-    application_id, forwarded = await run_in_threadpool(start)
+    application_id, _ = await run_in_threadpool(start)
+    return await _forward_application(node, holder, application_id)
+
+
+KEPT = "; it is kept here and sent again, under the same id, when you next look at your applications"
+
+
+async def _forward_application(
+    node: NodeState, holder: Principal, application_id: str
+) -> applications.ApplicationOut:
+    """Send a kept (``sending``) application to the receiving node, under its id (the
+    receiving node keeps one per id). Accepted: ``pending`` here (or what was decided
+    there, for a resend that comes late). Refused there (4xx): dropped here. Not
+    known to have arrived: kept, 502."""
+
+    def read() -> tuple[str, dict[str, Any]]:
+        with node.db.session(write=False) as session:
+            row = applications.holders_application(session, holder.holder_id or "", application_id)
+            return row.peer_entity, applications.forwarded_body(session, row)
+
+    peer, forwarded = await run_in_threadpool(read)
     apply = applications.APPLY_PATH, applications.APPLY_PURPOSE
     try:
-        answer = await peers.ask(node, profile.entity_id, *apply, forwarded, applications.Decided)
-        if answer.state != "pending":
+        answer = await peers.ask(node, peer, *apply, forwarded, applications.Decided)
+        did = (await peers.federated(node).member(peer)).did
+    except peers.PeerUnavailableError as exc:
+        if exc.not_taken:
+
+            def drop() -> None:
+                with node.db.session() as session:
+                    applications.drop_unsent(session, application_id)
+
+            await run_in_threadpool(drop)
+            raise
+        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
+    except FederationError as exc:
+        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
+
+    def finish() -> applications.ApplicationOut:
+        now = node.clock()
+        with node.db.session() as session:
+            row = applications.finish_outgoing(session, holder, application_id, answer, now)
+            if (
+                answer.state not in applications.WAITING
+                and applications.answer_problem(row, answer, did) is None
+            ):
+                applications.record_answer(session, application_id, answer, now)
+            session.flush()
+            return applications.out(row)
+
+    return await run_in_threadpool(finish)
+
+
+async def _forward_dispute(
+    node: NodeState, holder: Principal, application_id: str
+) -> applications.ApplicationOut:
+    """Send a kept (``disputing``) dispute to the receiving node (which takes one per
+    application). Taken up: ``disputed``. Refused there (4xx): the refusal stands as it
+    was. Not known to have arrived: kept, 502."""
+
+    def read() -> RecognitionApplication:
+        with node.db.session(write=False) as session:
+            return applications.holders_application(session, holder.holder_id or "", application_id)
+
+    row = await run_in_threadpool(read)
+    path = applications.dispute_path(row.peer_application_id)
+    body = {"statement": row.dispute_statement or ""}
+    try:
+        answer = await peers.ask(
+            node, row.peer_entity, path, applications.DISPUTE_PURPOSE, body, applications.Decided
+        )
+        if answer.state != "disputed" or answer.id != row.peer_application_id:
             raise peers.PeerUnavailableError(
-                f"{profile.entity_id} answered a new application as {answer.state}"
+                f"{row.peer_entity} did not take the dispute up ({answer.state})", not_taken=True
             )
-    except RegistryError:
+    except peers.PeerUnavailableError as exc:
+        if exc.not_taken:
 
-        def drop() -> None:
-            with node.db.session() as session:
-                applications.drop_unsent(session, application_id)
+            def drop() -> None:
+                with node.db.session() as session:
+                    applications.drop_dispute(session, application_id)
 
-        await run_in_threadpool(drop)
-        raise
+            await run_in_threadpool(drop)
+            raise
+        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
 
     def finish() -> applications.ApplicationOut:
         with node.db.session() as session:
-            row = applications.finish_outgoing(session, holder, application_id, answer, node.clock())
+            kept = applications.finish_dispute(session, holder, application_id, node.clock())
             session.flush()
-            return applications.out(row)
+            return applications.out(kept)
 
     return await run_in_threadpool(finish)
 
@@ -294,9 +368,19 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[
         if r.state in applications.WAITING
         and (r.checked_at is None or (now - r.checked_at).total_seconds() >= applications.RECHECK_SECONDS)
     ]
-    if directory is None or not due:
+    unconfirmed = [r for r in rows if r.state in applications.UNCONFIRMED]
+    if directory is None or not (due or unconfirmed):
         return {}
     problems: dict[str, str] = {}
+    for row in unconfirmed[:5]:  # sent again, one at a time (each may wait for a deadline)
+        holder = Principal(kind="account", id="", role="holder", holder_id=row.holder_id)
+        try:
+            if row.state == "sending":
+                await _forward_application(node, holder, row.id)
+            else:
+                await _forward_dispute(node, holder, row.id)
+        except RegistryError as exc:
+            problems[row.id] = exc.detail
 
     async def one(row: RecognitionApplication) -> None:
         path = applications.status_path(row.peer_application_id)
@@ -354,9 +438,13 @@ async def list_recognition_applications(node: NodeDep, holder: HolderDep) -> Hol
     tags=["holders"],
     responses={
         404: {"description": "You have no recognition application with this id"},
-        409: {"description": "The application was not refused, or was disputed before"},
+        409: {
+            "description": "The application was not refused, or was disputed before, or another application "
+            "of the credential in that province waits or was recognised; or this node is not federated"
+        },
         502: {
-            "description": "The other province's node cannot be reached or refused the dispute (nothing kept)"
+            "description": "The other province's node refused the dispute (the refusal stands), or did not "
+            "confirm it (kept as disputing, sent again when the holder next looks)"
         },
     },
 )
@@ -368,36 +456,24 @@ async def dispute_recognition_decision(
 ) -> applications.ApplicationOut:
     """Dispute (异议) a refusal: the other province's node takes the application up again
     with your statement, and its officers decide it again (recognise, or refuse for
-    good). Once per application. Sent to that node first; kept here when it accepted.
-    Audited; visible in your activity."""
+    good). Once per application, and not while another application of the credential
+    in that province waits or was recognised. Kept here first, then sent; answered when
+    that node took it up (its refusal: 502, and the refusal stands; not known to have
+    arrived: 502, kept as ``disputing`` and sent again when you next look). Audited;
+    visible in your activity."""
 
-    def check() -> RecognitionApplication:
-        with node.db.session(write=False) as session:
-            return applications.check_disputable(session, holder.holder_id or "", application_id)
+    def start() -> RecognitionApplication:
+        with node.db.session() as session:
+            row = applications.start_dispute(
+                session, holder.holder_id or "", application_id, body.statement, node.clock()
+            )
+            session.flush()
+            return row
 
-    row = await run_in_threadpool(check)
+    row = await run_in_threadpool(start)
     if row.state == "disputed":
         return applications.out(row)
-    answer = await peers.ask(
-        node,
-        row.peer_entity,
-        applications.dispute_path(row.peer_application_id),
-        applications.DISPUTE_PURPOSE,
-        {"statement": body.statement},
-        applications.Decided,
-    )
-    if answer.state != "disputed" or answer.id != row.peer_application_id:
-        raise peers.PeerUnavailableError(f"{row.peer_entity} did not take the dispute up ({answer.state})")
-
-    def keep() -> applications.ApplicationOut:
-        with node.db.session() as session:
-            mine = applications.check_disputable(session, holder.holder_id or "", application_id)
-            if mine.state != "disputed":
-                applications.record_dispute(session, holder, mine, body.statement, node.clock())
-            session.flush()
-            return applications.out(mine)
-
-    return await run_in_threadpool(keep)
+    return await _forward_dispute(node, holder, application_id)
 
 
 # --- applications: the receiving node --------------------------------------------------------
@@ -430,6 +506,7 @@ _NODE_REQUEST_BODY = {
         },
         409: {"description": "This node is not federated"},
         415: {"description": "Not sent as application/node-request+jwt"},
+        **peers.PEER_RATE_LIMITED,
         422: {
             "description": "The body is not an application, or its credential is not valid, or not "
             "the calling node's"
@@ -494,7 +571,7 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
                 return applications.decided(row), False
 
     answer, new = await run_in_threadpool(verify_and_keep)
-    return JSONResponse(answer.model_dump(), status_code=201 if new else 200)
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201 if new else 200)
 
 
 @router.post(
@@ -509,6 +586,7 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
         404: {"description": "No such application from the calling node"},
         409: {"description": "This node is not federated"},
         415: {"description": "Not sent as application/node-request+jwt"},
+        **peers.PEER_RATE_LIMITED,
     },
 )
 async def recognition_application_status(
@@ -543,6 +621,7 @@ async def recognition_application_status(
             "not federated"
         },
         415: {"description": "Not sent as application/node-request+jwt"},
+        **peers.PEER_RATE_LIMITED,
         422: {"description": "The body is not a dispute"},
     },
 )
@@ -618,3 +697,100 @@ def decide_recognition_application(
     default = found.recognised_as if found.state == "recognised" else None
     ctx = issuance_context(node, session)
     return applications.out(applications.decide(session, officer, application_id, body, default, ctx))
+
+
+# --- what the other provinces' published policies say of a holder's credential -------------
+
+
+class ProvinceRecognition(BaseModel):
+    province: str = Field(description="The other province (GB/T 2260)")
+    provinceName: dict[str, str]
+    state: Literal["recognised", "not-recognised", "no-policy", "not-applicable", "unknown"]
+    policyVersion: int | None
+    recognisedAs: RecognisedAs | None
+    conditions: str | None
+    message: str = Field(description="In the language asked for (Accept-Language)")
+
+
+@router.get(
+    "/v1/holder/credentials/{credential_id}/recognition",
+    operation_id="credentialRecognitionElsewhere",
+    tags=["holders"],
+    responses={
+        404: {"description": "You have no credential with this id"},
+        409: {"description": "This node is not federated"},
+    },
+)
+async def credential_recognition(
+    credential_id: Annotated[str, Path(max_length=64)], request: Request, node: NodeDep, holder: HolderDep
+) -> list[ProvinceRecognition]:
+    """What each other province's published recognition policy says of this credential
+    today (read from each member's signed policy, verified with the member's key
+    history, kept 5 minutes): recognised there as which type (no application needed:
+    its verifiers already answer so), not covered (apply), no policy, or unknown (its
+    policy could not be read now, and why). Only a credential in force is recognised.
+    A rule for every type (``*``) counts it as the same catalogue code (the provinces
+    seed the same national catalogue)."""
+    return await recognition_elsewhere(node, holder, credential_id, language(request))
+
+
+async def recognition_elsewhere(
+    node: NodeState, holder: Principal, credential_id: str, locale: i18n.Locale
+) -> list[ProvinceRecognition]:
+    """:func:`credential_recognition` in ``locale`` (for the portal too)."""
+    directory = peers.federated(node)
+
+    def read() -> tuple[Credential, dict[str, tuple[str, str]]]:
+        with node.db.session(write=False) as session:
+            row = session.get(Credential, credential_id.removeprefix("urn:uuid:"))
+            if row is None or row.holder_id != holder.holder_id:
+                raise NotFoundError("you have no credential with this id")
+            return row, _names(session)
+
+    credential, names = await run_in_threadpool(read)
+    today = node.clock().astimezone(CHINA_STANDARD_TIME).date()
+    answers = []
+    for profile in await directory.member_profiles():
+        zh, en = PROVINCES[profile.province]
+        try:
+            policy = await directory.policy_of(profile)
+        except FederationError as exc:
+            text = verifier_t(locale, POLICY_UNREADABLE, province=zh if locale == "zh_CN" else en)
+            answers.append(
+                ProvinceRecognition(
+                    province=profile.province,
+                    provinceName={"zh": zh, "en": en},
+                    state="unknown",
+                    policyVersion=None,
+                    recognisedAs=None,
+                    conditions=None,
+                    message=f"{text} ({exc.detail[:200]})",
+                )
+            )
+            continue
+        found = recognition.recognise(
+            policy=policy,
+            own_province=profile.province,
+            issuer_province=node.settings.province,
+            type_code=credential.type_code,
+            valid=credential.status == "active",
+            day=today,
+            local_codes=frozenset(names),
+        )
+        described = describe_recognition(found, locale, names)
+        answers.append(
+            ProvinceRecognition(
+                province=profile.province,
+                provinceName={"zh": zh, "en": en},
+                state=found.state,  # type: ignore[arg-type]
+                policyVersion=found.policy_version,
+                recognisedAs=described["recognisedAs"],
+                conditions=described["conditions"],
+                message=described["message"],
+            )
+        )
+    return answers
+
+
+#: Said when a member's policy cannot be read now (``reports`` domain).
+POLICY_UNREADABLE = "%(province)s's recognition policy cannot be read just now."

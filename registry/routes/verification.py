@@ -626,6 +626,7 @@ def hr_client_name(node: NodeState, principal: Principal) -> str | None:
         409: {"description": "This node is not federated"},
         415: {"description": "Not sent as application/node-request+jwt"},
         422: {"description": "The body is not a look-up"},
+        **peers.PEER_RATE_LIMITED,
     },
 )
 async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:

@@ -71,6 +71,7 @@ ACTORS = {
     "admin": N_("Node administrator"),
     "auditor": N_("Auditor"),
     "peer": N_("Another province's node"),
+    "peer_node": N_("Another province's node"),
 }
 VALID_DAYS = (1, 3, 7, 14, 30)
 SINGLE_USE = N_("Single use")

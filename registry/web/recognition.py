@@ -40,6 +40,8 @@ STATES = {
     "recognised": N_("Recognised"),
     "refused": N_("Not recognised"),
     "disputed": N_("Disputed: under review again"),
+    "sending": N_("Not yet confirmed by the other province: sent again when you look"),
+    "disputing": N_("Dispute not yet confirmed by the other province: sent again when you look"),
 }
 NOT_FEDERATED = N_("This node is not a member of a federation: there is no other province to apply to.")
 UNREACHABLE = N_(
@@ -97,6 +99,14 @@ async def _holder_page(page: Page, holder: Principal, status_code: int = 200, **
     credentials = await run_in_threadpool(own)
     names = await run_in_threadpool(_type_names, page)
     listed = await recognition_api.list_recognition_applications(node, holder)
+    # What each other province's published policy says of each credential in force.
+    elsewhere: dict[str, list[dict[str, Any]]] = {}
+    if node.directory is not None:
+        for c in credentials[:10]:
+            found = await recognition_api.recognition_elsewhere(node, holder, c.id, page.locale)
+            elsewhere[c.id] = [
+                {"province": r.provinceName, "state": r.state, "message": r.message} for r in found
+            ]
     values.setdefault("error", None)
     values.setdefault("notice", None)
     return page.render(
@@ -109,6 +119,7 @@ async def _holder_page(page: Page, holder: Principal, status_code: int = 200, **
                 "number": c.certificateNumber,
                 "type": names.get(c.typeCode),
                 "type_code": c.typeCode,
+                "elsewhere": elsewhere.get(c.id, []),
             }
             for c in credentials
         ],
@@ -192,6 +203,8 @@ async def dispute(request: Request, node: NodeDep, application_id: str) -> Respo
             error = UNREACHABLE
         elif isinstance(exc, NotFoundError):
             error = N_("There is no such application.")
+        elif isinstance(exc, applications.ApplicationExistsError):
+            error = ALREADY
         elif isinstance(exc, ConflictError):
             error = N_("Only a refusal can be disputed, once.")
         else:
