@@ -220,8 +220,8 @@ def finish_batch(
     node's credentials that a client verified, for the caller to write (see
     :class:`registry.audit.AuditWriter`). ``adjust``: what the verifier asked beyond the
     checks (key binding), applied before the verdicts are recorded."""
-    reader = StatusReader(session, base_url, status_cache, peer_status)
-    reports = [finish(exam, reader) for exam in exams]
+    reader = StatusReader(session, base_url, status_cache, peer_status, own_did)
+    reports = [finish(exam, reader.for_issuer((exam.readable or {}).get("issuer"))) for exam in exams]
     if adjust is not None:
         reports = [adjust(r) for r in reports]
     rows: list[dict[str, Any]] = []

@@ -1235,3 +1235,25 @@ def test_a_refusal_cannot_be_disputed_while_a_new_application_waits(federation: 
     refused = _dispute(jiangsu, first["id"], "请复核", holder)
     assert refused.status_code == 409
     assert refused.json()["type"].endswith("/recognition-application-exists")
+
+
+def test_a_member_s_credential_naming_another_node_s_list_is_unknown_there(federation: Federation) -> None:
+    """A list answers only for its own issuer's credentials: a Jiangsu credential that
+    names Anhui's revocation list (where that index may be clear) is never "clear" at
+    Anhui (or anywhere), whatever the bit says."""
+    from registry.signing.data_integrity import add_proof
+
+    record = federation.issue(JIANGSU, 105)
+    document = {k: v for k, v in record["verifiableCredential"].items() if k != "proof"}
+    entries = document["credentialStatus"]
+    anhui_list = f"{ANHUI}/status/revocation/1"
+    document["credentialStatus"] = [
+        {**e, "statusListCredential": anhui_list} if e["statusPurpose"] == "revocation" else e
+        for e in entries
+    ]
+    jiangsu = federation.node(JIANGSU)
+    record_key, key = jiangsu.ring.signing_key(federation.clock())
+    forged = add_proof(document, key, f"{jiangsu.did}#{record_key.kid}", federation.clock())
+    report = federation.verify_at(ANHUI, forged)
+    assert _check(report, "status")["result"] == "unknown", _check(report, "status")
+    assert report["verdict"] == "unknown"

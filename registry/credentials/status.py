@@ -9,6 +9,7 @@ every list keeps a crowd to hide in (herd privacy).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -737,6 +738,10 @@ class PeerStatus(Protocol):
 
     def issuer_label(self, url: str) -> str | None: ...
 
+    def list_owner(self, url: str) -> str | None:
+        """The DID of the member whose lists ``url`` is among (its status-list base)."""
+        return None
+
     def token_status(self, url: str, index: int, issuer: str) -> tuple[str, str]:
         """Entry ``index`` of a member's Status List Token, when ``issuer`` signed it:
         revoked, suspended, clear or unknown, with the evidence."""
@@ -758,11 +763,14 @@ class StatusReader:
         base_url: str,
         cache: StatusCache | None = None,
         peers: PeerStatus | None = None,
+        own_did: str | None = None,
     ) -> None:
         self.session = session
         self.prefix = f"{base_url}/status/"
         self.cache = cache or StatusCache()
         self.peers = peers
+        #: this node's DID: its own lists answer only for its own credentials
+        self.own_did = own_did
         self._lists: dict[tuple[str, int], tuple[int, int, bytes] | None] = {}
 
     def _list(self, purpose: str, number: int) -> tuple[int, int, bytes] | None:
@@ -856,7 +864,12 @@ class StatusReader:
             params(reason=Term("reason", reason)),
         )
 
-    def __call__(self, entries: Sequence[Any]) -> Check:
+    def for_issuer(self, issuer: str | None) -> Callable[[Sequence[Any]], Check]:
+        """The status check of a credential of ``issuer`` (as its verified document says):
+        a list is read only for its own issuer's credentials."""
+        return functools.partial(self.__call__, issuer=issuer)
+
+    def __call__(self, entries: Sequence[Any], issuer: str | None = None) -> Check:
         expanded: list[Any] = []
         for entry in entries:
             if isinstance(entry, dict) and entry.get("type") == sd_jwt_vc.STATUS_ENTRY:
@@ -901,6 +914,13 @@ class StatusReader:
                     unknown.append(f"the {purpose} list {url} is not one of a known federation member")
                     unknown_code = "status-list-untrusted"
                     continue
+                owner = self.peers.list_owner(url)
+                if issuer is not None and owner != issuer:
+                    unknown.append(
+                        f"the {purpose} list {url} is another member's than the credential's issuer's"
+                    )
+                    unknown_code = "status-list-untrusted"
+                    continue
                 state, evidence = self.peers.status(url, purpose, index)
                 if state == "set":
                     word = "revoked" if purpose == "revocation" else "suspended"
@@ -910,6 +930,10 @@ class StatusReader:
                     unknown.append(f"{label}: {evidence}")
                 else:
                     clear.append(f"{label} {purpose} {evidence}")
+                continue
+            if issuer is not None and self.own_did is not None and issuer != self.own_did:
+                unknown.append(f"the {purpose} list {url} is this node's, not the credential's issuer's")
+                unknown_code = "status-list-untrusted"
                 continue
             list_purpose, _, raw_number = url[len(self.prefix) :].partition("/")
             number = _decimal(raw_number)

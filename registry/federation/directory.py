@@ -226,6 +226,13 @@ class PeerDirectory:
                 return f"{profile.name} {profile.label}"
         return None
 
+    def list_owner(self, url: str) -> str | None:
+        """The DID of the member whose status-list base ``url`` lies under."""
+        for profile in self.profiles():
+            if url.startswith(profile.status_list_base):
+                return profile.did
+        return None
+
     def reason_code(self, url: str, index: int) -> str | None:
         """The reason code the member published with its list for the bit of ``index``."""
         found = self._lists.get(url)
