@@ -171,6 +171,8 @@ async def look_up(
         verificationCode=code,
         requester=requester_of(principal, requester),
     )
+    # Sent again once when its answer may have been lost: that node keeps its answer
+    # per request, so the code is used once and the look-up recorded once.
     answer = await peers.ask(
         node,
         profile.entity_id,
@@ -179,6 +181,7 @@ async def look_up(
         body.model_dump(),
         PeerFound,
         not_found=NOT_FOUND,
+        resend=True,
     )
     document = answer.verifiableCredential
     subject = document.get("credentialSubject")

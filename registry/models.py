@@ -290,6 +290,20 @@ class RecognitionApplication(SQLModel, table=True):
     checked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
+class PeerAnswer(SQLModel, table=True):
+    """This node's answer to a peer's node-authenticated request that used something up
+    (a look-up with a single-use code), kept until the request expires: the same request
+    sent again (its answer was lost on the way back) gets the same answer, and nothing
+    is used or recorded twice."""
+
+    __tablename__ = "peer_answer"
+    caller: str = Field(primary_key=True, max_length=255)
+    jti: str = Field(primary_key=True, max_length=64)
+    purpose: str = Field(max_length=32)
+    answer: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = Field(sa_column=_utc(index=True))
+
+
 class HolderActivation(SQLModel, table=True):
     """A one-time code, handed to a holder out of band, that lets them open an account."""
 

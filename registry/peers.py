@@ -11,10 +11,13 @@ for this node, this URL and this purpose."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import delete
+from sqlmodel import Session, col
 
 from registry.auth import take_rate
 from registry.errors import ConflictError, InvalidInputError, NotFoundError, UnsupportedMediaTypeError
@@ -22,11 +25,14 @@ from registry.federation import node_requests
 from registry.federation.client import (
     BadStatusError,
     PeerNotReachedError,
+    PeerTimeoutError,
+    PeerTransportError,
     PrivateAddressError,
     UrlNotAllowedError,
 )
 from registry.federation.directory import PeerDirectory
 from registry.federation.errors import FederationError
+from registry.models import PeerAnswer
 from registry.node import NodeState
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -93,6 +99,7 @@ async def ask(
     answer: type[Answer],
     *,
     not_found: str | None = None,
+    resend: bool = False,
 ) -> Answer:
     """Send a node-authenticated request to ``audience`` (a member's entity identifier)
     at ``path`` and read its JSON answer as ``answer``. A 404 from the peer is a
@@ -101,14 +108,26 @@ async def ask(
     directory = federated(node)
     url = audience + path
     token = signed(node, purpose, body, audience, url)
-    try:
+
+    async def post() -> bytes:
         result = await directory.client.post(
             url,
             content=token.encode("ascii"),
             content_type=node_requests.REQUEST_MEDIA_TYPE,
             accept=("application/json",),
         )
-        return answer.model_validate_json(result.body or b"")
+        return result.body or b""
+
+    try:
+        try:
+            received = await post()
+        except (PeerTimeoutError, PeerTransportError) as exc:
+            # ``resend``: the same signed request once more when it may have arrived and
+            # only its answer was lost (the other node answers a resend as it did).
+            if not resend or isinstance(exc, PeerNotReachedError):
+                raise
+            received = await post()
+        return answer.model_validate_json(received)
     except BadStatusError as exc:
         if not_found is not None and exc.response_status == 404:
             raise NotFoundError(not_found) from None
@@ -150,3 +169,31 @@ async def open_request(
     await take_rate(node.limiter, f"peer:{profile.entity_id}", node.settings.peer_rate_per_minute)
     # The caller as its trust chain names it (``iss`` may end in a slash).
     return dataclasses.replace(opened, caller=profile.entity_id)
+
+
+# --- answers kept per request ------------------------------------------------------------
+
+
+def kept_answer(session: Session, opened: node_requests.NodeRequest, model: type[Answer]) -> Answer | None:
+    """The answer this node gave to this very request (a resend), if it kept one."""
+    row = session.get(PeerAnswer, (opened.caller, opened.jti))
+    if row is None or row.purpose != opened.purpose:
+        return None
+    return model.model_validate_json(row.answer)
+
+
+def keep_answer(
+    session: Session, opened: node_requests.NodeRequest, answer: BaseModel, now: datetime
+) -> None:
+    """Keep the answer to ``opened`` until it expires (in the transaction that did the
+    work: both or neither), and forget answers whose requests have expired."""
+    session.execute(delete(PeerAnswer).where(col(PeerAnswer.expires_at) < now))
+    session.add(
+        PeerAnswer(
+            caller=opened.caller,
+            jti=opened.jti,
+            purpose=opened.purpose,
+            answer=answer.model_dump_json(),
+            expires_at=opened.expires_at + timedelta(seconds=node_requests.CLOCK_SKEW),
+        )
+    )

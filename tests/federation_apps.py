@@ -26,6 +26,8 @@ class OriginRouter(httpx.AsyncBaseTransport):
         #: origins whose answers are lost: the request is served, then the caller's read
         #: times out (the other end did the work; the caller cannot know)
         self.lose_answers: set[str] = set()
+        #: origins whose next answer only is lost
+        self.lose_next_answer: set[str] = set()
         self.requests: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -34,7 +36,8 @@ class OriginRouter(httpx.AsyncBaseTransport):
         if origin in self.down or origin not in self.apps:
             raise httpx.ConnectError("connection refused", request=request)
         response = await httpx.ASGITransport(app=self.apps[origin]).handle_async_request(request)
-        if origin in self.lose_answers:
+        if origin in self.lose_answers or origin in self.lose_next_answer:
+            self.lose_next_answer.discard(origin)
             await response.aread()
             raise httpx.ReadTimeout("the answer was lost", request=request)
         return response

@@ -1257,3 +1257,20 @@ def test_a_member_s_credential_naming_another_node_s_list_is_unknown_there(feder
     report = federation.verify_at(ANHUI, forged)
     assert _check(report, "status")["result"] == "unknown", _check(report, "status")
     assert report["verdict"] == "unknown"
+
+
+def test_a_look_up_whose_answer_was_lost_is_sent_again_and_uses_the_code_once(federation: Federation) -> None:
+    """The issuing node keeps its answer per request (caller, jti) until the request
+    expires: the asking node sends the same signed request again once, and the
+    single-use code is used, and the look-up recorded, once."""
+    record = federation.issue(JIANGSU, 106)
+    code, holder = _code(federation, record, single_use=True)
+    federation.verify_at(ANHUI, record["verifiableCredential"])  # Jiangsu's chain held at Anhui
+    federation.router.lose_next_answer.add(JIANGSU)
+    hr = federation.headers[f"{ANHUI}#hr"]
+    asked = {"certificateNumber": record["certificateNumber"], "verificationCode": code}
+    answer = federation.clients[ANHUI].post("/v1/verifications/lookup", json=asked, headers=hr)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["verdict"] == "valid"
+    events = federation.clients[JIANGSU].get("/v1/holder/audit", headers=holder).json()
+    assert [e["action"] for e in events].count("credential.lookup") == 1

@@ -18,7 +18,8 @@ Pure: :func:`sign_request` and :func:`open_request` (the key ring of the caller 
 parameter: the receiving node finds it through its peer directory first). Replaying a
 request within its lifetime does no harm by design: every request that changes state is
 idempotent at the receiving end (an application is stored once per caller and
-application id), and the others only read.
+application id), look-ups are answered once per request (``registry.peers``: a resend
+of the same request gets the answer kept for it), and the others only read.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class NodeRequest:
     body: Mapping[str, Any]
     jti: str
     issued_at: datetime
+    expires_at: datetime
 
 
 def sign_request(
@@ -152,6 +154,7 @@ def open_request(
     body, jti = claims.get("body"), claims.get("jti")
     if not isinstance(body, dict):
         raise NodeRequestError("the request body is not a JSON object")
-    if not isinstance(jti, str) or not jti:
-        raise NodeRequestError("the request has no jti")
-    return NodeRequest(str(claims["iss"]), purpose, body, jti, signed_at)
+    if not isinstance(jti, str) or not 0 < len(jti) <= 64:
+        raise NodeRequestError("the request needs a jti of at most 64 characters")
+    ends = datetime.fromtimestamp(expires, now.tzinfo)
+    return NodeRequest(str(claims["iss"]), purpose, body, jti, signed_at, ends)

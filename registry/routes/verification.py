@@ -16,16 +16,17 @@ import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from registry import certificate, i18n, peers
 from registry.auth import Principal, take_rate
 from registry.credentials.verification import MAX_CREDENTIAL_BYTES, Trust
 from registry.deps import HrLookupDep, HrVerifyDep, NodeDep, scoped_hr_client
-from registry.errors import InvalidInputError
+from registry.errors import InvalidInputError, NotFoundError
 from registry.federation.node_requests import REQUEST_MEDIA_TYPE
 from registry.limits import INLINE_PARSE_BYTES, json_body, read_json_body
-from registry.lookup import LOOKUP_PATH, LOOKUP_PURPOSE, PeerFound, PeerLookup, look_up_credential
+from registry.lookup import LOOKUP_PATH, LOOKUP_PURPOSE, NOT_FOUND, PeerFound, PeerLookup, look_up_credential
 from registry.lookup import look_up as look_up_anywhere
 from registry.models import HrClient
 from registry.node import NodeState
@@ -642,6 +643,11 @@ async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:
 
     def run() -> PeerFound:
         with node.db.session() as session:
+            # The same request again (its answer was lost): the same answer; the code is
+            # not used, nor the look-up recorded, twice.
+            kept = peers.kept_answer(session, opened, PeerFound)
+            if kept is not None:
+                return kept
             found = look_up_credential(
                 session,
                 node,
@@ -652,6 +658,19 @@ async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:
                 trust,
                 requester=body.requester,
             )
-        return PeerFound(verifiableCredential=found.document)
+            answer = PeerFound(verifiableCredential=found.document)
+            peers.keep_answer(session, opened, answer, node.clock())
+        return answer
 
-    return await run_in_threadpool(run)
+    try:
+        return await run_in_threadpool(run)
+    except IntegrityError:  # the same request, answered meanwhile by a concurrent resend
+
+        def again() -> PeerFound:
+            with node.db.session(write=False) as session:
+                kept = peers.kept_answer(session, opened, PeerFound)
+            if kept is None:
+                raise NotFoundError(NOT_FOUND) from None
+            return kept
+
+        return await run_in_threadpool(again)
