@@ -339,7 +339,9 @@ def test_a_member_that_is_down_is_a_problem_never_a_200(world: World) -> None:
     problem = _problem(world.resolve(), 502, "invalid_trust_chain")
     assert problem["type"].endswith("/resolve-subject-unreachable")
     assert JIANGSU in problem["detail"]
-    assert [r["type"].rsplit("/", 1)[1] for r in problem["reasons"]] == ["peer-transport-error"]
+    assert [r["type"].rsplit("/", 1)[1] for r in problem["reasons"]] == [
+        "peer-not-reached"
+    ]  # no connection: the request never left
     # Remembered for a few seconds: no request per call while it is down.
     world.router.requests.clear()
     _problem(world.resolve(), 502, "invalid_trust_chain")

@@ -357,7 +357,7 @@ async def _forward_dispute(
     return await run_in_threadpool(finish)
 
 
-async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[str, str]:
+async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: Principal) -> dict[str, str]:
     """Ask the receiving nodes about the pending applications of ``rows`` not asked
     about recently; keep their answers. Returns why each that could not be asked was not."""
     directory = node.directory
@@ -373,7 +373,6 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication]) -> dict[
         return {}
     problems: dict[str, str] = {}
     for row in unconfirmed[:5]:  # sent again, one at a time (each may wait for a deadline)
-        holder = Principal(kind="account", id="", role="holder", holder_id=row.holder_id)
         try:
             if row.state == "sending":
                 await _forward_application(node, holder, row.id)
@@ -427,7 +426,7 @@ async def list_recognition_applications(node: NodeDep, holder: HolderDep) -> Hol
         with node.db.session(write=False) as session:
             return applications.holders_applications(session, holder.holder_id or "")
 
-    problems = await _refresh(node, await run_in_threadpool(read))
+    problems = await _refresh(node, await run_in_threadpool(read), holder)
     rows = await run_in_threadpool(read)
     return HolderApplications(applications=[applications.out(r) for r in rows], unreachable=problems)
 

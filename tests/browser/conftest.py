@@ -161,10 +161,11 @@ def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("downloads")
 
 
-@pytest.fixture(scope="session")
-def browser(downloads: Path) -> Iterator[Any]:
-    """One headless Chromium for the session, asking for Chinese first (as most of the
-    registry's users do); tests change language with the page's own switch."""
+def chromium(downloads: Path, *, accept_insecure_certs: bool = False) -> Any:
+    """A headless Chromium from Debian's packages, asking for Chinese first (as most of
+    the registry's users do; tests change language with the page's own switch), saving
+    downloads in ``downloads``; ``accept_insecure_certs``: trusting any certificate
+    (the demo certificate authority's)."""
     if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
         unavailable(
             f"no browser: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
@@ -184,6 +185,8 @@ def browser(downloads: Path) -> Iterator[Any]:
         "--lang=zh-CN",
     ):
         options.add_argument(argument)
+    if accept_insecure_certs:
+        options.set_capability("acceptInsecureCerts", True)
     options.add_experimental_option(
         "prefs",
         {
@@ -198,6 +201,13 @@ def browser(downloads: Path) -> Iterator[Any]:
     )
     driver.set_page_load_timeout(20)
     driver.set_script_timeout(20)
+    return driver
+
+
+@pytest.fixture(scope="session")
+def browser(downloads: Path) -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    driver = chromium(downloads)
     try:
         yield driver
     finally:

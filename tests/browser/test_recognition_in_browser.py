@@ -178,30 +178,9 @@ def live_federation(
 def tls_browser(downloads: Path) -> Iterator[Any]:
     """Headless Chromium as the session's, trusting the demo's certificates (made for
     this module: the shared browser is not told to)."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from tests.browser.conftest import chromium
 
-    from tests.browser.conftest import CHROMEDRIVER, CHROMIUM, unavailable
-
-    if not CHROMIUM.exists() or not CHROMEDRIVER.exists():
-        unavailable(f"no browser: {CHROMIUM} or {CHROMEDRIVER} is missing")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        "--lang=zh-CN",
-    ):
-        options.add_argument(argument)
-    options.set_capability("acceptInsecureCerts", True)
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(20)
-    driver.set_script_timeout(20)
+    driver = chromium(downloads, accept_insecure_certs=True)
     try:
         yield driver
     finally:
