@@ -118,6 +118,7 @@ async def ask(
         )
         return result.body or b""
 
+    maybe_sent = False
     try:
         try:
             received = await post()
@@ -126,16 +127,24 @@ async def ask(
             # only its answer was lost (the other node answers a resend as it did).
             if not resend or isinstance(exc, PeerNotReachedError):
                 raise
+            maybe_sent = True
             received = await post()
         return answer.model_validate_json(received)
     except BadStatusError as exc:
         if not_found is not None and exc.response_status == 404:
             raise NotFoundError(not_found) from None
-        refused = 400 <= exc.response_status < 500
-        raise PeerUnavailableError(f"{audience}: {exc.detail}", not_taken=refused) from None
+        # A refusal (4xx) means the request was not taken; 401 (this node's key not yet
+        # known there) and 429 (wait) say nothing final, and after an attempt that may
+        # have arrived, nothing about that attempt.
+        refused = 400 <= exc.response_status < 500 and exc.response_status not in (401, 429)
+        raise PeerUnavailableError(
+            f"{audience}: {exc.detail}", not_taken=refused and not maybe_sent
+        ) from None
     except FederationError as exc:
         never_sent = isinstance(exc, PeerNotReachedError | UrlNotAllowedError | PrivateAddressError)
-        raise PeerUnavailableError(f"{audience}: {exc.detail}", not_taken=never_sent) from None
+        raise PeerUnavailableError(
+            f"{audience}: {exc.detail}", not_taken=never_sent and not maybe_sent
+        ) from None
     except ValidationError:
         raise PeerUnavailableError(f"{audience} answered with something this node cannot read") from None
 

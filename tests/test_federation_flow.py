@@ -1066,7 +1066,13 @@ def test_a_refusal_upheld_after_a_dispute_cannot_be_disputed_again(federation: F
     federation.clients[ANHUI].post(
         decide, json={"decision": "refuse", "reason": "复核后维持"}, headers=officer
     )
-    assert dispute("再请复核").status_code == 409
+    # Sent again, the dispute is the same one: answered as the application now is (refused
+    # for good), never taken a second time.
+    again = dispute("再请复核")
+    assert (again.status_code, again.json()["state"]) == (200, "refused")
+    assert again.json()["disputedAt"] is not None
+    [kept] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert (kept["state"], kept["disputeStatement"]) == ("refused", "请复核")
     assert dispute("").status_code == 422
 
 
@@ -1274,3 +1280,81 @@ def test_a_look_up_whose_answer_was_lost_is_sent_again_and_uses_the_code_once(fe
     assert answer.json()["verdict"] == "valid"
     events = federation.clients[JIANGSU].get("/v1/holder/audit", headers=holder).json()
     assert [e["action"] for e in events].count("credential.lookup") == 1
+
+
+def test_a_resend_is_answered_with_what_was_kept_whatever_changed_since(federation: Federation) -> None:
+    """Third review: a resend is not a new request. An application sent again after its
+    credential was suspended is the one kept (not refused and dropped here while kept
+    there); a dispute sent again after the officers decided gets the decision."""
+    record = federation.issue(JIANGSU, 107)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    jiangsu = federation.clients[JIANGSU]
+    federation.verify_at(JIANGSU, federation.issue(ANHUI, 108)["verifiableCredential"])  # Anhui's chain held
+    federation.router.lose_answers.add(ANHUI)
+    ask = {"credentialId": record["id"], "province": "34"}
+    assert jiangsu.post("/v1/holder/recognition-applications", json=ask, headers=holder).status_code == 502
+    federation.router.lose_answers.discard(ANHUI)
+    jiangsu.post(
+        f"/v1/credentials/{record['id']}/suspension",
+        json={"reasonCode": "under_investigation"},
+        headers=federation.staff(JIANGSU, "officer"),
+    ).raise_for_status()
+    [mine] = jiangsu.get("/v1/holder/recognition-applications", headers=holder).json()["applications"]
+    assert mine["state"] == "pending"  # the one Anhui kept, not dropped
+    # Refused, disputed with the answer lost, then recognised: the resend brings the decision.
+    _refuse_all(federation)
+    federation.clock.advance(seconds=31)
+    jiangsu.get("/v1/holder/recognition-applications", headers=holder)
+    federation.router.lose_answers.add(ANHUI)
+    assert _dispute(jiangsu, mine["id"], "请复核", holder).status_code == 502
+    federation.router.lose_answers.discard(ANHUI)
+    officer = federation.staff(ANHUI, "officer")
+    [waiting] = (
+        federation.clients[ANHUI].get("/v1/recognition/applications?state=disputed", headers=officer).json()
+    )
+    federation.clients[ANHUI].post(
+        f"/v1/recognition/applications/{waiting['id']}/decision",
+        json={"decision": "recognise", "recognisedAs": "ENG-ASSOCIATE_SENIOR"},
+        headers=officer,
+    ).raise_for_status()
+    [followed] = jiangsu.get("/v1/holder/recognition-applications", headers=holder).json()["applications"]
+    assert followed["state"] == "recognised"
+    assert followed["recognitionCredential"] is not None
+
+
+@pytest.mark.parametrize(
+    "shift", [{"iat": 3 * 86400, "exp": 3 * 86400 + 3600}, {"iat": 0, "exp": 10 * 365 * 86400}]
+)
+def test_a_member_s_policy_signed_for_the_future_or_for_years_is_not_read(
+    federation: Federation, shift: dict[str, int]
+) -> None:
+    from starlette.responses import Response as Answer
+
+    from registry.federation import recognition
+    from registry.signing.jose import sign_jws
+
+    anhui = federation.node(ANHUI)
+    rules = (recognition.Rule.of(recognition.RuleIn.model_validate(ENG_RULE)),)
+    policy = recognition.Policy(7, federation.clock(), rules)
+    claims = recognition.policy_claims(policy, anhui.did, ANHUI, federation.clock())
+    now = claims["iat"]
+    claims["iat"], claims["exp"] = now + shift["iat"], now + shift["exp"]
+    record, key = anhui.ring.signing_key(federation.clock())  # the member's own key
+    signed = sign_jws(claims, key, f"{anhui.did}#{record.kid}", recognition.POLICY_TYP)
+    real = federation.router.apps[ANHUI]
+
+    async def serving(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == recognition.POLICY_PATH:
+            await Answer(signed, media_type=recognition.POLICY_MEDIA_TYPE)(scope, receive, send)
+        else:
+            await real(scope, receive, send)
+
+    federation.router.apps[ANHUI] = serving
+    credential = federation.issue(JIANGSU, 109)
+    holder = _holder_headers(federation, JIANGSU, credential["holderId"])
+    [answer] = (
+        federation.clients[JIANGSU]
+        .get(f"/v1/holder/credentials/{credential['id']}/recognition", headers=holder)
+        .json()
+    )
+    assert (answer["state"], answer["policyVersion"]) == ("unknown", None)

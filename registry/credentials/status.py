@@ -875,6 +875,13 @@ class StatusReader:
             if isinstance(entry, dict) and entry.get("type") == sd_jwt_vc.STATUS_ENTRY:
                 mapped = self._token_entries(entry)
                 if mapped is None:
+                    if issuer is not None and entry.get("issuer") != issuer:
+                        return Check(
+                            "status",
+                            "unknown",
+                            "the token status reference is not the credential's issuer's",
+                            "status-list-untrusted",
+                        )
                     return self._peer_token_status(entry)
                 expanded.extend(mapped)
             else:

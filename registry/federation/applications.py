@@ -154,6 +154,8 @@ class Decided(BaseModel):
     recognisedAs: Code | None = None
     decisionReason: str | None = Field(default=None, max_length=500)
     decidedAt: AwareDatetime | None = None
+    #: when the holder's dispute was taken up (a dispute is taken once)
+    disputedAt: AwareDatetime | None = None
     recognitionCredential: dict[str, Any] | None = None
 
 
@@ -218,8 +220,20 @@ def decided(row: RecognitionApplication) -> Decided:
         recognisedAs=row.recognised_as,
         decisionReason=row.decision_reason,
         decidedAt=row.decided_at,
+        disputedAt=row.disputed_at,
         recognitionCredential=json.loads(row.recognition_credential) if row.recognition_credential else None,
     )
+
+
+def kept_incoming(session: Session, caller: str, application_id: str) -> RecognitionApplication | None:
+    """The application ``caller`` forwarded under ``application_id``, if this node keeps it."""
+    return session.exec(
+        select(RecognitionApplication).where(
+            RecognitionApplication.side == "incoming",
+            RecognitionApplication.peer_entity == caller,
+            RecognitionApplication.peer_application_id == application_id,
+        )
+    ).first()
 
 
 # --- at the holder's node ----------------------------------------------------------------
@@ -259,7 +273,7 @@ def start_outgoing(
             RecognitionApplication.holder_id == credential.holder_id,
             RecognitionApplication.credential_id == str(document["id"]),
             RecognitionApplication.province == body.province,
-            col(RecognitionApplication.state).in_(("sending", *WAITING, "recognised")),
+            col(RecognitionApplication.state).in_(("sending", *WAITING, *UNCONFIRMED, "recognised")),
         )
     ).first()
     if earlier is not None and earlier.state != "sending":
@@ -305,7 +319,8 @@ def finish_outgoing(
 ) -> RecognitionApplication:
     """The receiving node accepted the application: keep its id and state; audited."""
     row = session.get(RecognitionApplication, application_id, with_for_update=True)
-    assert row is not None
+    if row is None:
+        raise ConflictError("the application was dropped meanwhile: apply again")
     if row.state != "sending":  # confirmed meanwhile (a resend by another request)
         return row
     row.peer_application_id, row.state, row.checked_at = answer.id, "pending", now
@@ -329,7 +344,7 @@ def finish_outgoing(
 
 def drop_unsent(session: Session, application_id: str) -> None:
     """The receiving node could not be reached or refused: nothing is kept."""
-    row = session.get(RecognitionApplication, application_id)
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
     if row is not None and row.state == "sending":
         session.delete(row)
 
@@ -707,9 +722,9 @@ def receive_dispute(
     row = session.get(RecognitionApplication, application_id, with_for_update=True)
     if row is None or row.side != "incoming" or row.peer_entity != caller:
         raise NotFoundError("this node has no recognition application with this id from the calling node")
-    if row.state == "disputed":
-        return row
-    if row.state != "refused" or row.disputed_at is not None:
+    if row.disputed_at is not None:
+        return row  # taken before (sent again): answered as it is now, decided or not
+    if row.state != "refused":
         raise ConflictError(f"only a refusal can be disputed, once: the application is {row.state}")
     other = _other_application(session, "incoming", row, (*WAITING, "recognised"))
     if other is not None:

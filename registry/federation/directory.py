@@ -321,6 +321,7 @@ class PeerDirectory:
         if isinstance(found, FederationError):
             self._policy_failures[entity] = (time.monotonic(), found.detail)
             raise found
+        # Kept 5 minutes at most, and never past the signed policy's exp (an hour).
         self._policies[entity] = (found, time.monotonic())
         self._policy_failures.pop(entity, None)
         return found
@@ -342,9 +343,14 @@ class PeerDirectory:
                 frozenset({recognition.POLICY_TYP}),
                 "assertionMethod",
             )
-            issued = verified.payload.get("iat")
-            if type(issued) is not int:
-                raise RegistryError("the signed policy has no integer iat")
+            issued, expires = verified.payload.get("iat"), verified.payload.get("exp")
+            if type(issued) is not int or type(expires) is not int:
+                raise RegistryError("the signed policy has no integer iat and exp")
+            moment, bound = int(self.clock().timestamp()), recognition.POLICY_LIFETIME + 60
+            # Signed recently (not in the future, not long ago), for at most its lifetime:
+            # an old or retired key cannot mint a long-lived policy with a backdated iat.
+            if not moment - bound <= issued <= moment + 60 or expires - issued > recognition.POLICY_LIFETIME:
+                raise RegistryError("the signed policy's iat and exp are out of bounds")
             kid = verified.verification_method.id.partition("#")[2]
             profile.ring().check_valid_at(kid, datetime.fromtimestamp(min(max(issued, 0), 2**33), UTC))
             return recognition.policy_from_claims(

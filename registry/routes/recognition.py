@@ -9,6 +9,7 @@ officers) decides the applications other nodes forward."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -238,11 +239,13 @@ async def apply_for_recognition(
 ) -> applications.ApplicationOut:
     """Apply to have one of your credentials recognised in another province. This node
     sends it (with the credential, which the receiving node verifies) to that province's
-    node, signed as this node; it is answered 201 once that node has accepted it (when it
-    cannot be reached or refuses, nothing is kept: 502). One application per credential
-    and province at a time (409 while one waits, or once it was recognised); sending
-    again after a failure is safe (the other node keeps one). Follow it with ``GET
-    /v1/holder/recognition-applications``. Audited; visible in your activity."""
+    node, signed as this node; it is answered 201 once that node has accepted it. When
+    that node refuses it or cannot be reached at all: 502, nothing kept. When its answer
+    is lost (a time-out after sending, a 5xx): 502, and the application stays here as
+    ``sending`` and is sent again, under the same id, when you next list your
+    applications (that node keeps one per id). One application per credential and
+    province at a time (409 while one waits, or once it was recognised). Audited;
+    visible in your activity."""
     if body.province == node.settings.province:
         raise InvalidInputError(
             "a credential of this province needs no recognition here: choose another province"
@@ -269,13 +272,34 @@ async def apply_for_recognition(
 KEPT = "; it is kept here and sent again, under the same id, when you next look at your applications"
 
 
+async def _keep_decision(
+    node: NodeState, holder: Principal, application_id: str, peer: str, answer: applications.Decided
+) -> applications.ApplicationOut | None:
+    """A resend answered after the other node decided: keep the decision too (checked
+    as any answer is); None when it cannot be checked now (asked again later)."""
+    try:
+        did = (await peers.federated(node).member(peer)).did
+    except FederationError:
+        return None
+
+    def keep() -> applications.ApplicationOut:
+        with node.db.session() as session:
+            row = applications.holders_application(session, holder.holder_id or "", application_id)
+            if applications.answer_problem(row, answer, did) is None:
+                applications.record_answer(session, application_id, answer, node.clock())
+            session.flush()
+            return applications.out(row)
+
+    return await run_in_threadpool(keep)
+
+
 async def _forward_application(
     node: NodeState, holder: Principal, application_id: str
 ) -> applications.ApplicationOut:
     """Send a kept (``sending``) application to the receiving node, under its id (the
-    receiving node keeps one per id). Accepted: ``pending`` here (or what was decided
-    there, for a resend that comes late). Refused there (4xx): dropped here. Not
-    known to have arrived: kept, 502."""
+    receiving node keeps one per id, and answers a resend with the one it kept).
+    Accepted: ``pending`` here (or what was decided there, for a resend that comes
+    late). Known not taken there: dropped here. Not known to have arrived: kept, 502."""
 
     def read() -> tuple[str, dict[str, Any]]:
         with node.db.session(write=False) as session:
@@ -286,7 +310,6 @@ async def _forward_application(
     apply = applications.APPLY_PATH, applications.APPLY_PURPOSE
     try:
         answer = await peers.ask(node, peer, *apply, forwarded, applications.Decided)
-        did = (await peers.federated(node).member(peer)).did
     except peers.PeerUnavailableError as exc:
         if exc.not_taken:
 
@@ -297,30 +320,26 @@ async def _forward_application(
             await run_in_threadpool(drop)
             raise
         raise peers.PeerUnavailableError(exc.detail + KEPT) from None
-    except FederationError as exc:
-        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
 
     def finish() -> applications.ApplicationOut:
-        now = node.clock()
         with node.db.session() as session:
-            row = applications.finish_outgoing(session, holder, application_id, answer, now)
-            if (
-                answer.state not in applications.WAITING
-                and applications.answer_problem(row, answer, did) is None
-            ):
-                applications.record_answer(session, application_id, answer, now)
+            row = applications.finish_outgoing(session, holder, application_id, answer, node.clock())
             session.flush()
             return applications.out(row)
 
-    return await run_in_threadpool(finish)
+    confirmed = await run_in_threadpool(finish)
+    if answer.state in applications.WAITING:
+        return confirmed
+    return await _keep_decision(node, holder, application_id, peer, answer) or confirmed
 
 
 async def _forward_dispute(
     node: NodeState, holder: Principal, application_id: str
 ) -> applications.ApplicationOut:
     """Send a kept (``disputing``) dispute to the receiving node (which takes one per
-    application). Taken up: ``disputed``. Refused there (4xx): the refusal stands as it
-    was. Not known to have arrived: kept, 502."""
+    application, and answers a resend with the application as it is now). Taken up:
+    ``disputed`` (or what was decided since). Known not taken there: the refusal stands
+    as it was. Not known to have arrived: kept, 502."""
 
     def read() -> RecognitionApplication:
         with node.db.session(write=False) as session:
@@ -330,10 +349,9 @@ async def _forward_dispute(
     path = applications.dispute_path(row.peer_application_id)
     body = {"statement": row.dispute_statement or ""}
     try:
-        answer = await peers.ask(
-            node, row.peer_entity, path, applications.DISPUTE_PURPOSE, body, applications.Decided
-        )
-        if answer.state != "disputed" or answer.id != row.peer_application_id:
+        purpose = applications.DISPUTE_PURPOSE
+        answer = await peers.ask(node, row.peer_entity, path, purpose, body, applications.Decided)
+        if answer.id != row.peer_application_id or answer.disputedAt is None:
             raise peers.PeerUnavailableError(
                 f"{row.peer_entity} did not take the dispute up ({answer.state})", not_taken=True
             )
@@ -354,7 +372,10 @@ async def _forward_dispute(
             session.flush()
             return applications.out(kept)
 
-    return await run_in_threadpool(finish)
+    taken = await run_in_threadpool(finish)
+    if answer.state in applications.WAITING:
+        return taken
+    return await _keep_decision(node, holder, application_id, row.peer_entity, answer) or taken
 
 
 async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: Principal) -> dict[str, str]:
@@ -372,14 +393,19 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: 
     if directory is None or not (due or unconfirmed):
         return {}
     problems: dict[str, str] = {}
-    for row in unconfirmed[:5]:  # sent again, one at a time (each may wait for a deadline)
-        try:
-            if row.state == "sending":
-                await _forward_application(node, holder, row.id)
-            else:
-                await _forward_dispute(node, holder, row.id)
-        except RegistryError as exc:
-            problems[row.id] = exc.detail
+    # Sent again, one at a time, within one request budget (the page waits for it).
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(directory.request_budget):
+            for row in unconfirmed[:3]:
+                problems[row.id] = "not yet confirmed by the other node"
+                try:
+                    if row.state == "sending":
+                        await _forward_application(node, holder, row.id)
+                    else:
+                        await _forward_dispute(node, holder, row.id)
+                    del problems[row.id]
+                except RegistryError as exc:
+                    problems[row.id] = exc.detail
 
     async def one(row: RecognitionApplication) -> None:
         path = applications.status_path(row.peer_application_id)
@@ -503,7 +529,10 @@ _NODE_REQUEST_BODY = {
             "description": "Not signed by a federation member's key, or not for this node, URL or "
             "purpose, or expired"
         },
-        409: {"description": "This node is not federated"},
+        409: {
+            "description": "Another application of this credential from the calling node waits or was "
+            "recognised; or this node is not federated"
+        },
         415: {"description": "Not sent as application/node-request+jwt"},
         **peers.PEER_RATE_LIMITED,
         422: {
@@ -519,6 +548,16 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
     calling node and application id; audited."""
     opened = await peers.open_request(node, request, applications.APPLY_PATH, applications.APPLY_PURPOSE)
     forwarded = peers.body_of(opened, applications.Forwarded, "a recognition application")
+
+    def kept() -> applications.Decided | None:
+        with node.db.session(write=False) as session:
+            row = applications.kept_incoming(session, opened.caller, forwarded.application)
+            return None if row is None else applications.decided(row)
+
+    # Sent again (its answer was lost): the one kept, whatever has changed since.
+    earlier = await run_in_threadpool(kept)
+    if earlier is not None:
+        return JSONResponse(earlier.model_dump(mode="json"), status_code=200)
     shape = applications.forwarded_problems(forwarded.credential)
     if shape:
         raise InvalidInputError(
@@ -704,7 +743,7 @@ def decide_recognition_application(
 class ProvinceRecognition(BaseModel):
     province: str = Field(description="The other province (GB/T 2260)")
     provinceName: dict[str, str]
-    state: Literal["recognised", "not-recognised", "no-policy", "not-applicable", "unknown"]
+    state: Literal["native", "recognised", "not-recognised", "no-policy", "not-applicable", "unknown"]
     policyVersion: int | None
     recognisedAs: RecognisedAs | None
     conditions: str | None
@@ -772,7 +811,8 @@ async def recognition_elsewhere(
             own_province=profile.province,
             issuer_province=node.settings.province,
             type_code=credential.type_code,
-            valid=credential.status == "active",
+            valid=credential.status == "active"
+            and (credential.valid_until is None or credential.valid_until > node.clock()),
             day=today,
             local_codes=frozenset(names),
         )
@@ -781,7 +821,7 @@ async def recognition_elsewhere(
             ProvinceRecognition(
                 province=profile.province,
                 provinceName={"zh": zh, "en": en},
-                state=found.state,  # type: ignore[arg-type]
+                state=found.state,
                 policyVersion=found.policy_version,
                 recognisedAs=described["recognisedAs"],
                 conditions=described["conditions"],

@@ -664,7 +664,10 @@ async def peer_look_up(request: Request, node: NodeDep) -> PeerFound:
 
     try:
         return await run_in_threadpool(run)
-    except IntegrityError:  # the same request, answered meanwhile by a concurrent resend
+    except (IntegrityError, NotFoundError):
+        # The same request, answered meanwhile by a concurrent resend (on PostgreSQL the
+        # resend waits for the first to commit, then finds its single-use code used):
+        # the answer kept for it.
 
         def again() -> PeerFound:
             with node.db.session(write=False) as session:
