@@ -1358,3 +1358,37 @@ def test_a_member_s_policy_signed_for_the_future_or_for_years_is_not_read(
         .json()
     )
     assert (answer["state"], answer["policyVersion"]) == ("unknown", None)
+
+
+def test_a_credential_revoked_since_it_arrived_is_not_recognised(federation: Federation) -> None:
+    """The original is verified again when an officer recognises it: a sanction imposed
+    since the application arrived (科研失信) stops its recognition (409, nothing issued);
+    it can still be refused."""
+    record = federation.issue(JIANGSU, 110)
+    body = {
+        "application": "7a1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f",
+        "credential": record["verifiableCredential"],
+    }
+    assert _forward(federation, body).status_code == 201
+    federation.clients[JIANGSU].post(
+        f"/v1/credentials/{record['id']}/revocation",
+        json={"reasonCode": "research_misconduct"},
+        headers=federation.staff(JIANGSU, "officer"),
+    ).raise_for_status()
+    federation.clock.advance(seconds=federation.node(ANHUI).settings.peer_status_max_age / 2 + 1)
+    federation.refresh(ANHUI)
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    decide = f"/v1/recognition/applications/{incoming['id']}/decision"
+    stopped = federation.clients[ANHUI].post(
+        decide, json={"decision": "recognise", "recognisedAs": "ENG-ASSOCIATE_SENIOR"}, headers=officer
+    )
+    assert stopped.status_code == 409, stopped.text
+    assert "revoked" in stopped.json()["detail"]
+    assert stopped.json()["type"].endswith("/credential-no-longer-valid")
+    [still] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert still["state"] == "pending"
+    refused = federation.clients[ANHUI].post(
+        decide, json={"decision": "refuse", "reason": "已因科研失信撤销"}, headers=officer
+    )
+    assert refused.status_code == 200

@@ -54,6 +54,13 @@ UNCONFIRMED = ("sending", "disputing")
 #: outgoing rows are ``sending`` from when they are kept until the receiving node answers
 
 
+class NoLongerValidError(ConflictError):
+    """The credential of an application no longer verifies valid (to recognise it)."""
+
+    slug = "credential-no-longer-valid"
+    title = "The credential no longer verifies valid here"
+
+
 class ApplicationExistsError(ConflictError):
     """An application of the credential in that province waits or was recognised."""
 

@@ -164,6 +164,12 @@ GUIDANCE: dict[str, tuple[str, str, str]] = {
         "An application of this credential in that province is waiting for a decision or was "
         "recognised. Follow the existing one (GET /v1/holder/recognition-applications).",
     ),
+    "credential-no-longer-valid": (
+        "该凭证在本节点已不再有效",
+        "认可前重新核验原凭证：它已被撤销、暂停或暂时无法确认状态，不能予以认可，只能不予认可。",
+        "The original credential was verified again before recognising it: it is revoked, suspended "
+        "or its status cannot be confirmed now, so it cannot be recognised; it can be refused.",
+    ),
     "peer-unavailable": (
         "无法连接其他省份的节点",
         "请求需要其他省份的节点，但该节点无法连接，或拒绝了请求；本节点未保存任何内容。"

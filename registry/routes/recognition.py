@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -41,7 +42,13 @@ from registry.federation.metadata import PROVINCES
 from registry.models import Credential, RecognitionApplication
 from registry.node import NodeState
 from registry.routes.issuance import context as issuance_context
-from registry.routes.verification import RecognisedAs, language, prepare_peers, trust_of
+from registry.routes.verification import (
+    RecognisedAs,
+    language,
+    prepare_peers,
+    prepare_peers_from_thread,
+    trust_of,
+)
 from registry.signing.jose import sign_jws
 from registry.verifier import _t as verifier_t
 from registry.verifier import describe_recognition, verify_one
@@ -707,7 +714,10 @@ def list_incoming_applications(
     operation_id="decideRecognitionApplication",
     responses={
         404: {"description": "No such incoming application"},
-        409: {"description": "Already decided"},
+        409: {
+            "description": "Already decided, or (to recognise) the original credential no longer "
+            "verifies valid here (revoked, suspended, or its status cannot be confirmed now)"
+        },
         422: {
             "description": "No local type given and the policy gives none, or the type is retired or unknown"
         },
@@ -722,8 +732,15 @@ def decide_recognition_application(
 ) -> applications.ApplicationOut:
     """Decide an application: ``recognise`` issues this node's recognition credential
     (the local type from ``recognisedAs``, by default what the latest policy gives for
-    the type) referencing the original; ``refuse`` needs a reason. Final; audited. The
-    holder's node learns it when it next asks."""
+    the type) referencing the original, once the original verifies valid here again
+    (revoked, suspended or unconfirmable since it arrived: 409, nothing decided; it
+    can still be refused); ``refuse`` needs a reason. Final; audited. The holder's node
+    learns it when it next asks."""
+    if body.decision == "recognise":
+        # Checked before this request's write transaction begins (peers may be asked).
+        with node.db.session(write=False) as reader:
+            document = json.loads(applications.incoming(reader, application_id).credential or "{}")
+        _still_valid(node, officer, document)
     row = applications.incoming(session, application_id)
     found = node.recognition.recognise(
         node.settings.province,
@@ -735,6 +752,32 @@ def decide_recognition_application(
     default = found.recognised_as if found.state == "recognised" else None
     ctx = issuance_context(node, session)
     return applications.out(applications.decide(session, officer, application_id, body, default, ctx))
+
+
+def _still_valid(node: NodeState, officer: Principal, document: dict[str, Any]) -> None:
+    """The original credential verified again at decision time (from a worker thread):
+    a sanction imposed since it arrived (科研失信) must stop its recognition."""
+    prepare_peers_from_thread(node, [document])
+    now = node.clock()
+    with node.db.reader() as reader:
+        report, rows = verify_one(
+            reader,
+            document,
+            trust_of(node),
+            node.base_url,
+            officer,
+            now,
+            node.status_cache,
+            node.holder_of,
+            node.directory,
+        )
+    node.audit_writer.submit(rows)
+    if report.verdict != "valid":
+        failed = [c.reason for c in report.checks if c.result != "pass"]
+        raise applications.NoLongerValidError(
+            f"the credential is {report.verdict} here now: " + "; ".join(failed) + " (it can be refused)",
+            errors=[{"field": "credential", "message": r} for r in failed],
+        )
 
 
 # --- what the other provinces' published policies say of a holder's credential -------------

@@ -50,6 +50,10 @@ UNREACHABLE = N_(
 NOT_IN_FORCE = N_("Only a credential in force can be recognised.")
 NO_CREDENTIAL = N_("There is no such credential.")
 CHOOSE = N_("Choose a credential and a province.")
+NO_LONGER_VALID = N_(
+    "The credential no longer verifies valid here (revoked, suspended or not confirmable now): it can "
+    "only be refused."
+)
 SENT = N_("Your application was sent. The other province's node will decide it.")
 ALREADY = N_(
     "An application of this credential in that province is waiting for a decision or was recognised."
@@ -317,6 +321,8 @@ async def decide(request: Request, node: NodeDep, application_id: str) -> Respon
 
     try:
         decided = await run_in_threadpool(run)
+    except applications.NoLongerValidError as exc:
+        return await _officer_page(page, exc.status, error=NO_LONGER_VALID)
     except (NotFoundError, ConflictError, InvalidInputError) as exc:
         message = {
             404: N_("There is no such application."),
