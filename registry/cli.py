@@ -983,7 +983,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold a signing key compromised from an instant: what it signed since then fails; "
         "a new key signs from now when it was the signing key",
     )
-    compromise.add_argument("kid", metavar="KID", help="the key id, as 'registry keys list' shows it")
+    compromise.add_argument(
+        "kid",
+        metavar="KID",
+        help="the key id, as 'registry keys list' shows it (a kid is base64url and may begin with '-': "
+        "give it after the options and '--', e.g. ... --reason R -- -hb3…)",
+    )
     compromise.add_argument(
         "--since",
         required=True,

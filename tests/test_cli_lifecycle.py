@@ -292,19 +292,31 @@ def test_keys_listed_and_compromised_only_with_confirmation(
     [key] = _json(out)
     assert key["state"] == "active"
     kid = key["kid"]
+    # A kid is base64url and may begin with "-" (then argparse would read it as an option):
+    # it goes after the options and "--", as the help says.
     code, _, err = _run(
-        capsys, "keys", "compromise", kid, "--since", "2026-01-01", "--reason", "泄露", "--confirm", "wrong"
+        capsys,
+        "keys",
+        "compromise",
+        "--since",
+        "2026-01-01",
+        "--reason",
+        "泄露",
+        "--confirm",
+        "wrong",
+        "--",
+        kid,
     )
     assert code == 2
     assert "confirm" in err
     monkeypatch.setattr("sys.stdin", io.StringIO("not the kid\n"))
-    code, _, _ = _run(capsys, "keys", "compromise", kid, "--since", "2026-01-01", "--reason", "泄露")
+    code, _, _ = _run(capsys, "keys", "compromise", "--since", "2026-01-01", "--reason", "泄露", "--", kid)
     assert code == 2
     code, out, _ = _run(capsys, "keys", "list")
     assert _json(out)[0]["state"] == "active"  # nothing changed
     monkeypatch.setattr("sys.stdin", io.StringIO(kid + "\n"))
     code, out, err = _run(
-        capsys, "keys", "compromise", kid, "--since", "2026-01-01T00:00:00+08:00", "--reason", "泄露"
+        capsys, "keys", "compromise", "--since", "2026-01-01T00:00:00+08:00", "--reason", "泄露", "--", kid
     )
     assert code == 0, err
     code, out, _ = _run(capsys, "keys", "list")
@@ -313,3 +325,26 @@ def test_keys_listed_and_compromised_only_with_confirmation(
     assert sorted(states.values()) == ["active", "compromised"]  # a new key signs
     [event] = _events("key.compromise")
     assert (event.target_id, event.reason, event.actor_role) == (kid, "泄露", "admin")
+
+
+def test_a_kid_that_begins_with_a_dash_is_given_after_the_options(
+    node_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Key ids are base64url (RFC 7638 thumbprints) and may begin with "-": after "--"
+    such a kid is read as the key id, not as an option (here: a key the node never had)."""
+    assert _run(capsys, "init")[0] == 0
+    code, _, err = _run(
+        capsys,
+        "keys",
+        "compromise",
+        "--since",
+        "2026-01-01",
+        "--reason",
+        "泄露",
+        "--confirm=-hb3",
+        "--",
+        "-hb3",
+    )
+    assert code != 0
+    assert "-hb3" in err
+    assert "ignored explicit argument" not in err
