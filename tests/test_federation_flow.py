@@ -1130,9 +1130,26 @@ def test_a_holder_sees_what_anhui_s_signed_policy_says_of_their_credential(feder
     )
 
 
+def _anhui_serves_policy(federation: Federation, token: str) -> None:
+    """Anhui's node as the holder's node reaches it, answering ``token`` as its signed
+    policy (everything else as it is)."""
+    from starlette.responses import Response as Answer
+
+    from registry.federation import recognition
+
+    real = federation.router.apps[ANHUI]
+
+    async def serving(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == recognition.POLICY_PATH:
+            await Answer(token, media_type=recognition.POLICY_MEDIA_TYPE)(scope, receive, send)
+        else:
+            await real(scope, receive, send)
+
+    federation.router.apps[ANHUI] = serving
+
+
 def test_a_policy_signed_with_a_key_the_member_never_had_is_not_read(federation: Federation) -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    from starlette.responses import Response as Answer
 
     from registry.federation import recognition
     from registry.signing.jose import sign_jws
@@ -1144,15 +1161,7 @@ def test_a_policy_signed_with_a_key_the_member_never_had_is_not_read(federation:
     )
     kid = anhui.ring.signing_key(federation.clock())[0].kid
     forged = sign_jws(claims, Ed25519PrivateKey.generate(), f"{anhui.did}#{kid}", recognition.POLICY_TYP)
-    real = federation.router.apps[ANHUI]
-
-    async def forging(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == recognition.POLICY_PATH:
-            await Answer(forged, media_type=recognition.POLICY_MEDIA_TYPE)(scope, receive, send)
-        else:
-            await real(scope, receive, send)
-
-    federation.router.apps[ANHUI] = forging
+    _anhui_serves_policy(federation, forged)
     record = federation.issue(JIANGSU, 100)
     holder = _holder_headers(federation, JIANGSU, record["holderId"])
     [answer] = (
@@ -1328,7 +1337,6 @@ def test_a_resend_is_answered_with_what_was_kept_whatever_changed_since(federati
 def test_a_member_s_policy_signed_for_the_future_or_for_years_is_not_read(
     federation: Federation, shift: dict[str, int]
 ) -> None:
-    from starlette.responses import Response as Answer
 
     from registry.federation import recognition
     from registry.signing.jose import sign_jws
@@ -1341,15 +1349,7 @@ def test_a_member_s_policy_signed_for_the_future_or_for_years_is_not_read(
     claims["iat"], claims["exp"] = now + shift["iat"], now + shift["exp"]
     record, key = anhui.ring.signing_key(federation.clock())  # the member's own key
     signed = sign_jws(claims, key, f"{anhui.did}#{record.kid}", recognition.POLICY_TYP)
-    real = federation.router.apps[ANHUI]
-
-    async def serving(scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == recognition.POLICY_PATH:
-            await Answer(signed, media_type=recognition.POLICY_MEDIA_TYPE)(scope, receive, send)
-        else:
-            await real(scope, receive, send)
-
-    federation.router.apps[ANHUI] = serving
+    _anhui_serves_policy(federation, signed)
     credential = federation.issue(JIANGSU, 109)
     holder = _holder_headers(federation, JIANGSU, credential["holderId"])
     [answer] = (

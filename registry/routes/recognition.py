@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -300,6 +301,28 @@ async def _keep_decision(
     return await run_in_threadpool(keep)
 
 
+async def _sent_or_undone(
+    node: NodeState,
+    sending: Awaitable[applications.Decided],
+    undo: Callable[[Session], None],
+) -> applications.Decided:
+    """The other node's answer to something this node kept before sending it. Known not
+    taken there: ``undo`` what was kept (in a write session) and fail. Not known to have
+    arrived: kept as it is (sent again later), 502."""
+    try:
+        return await sending
+    except peers.PeerUnavailableError as exc:
+        if not exc.not_taken:
+            raise peers.PeerUnavailableError(exc.detail + KEPT) from None
+
+        def run_undo() -> None:
+            with node.db.session() as session:
+                undo(session)
+
+        await run_in_threadpool(run_undo)
+        raise
+
+
 async def _forward_application(
     node: NodeState, holder: Principal, application_id: str
 ) -> applications.ApplicationOut:
@@ -315,18 +338,11 @@ async def _forward_application(
 
     peer, forwarded = await run_in_threadpool(read)
     apply = applications.APPLY_PATH, applications.APPLY_PURPOSE
-    try:
-        answer = await peers.ask(node, peer, *apply, forwarded, applications.Decided)
-    except peers.PeerUnavailableError as exc:
-        if exc.not_taken:
-
-            def drop() -> None:
-                with node.db.session() as session:
-                    applications.drop_unsent(session, application_id)
-
-            await run_in_threadpool(drop)
-            raise
-        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
+    answer = await _sent_or_undone(
+        node,
+        peers.ask(node, peer, *apply, forwarded, applications.Decided),
+        lambda session: applications.drop_unsent(session, application_id),
+    )
 
     def finish() -> applications.ApplicationOut:
         with node.db.session() as session:
@@ -355,23 +371,19 @@ async def _forward_dispute(
     row = await run_in_threadpool(read)
     path = applications.dispute_path(row.peer_application_id)
     body = {"statement": row.dispute_statement or ""}
-    try:
-        purpose = applications.DISPUTE_PURPOSE
+    purpose = applications.DISPUTE_PURPOSE
+
+    async def ask() -> applications.Decided:
         answer = await peers.ask(node, row.peer_entity, path, purpose, body, applications.Decided)
         if answer.id != row.peer_application_id or answer.disputedAt is None:
             raise peers.PeerUnavailableError(
                 f"{row.peer_entity} did not take the dispute up ({answer.state})", not_taken=True
             )
-    except peers.PeerUnavailableError as exc:
-        if exc.not_taken:
+        return answer
 
-            def drop() -> None:
-                with node.db.session() as session:
-                    applications.drop_dispute(session, application_id)
-
-            await run_in_threadpool(drop)
-            raise
-        raise peers.PeerUnavailableError(exc.detail + KEPT) from None
+    answer = await _sent_or_undone(
+        node, ask(), lambda session: applications.drop_dispute(session, application_id)
+    )
 
     def finish() -> applications.ApplicationOut:
         with node.db.session() as session:
@@ -829,6 +841,7 @@ async def recognition_elsewhere(
             return row, _names(session)
 
     credential, names = await run_in_threadpool(read)
+    codes = frozenset(names)
     today = node.clock().astimezone(CHINA_STANDARD_TIME).date()
     answers = []
     for profile in await directory.member_profiles():
@@ -857,7 +870,7 @@ async def recognition_elsewhere(
             valid=credential.status == "active"
             and (credential.valid_until is None or credential.valid_until > node.clock()),
             day=today,
-            local_codes=frozenset(names),
+            local_codes=codes,
         )
         described = describe_recognition(found, locale, names)
         answers.append(
