@@ -7,20 +7,21 @@ warning, its own free loopback port. The node serves a fresh SQLite database wit
 credential issued by itself and one extra route, ``GET /bench/hello``, the same hello
 answered through the node's own stack (its middleware; a sync endpoint, like most
 routes; it is the node's last route, so it also pays for matching every other route).
-Five endpoints are loaded in interleaved rounds (plain, node hello, status list, verify,
-VC API verify, plain, …):
+Six endpoints are loaded in interleaved rounds (plain, node hello, status list, token
+status list, verify, VC API verify, plain, …):
 
 - ``GET /hello`` on the plain app (the reference),
 - ``GET /bench/hello`` on the node,
 - ``GET /status/revocation/1`` on the node (the signed list of that credential, 200),
+- ``GET /status/token/1`` on the node (the Status List Token of that list, 200),
 - ``POST /v1/verifications`` on the node (that credential, JSON body
   ``{"credential": <vc>}``, an HR key with scope verify),
 - ``POST /credentials/verify`` on the node (the VC API: the same credential, JSON body
   ``{"verifiableCredential": <vc>}``, no key).
 
 Each endpoint's requests/s is reported as a ratio to the plain app's in the same round:
-the median of the rounds and their range. Targets (issue 11, point 3): status list
->= 0.8x, verify >= 0.5x.
+the median of the rounds and their range. Targets (issue 11, point 3): status lists
+(both kinds) >= 0.8x, verify >= 0.5x.
 
 Load comes from ``wrk`` when it is installed (``apt-get install wrk``), else from a
 Python generator: several processes, each with one keep-alive ``http.client``
@@ -85,6 +86,7 @@ ENDPOINTS: dict[str, tuple[str, float | None]] = {
     "plain": (f"plain FastAPI GET {PLAIN_HELLO_PATH}", None),
     "hello": (f"node GET {HELLO_PATH}", None),
     "status": ("node GET /status/revocation/1", STATUS_TARGET),
+    "token": ("node GET /status/token/1", STATUS_TARGET),
     "verify": (f"node POST {VERIFY_PATH}", TARGET),
     "vcapi": (f"node POST {VC_API_PATH}", None),
 }
@@ -136,7 +138,7 @@ def wrk_scripts(
     )
     get = folder / "get.lua"
     get.write_text(_DONE, encoding="utf-8")
-    scripts = {"plain": get, "hello": get, "status": get, "verify": verify}
+    scripts = {"plain": get, "hello": get, "status": get, "token": get, "verify": verify}
     if vc_api_body is not None:
         vc_api = scripts["vcapi"] = folder / "vc_api.lua"
         vc_api.write_text(
@@ -356,7 +358,16 @@ def main() -> None:
         ):
             status = status_path(vc, server.base)
             check_answers(server.base, plain.base, body, headers, status, vc_api_body)
-            servers = {"plain": plain, "hello": server, "status": server, "verify": server, "vcapi": server}
+            token = status.replace("/status/revocation/", "/status/token/")
+            expect(httpx.get(server.base + token).status_code == 200, "no token status list")
+            servers = {
+                "plain": plain,
+                "hello": server,
+                "status": server,
+                "token": server,
+                "verify": server,
+                "vcapi": server,
+            }
             load: Callable[[str, float], Round]
             if wrk is not None:
                 scripts = wrk_scripts(folder, body, headers["Authorization"], vc_api_body)
@@ -364,6 +375,7 @@ def main() -> None:
                     "plain": plain.base + PLAIN_HELLO_PATH,
                     "hello": server.base + HELLO_PATH,
                     "status": server.base + status,
+                    "token": server.base + token,
                     "verify": server.base + VERIFY_PATH,
                     "vcapi": server.base + VC_API_PATH,
                 }
@@ -378,6 +390,7 @@ def main() -> None:
                     "plain": (plain_port, "GET", PLAIN_HELLO_PATH, None, {}),
                     "hello": (port, "GET", HELLO_PATH, None, {}),
                     "status": (port, "GET", status, None, {}),
+                    "token": (port, "GET", token, None, {}),
                     "verify": (port, "POST", VERIFY_PATH, body, json_headers),
                     "vcapi": (port, "POST", VC_API_PATH, vc_api_body, {"Content-Type": "application/json"}),
                 }

@@ -546,6 +546,36 @@ class ServedList:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ServedToken:
+    """One signed Status List Token as ``GET /status/token/{number}`` serves it."""
+
+    body: bytes
+    etag: str
+    signed_at: datetime
+    #: half of its validity (``exp`` is a dozen ``ttl`` after ``iat``): signed again then
+    resign_at: datetime
+    #: the key id of its signature (checked against the ring for compromise)
+    kid: str
+    #: the ETags it was made from: its revocation list's and every suspension list's
+    #: (a suspension shows in the token of the credential's revocation list)
+    made_from: tuple[str | None, tuple[tuple[int, str | None], ...]]
+    #: ``time.monotonic()`` when ``made_from`` was last compared with the database
+    checked: float
+
+    def fresh(self, now: datetime, ring: KeyRing) -> bool:
+        return now <= self.resign_at and not (
+            _any_compromised_by(ring, self.signed_at) and _compromised_at(ring, self.kid, self.signed_at)
+        )
+
+
+def _token_made_from(
+    heads: Mapping[tuple[str, int], str | None], number: int
+) -> tuple[str | None, tuple[tuple[int, str | None], ...]]:
+    suspensions = tuple(sorted((n, e) for (p, n), e in heads.items() if p == "suspension"))
+    return heads[("revocation", number)], suspensions
+
+
 class ServedLists:
     """The signed list credentials as ``GET /status/{purpose}/{number}`` serves them:
     held in this process's memory with their ETags, so a request costs neither a
@@ -567,6 +597,7 @@ class ServedLists:
     def __init__(self, refresh_seconds: float = LIST_REFRESH_SECONDS) -> None:
         self.refresh_seconds = refresh_seconds
         self._items: dict[tuple[str, int], ServedList] = {}
+        self._tokens: dict[int, ServedToken] = {}
         self._generation = 0
         self._state = threading.Lock()
         self._loading = threading.Lock()
@@ -590,6 +621,74 @@ class ServedLists:
             self._generation += 1
             for key in keys:
                 self._items.pop(key, None)
+                if key[0] == "suspension":
+                    self._tokens.clear()  # the suspended credential's token, whichever it is
+                else:
+                    self._tokens.pop(key[1], None)
+
+    def current_token(self, number: int, now: datetime, ring: KeyRing | None) -> ServedToken | None:
+        """The Status List Token to serve without asking the database, or None (then
+        :meth:`load_token`). The same bound as the lists: compared with the database
+        at most ``refresh_seconds`` ago, none of this process's changes since, not past
+        half of its validity, its key not compromised before it signed."""
+        item = self._tokens.get(number)
+        if (
+            item is None
+            or ring is None
+            or time.monotonic() - item.checked >= self.refresh_seconds
+            or not item.fresh(now, ring)
+        ):
+            return None
+        return item
+
+    def load_token(
+        self,
+        db: Database,
+        number: int,
+        *,
+        did: str,
+        base_url: str,
+        ring: Callable[[], KeyRing],
+        ring_in: Callable[[Session], KeyRing],
+        now: datetime,
+        ttl: int,
+    ) -> ServedToken:
+        """Compare the lists the token was made from with the database, and make and
+        sign it again when one changed or it is due. Blocking: run it off the event loop."""
+        with self._loading:
+            current_ring = ring()
+            item = self.current_token(number, now, current_ring)
+            if item is not None:
+                return item
+            with self._state:
+                generation = self._generation
+                known = self._tokens.get(number)
+            checked = time.monotonic()
+            with db.session(write=False) as session:
+                heads = {(str(p), int(n)): e for p, n, e in session.connection().execute(_SERVED_ETAGS)}
+                if ("revocation", number) not in heads:
+                    raise NotFoundError(f"no revocation status list {number}")
+                made_from = _token_made_from(heads, number)
+                if known is not None and known.made_from == made_from and known.fresh(now, current_ring):
+                    item = replace(known, checked=checked)
+                else:
+                    signing_ring = ring_in(session)
+                    token = token_status_list(
+                        session, number, did=did, base_url=base_url, ring=signing_ring, now=now, ttl=ttl
+                    )
+                    item = ServedToken(
+                        body=token.encode("ascii"),
+                        etag='"' + hashlib.sha256(token.encode("ascii")).hexdigest()[:32] + '"',
+                        signed_at=now,
+                        resign_at=now + timedelta(seconds=max(ttl, 60) * 6),
+                        kid=signing_ring.signing_key(now)[0].kid,
+                        made_from=made_from,
+                        checked=checked,
+                    )
+            with self._state:
+                if self._generation == generation:
+                    self._tokens[number] = item
+            return item
 
     def load(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi import Path as FastApiPath
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -70,6 +69,13 @@ def _status_list_key(request: Request) -> tuple[str, int]:
                 "input": purpose,
             }
         )
+    number = _list_number(raw, errors)
+    return str(purpose), number
+
+
+def _list_number(raw: object, errors: list[dict[str, Any]]) -> int:
+    """The list number from the path (1 to 2³¹ − 1, ASCII digits); raises the 422 of
+    ``errors`` and this one's, if any."""
     number = (
         int(raw) if isinstance(raw, str) and 0 < len(raw) <= 10 and raw.isascii() and raw.isdigit() else 0
     )
@@ -84,11 +90,17 @@ def _status_list_key(request: Request) -> tuple[str, int]:
         )
     if errors:
         raise RequestValidationError(errors)
-    return str(purpose), number
+    return number
 
 
 class StatusListTokenResponse(Response):
     media_type = status.TOKEN_LIST_MEDIA_TYPE
+
+
+_TOKEN_LIST_PARAMETERS: list[dict[str, Any]] = [
+    _STATUS_LIST_PARAMETERS[1],
+    _STATUS_LIST_PARAMETERS[2],
+]
 
 
 @router.get(
@@ -103,28 +115,45 @@ class StatusListTokenResponse(Response):
             ),
             "content": {status.TOKEN_LIST_MEDIA_TYPE: {"schema": {"type": "string"}}},
         },
+        304: {"description": "Not modified (If-None-Match matched the ETag)"},
         404: {"description": "No such list", "content": {"application/problem+json": {}}},
     },
+    openapi_extra={"parameters": _TOKEN_LIST_PARAMETERS},
 )
-def status_list_token(
-    number: Annotated[int, FastApiPath(ge=1, le=2**31 - 1)], node: NodeDep, session: ReadSessionDep
-) -> Response:
+async def status_list_token(request: Request) -> Response:
     """The Token Status List of revocation list `number`, which the `status` claim of
-    this node's SD-JWT VCs names (`status.status_list.uri`, `idx`). Made from the
-    database at each request (a suspension or revocation shows at once), with
-    `Cache-Control` as the Bitstring lists have it."""
-    token = status.token_status_list(
-        session,
-        number,
-        did=node.did,
-        base_url=node.base_url,
-        ring=node.ring_in(session),
-        now=node.clock(),
-        ttl=node.settings.status_list_max_age,
-    )
-    return StatusListTokenResponse(
-        token, headers={"Cache-Control": f"public, max-age={node.settings.status_list_max_age}"}
-    )
+    this node's SD-JWT VCs names (`status.status_list.uri`, `idx`), with `Cache-Control`
+    as the Bitstring lists have it and a strong ETag (`If-None-Match` → 304).
+
+    Served from the node's memory as the Bitstring lists are: a revocation or
+    suspension made through this node process is served at once; one made by another
+    worker process or the command line within 5 seconds. The token is signed again
+    when half of its validity has passed."""
+    number = _list_number(request.path_params.get("number"), [])
+    node: NodeState = request.app.state.node
+    now = node.clock()
+    served = node.status_cache.served
+    item = served.current_token(number, now, node.last_ring)
+    if item is None:
+        item = await run_in_threadpool(
+            served.load_token,
+            node.db,
+            number,
+            did=node.did,
+            base_url=node.base_url,
+            ring=lambda: node.ring,
+            ring_in=node.ring_in,
+            now=now,
+            ttl=node.settings.status_list_max_age,
+        )
+    headers = {
+        "ETag": item.etag,
+        "Cache-Control": f"public, max-age={node.settings.status_list_max_age}",
+    }
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None and _matches(if_none_match, item.etag):
+        return Response(status_code=304, headers=headers)
+    return StatusListTokenResponse(item.body, headers=headers)
 
 
 @router.get(
