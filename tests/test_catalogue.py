@@ -109,6 +109,76 @@ def test_each_qualification_names_its_awarding_body() -> None:
     assert "相关行业协会" in by_code["QUAL-URBAN-PLANNER"]["awarding_body_zh"]
 
 
+#: Items 9-59 of the 2021 catalogue in the order two independent lists of its sub-items
+#: give, grouped as the official text groups them (the seed's sources say which): the
+#: grouping yields exactly 33 licensing items, the last 拍卖师, and 26 level-evaluation
+#: items, the first 工程咨询（投资）, as the announcement counts them.
+ITEM_ORDER = {
+    "QUAL-NUCLEAR-SAFETY-ENGINEER": 9,
+    "QUAL-ARCHITECT-1": 10,
+    "QUAL-SUPERVISING-ENGINEER": 11,
+    "QUAL-REAL-ESTATE-APPRAISER": 12,
+    "QUAL-COST-ENGINEER-1": 13,
+    "QUAL-CONSTRUCTOR-1": 14,
+    "QUAL-STRUCTURAL-ENGINEER-1": 15,
+    "QUAL-SHIP-SURVEYOR": 16,
+    "QUAL-SEAFARER": 17,
+    "QUAL-VETERINARIAN": 18,
+    "QUAL-PERFORMANCE-AGENT": 19,
+    "QUAL-TOUR-GUIDE": 20,
+    "QUAL-PHYSICIAN": 21,
+    "QUAL-NURSE": 22,
+    "QUAL-MATERNAL-CHILD-HEALTH": 23,
+    "QUAL-SAFETY-ENGINEER-INTERMEDIATE": 24,
+    "QUAL-FIRE-ENGINEER-1": 25,
+    "QUAL-METROLOGIST-1": 26,
+    "QUAL-SPECIAL-EQUIPMENT-INSPECTOR": 27,
+    "QUAL-ANNOUNCER": 28,
+    "QUAL-JOURNALIST": 29,
+    "QUAL-CIVIL-AVIATION-PERSONNEL": 30,
+    "QUAL-PHARMACIST": 31,
+    "QUAL-PATENT-ATTORNEY": 32,
+    "QUAL-AUCTIONEER": 33,
+    "QUAL-ENGINEERING-CONSULTANT": 34,
+    "QUAL-COMMUNICATIONS-JUNIOR": 35,
+    "QUAL-SOFTWARE-JUNIOR": 36,
+    "QUAL-SOCIAL-WORKER": 37,
+    "QUAL-ACCOUNTING-JUNIOR": 38,
+    "QUAL-ASSET-APPRAISER": 39,
+    "QUAL-ECONOMICS-JUNIOR": 40,
+    "QUAL-REAL-ESTATE-REGISTRATION-AGENT": 41,
+    "QUAL-MINING-RIGHTS-APPRAISER": 42,
+    "QUAL-EIA-ENGINEER": 43,
+    "QUAL-REAL-ESTATE-AGENT": 44,
+    "QUAL-VEHICLE-INSPECTION": 45,
+    "QUAL-HIGHWAY-WATERWAY-TESTING": 46,
+    "QUAL-WATER-QUALITY-INSPECTOR": 47,
+    "QUAL-HEALTH-JUNIOR": 48,
+    "QUAL-AUDITING-JUNIOR": 49,
+    "QUAL-TAX-AGENT": 50,
+    "QUAL-CERTIFICATION-AUDITOR": 51,
+    "QUAL-EQUIPMENT-SUPERVISOR": 52,
+    "QUAL-STATISTICS-JUNIOR": 53,
+    "QUAL-PUBLISHING-JUNIOR": 54,
+    "QUAL-BANKING-JUNIOR": 55,
+    "QUAL-ACTUARY": 56,
+    "QUAL-SECURITIES-FUTURES-FUNDS": 57,
+    "QUAL-HERITAGE-CONSERVATION": 58,
+    "QUAL-CATTI-1": 59,
+}
+
+
+def test_items_9_to_59_are_numbered_in_the_catalogues_order() -> None:
+    by_code = {t["code"]: t for t in TYPES}
+    assert {code: by_code[code]["national_item"] for code in ITEM_ORDER} == ITEM_ORDER
+    assert sorted(ITEM_ORDER.values()) == list(range(9, 60))
+    licensing = [t["national_item"] for t in _active("qualification") if t["category"] == "licensing"]
+    assert max(licensing) == 33  # ... and every level-evaluation item after it
+    assert (
+        min(t["national_item"] for t in _active("qualification") if t["category"] == "level-evaluation") == 34
+    )
+
+
 def test_sub_items_share_their_item() -> None:
     by_code = {t["code"]: t for t in TYPES}
     # 职业病诊断医师 is a sub-item of 医生资格 (2021), not an item of its own.
