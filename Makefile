@@ -46,6 +46,7 @@ screenshots: $(STAMP) browser-deps
 bench: $(STAMP)
 	$(BIN)/python -m bench.signing
 	$(BIN)/python -m bench.http_verify
+	$(BIN)/python -m bench.routing
 	$(BIN)/python -m bench.batch_verify
 	$(BIN)/python -m bench.batch_issue
 	$(BIN)/python -m bench.hostile_bodies

@@ -265,6 +265,16 @@ def plain_app() -> FastAPI:
     return app
 
 
+def server_stack() -> str:
+    """What uvicorn serves with here ("auto": httptools and uvloop when installed, as
+    the node's dependencies have them; else h11 and asyncio)."""
+    import importlib.util
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http}, {loop}"
+
+
 def _redirect_stderr(log: str) -> None:
     stream = open(log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - for the process's life
     os.dup2(stream.fileno(), 2)

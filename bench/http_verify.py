@@ -67,6 +67,7 @@ from bench.common import (
     officer_headers,
     serve,
     serve_plain,
+    server_stack,
 )
 from registry.auth import Principal, find_hr_client
 from registry.credentials import schemas
@@ -429,7 +430,7 @@ def print_rounds(
 ) -> None:
     """The load figures: each endpoint's rates and its ratio to the plain app."""
     names = tuple(ENDPOINTS)
-    print(f"one uvicorn worker each (h11, asyncio), SQLite node; load: {generator}")
+    print(f"one uvicorn worker each ({server_stack()}), SQLite node; load: {generator}")
     print(
         f"{count} interleaved rounds of {seconds:.0f} s per endpoint; medians; "
         "x plain = requests/s over the plain FastAPI app's in the same round, median (range)"

@@ -52,7 +52,7 @@ import psycopg
 from sqlalchemy import make_url, text
 
 from bench import fill
-from bench.common import ADMIN, PASSWORD, expect, issue_row, median
+from bench.common import ADMIN, PASSWORD, expect, issue_row, median, server_stack
 from bench.workers import serve_workers
 from registry import codes
 from registry.accounts import create_account, create_hr_client
@@ -370,7 +370,8 @@ def main() -> None:
 
 def report(size: int, figures: dict[str, Figures], per_credential: float, cores: int) -> None:
     print(
-        f"\n{size:,} credentials: {per_credential:,.0f} bytes per credential (whole database); {cores} cores"
+        f"\n{size:,} credentials: {per_credential:,.0f} bytes per credential (whole database); "
+        f"{cores} cores; uvicorn {server_stack()}"
     )
     print(f"{'operation':<9} {'req/s':>22} {'p50 ms':>22} {'p99 ms':>22} {'errors':>6}")
     for name, f in figures.items():

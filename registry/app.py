@@ -31,6 +31,7 @@ from registry.routes import (
     vcapi,
     verification,
 )
+from registry.routing import prefilter_routers
 from registry.settings import Settings
 from registry.verifier import Verifier
 from registry.web import router as web_router
@@ -192,6 +193,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(web_router)
+    # Each included router is asked only about paths it could match (registry/routing.py).
+    prefilter_routers(app)
     openapi.install(app)
     # Body limits, no secrets in the query string, strict JSON: one pure ASGI layer.
     app.add_middleware(

@@ -158,6 +158,38 @@ def test_a_change_by_another_process_is_served_within_the_bound(
     assert status_at(after.text, index) == status.TOKEN_SUSPENDED
 
 
+def test_a_change_that_leaves_a_lists_etag_as_it_was_is_still_served_within_the_bound(
+    client: TestClient, actors: Actors
+) -> None:
+    """A writer that changes a list without signing it again (its version moves, its
+    ETag does not) is not missed: the token is made from the lists' versions too."""
+    from sqlalchemy import text
+
+    node = node_of(client)
+    served = node.status_cache.served
+    served.refresh_seconds = 3600.0
+    record = issue(client, actors.officer())
+    path, index = token_path(record)
+    before = client.get(path)
+    assert status_at(before.text, index) == status.TOKEN_VALID
+    suspension = entry(record, "suspension")["statusListCredential"].rsplit("/", 1)[1]
+    with node.db.engine.begin() as connection:
+        etags = dict(connection.execute(text("SELECT id, etag FROM status_list")).all())
+        connection.execute(
+            text("UPDATE credential SET status = 'suspended' WHERE id = :id"), {"id": record["id"]}
+        )
+        connection.execute(
+            text("UPDATE status_list SET version = version + 1 WHERE purpose = 'suspension' AND number = :n"),
+            {"n": int(suspension)},
+        )
+        assert dict(connection.execute(text("SELECT id, etag FROM status_list")).all()) == etags
+    served.refresh_seconds = 0.2
+    time.sleep(0.3)
+    after = client.get(path)
+    assert after.headers["etag"] != before.headers["etag"]
+    assert status_at(after.text, index) == status.TOKEN_SUSPENDED
+
+
 def test_after_the_bound_an_unchanged_token_is_confirmed_by_one_query(
     client: TestClient, actors: Actors
 ) -> None:

@@ -754,3 +754,39 @@ def test_verification_problems_are_also_given_as_problem_details(client: TestCli
     )
     assert body["problemDetails"][0]["type"].endswith("/check-failed")
     assert body["problemDetails"][0]["detail"] == body["errors"][0]
+
+
+def test_verification_answers_have_the_shape_the_openapi_document_declares(
+    client: TestClient, actors: Actors, issuer: DidKeyIssuer
+) -> None:
+    """The answers are built as plain JSON (for speed): each is exactly a
+    VerificationResult (the schema of the document's 200), with the problem members
+    added when it is not 200, and a presentation's result only for a presentation."""
+    from registry.routes.vcapi import VerificationResult
+
+    model_fields = set(VerificationResult.model_fields)
+    problem_members = {"type", "title", "status", "detail", "instance"}
+    vc = issue_vc(client, actors)
+    vp = sign_presentation(
+        {**presentation(bound_vc(client, actors, issuer)), "holder": issuer.did}, issuer, challenge="c-9"
+    )
+    answers = [
+        client.post("/credentials/verify", json={"verifiableCredential": vc}),
+        client.post("/credentials/verify", json={"verifiableCredential": tampered(vc)}),
+        client.post(
+            "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "c-9"}}
+        ),
+        client.post(
+            "/presentations/verify", json={"verifiablePresentation": vp, "options": {"challenge": "other"}}
+        ),
+    ]
+    assert [a.status_code for a in answers] == [200, 400, 200, 400]
+    for index, answer in enumerate(answers):
+        body = answer.json()
+        is_presentation = index >= 2
+        expected = model_fields if is_presentation else model_fields - {"presentationResult"}
+        if answer.status_code != 200:
+            expected = expected | problem_members
+        assert set(body) == expected, (index, set(body) ^ expected)
+        checked = VerificationResult.model_validate({k: v for k, v in body.items() if k in model_fields})
+        assert checked.model_dump(exclude_unset=True) == {k: v for k, v in body.items() if k in model_fields}

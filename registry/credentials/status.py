@@ -508,6 +508,9 @@ def change_status(
 LIST_REFRESH_SECONDS = 5.0
 
 _SERVED_ETAGS = text("SELECT purpose, number, etag FROM status_list")
+#: what a Status List Token is made from: every list's version (which every change of
+#: its bits moves, whether or not the list was signed again) and ETag
+_TOKEN_SOURCES = text("SELECT purpose, number, version, etag FROM status_list")
 
 
 @dataclass(frozen=True, slots=True)
@@ -546,6 +549,10 @@ class ServedList:
         )
 
 
+#: a list's version and ETag
+TokenSource = tuple[int, "str | None"]
+
+
 @dataclass(frozen=True, slots=True)
 class ServedToken:
     """One signed Status List Token as ``GET /status/token/{number}`` serves it."""
@@ -557,9 +564,10 @@ class ServedToken:
     resign_at: datetime
     #: the key id of its signature (checked against the ring for compromise)
     kid: str
-    #: the ETags it was made from: its revocation list's and every suspension list's
-    #: (a suspension shows in the token of the credential's revocation list)
-    made_from: tuple[str | None, tuple[tuple[int, str | None], ...]]
+    #: the versions and ETags of the lists it was made from: its revocation list's and
+    #: every suspension list's (a suspension shows in the token of the credential's
+    #: revocation list)
+    made_from: tuple[TokenSource, tuple[tuple[int, TokenSource], ...]]
     #: ``time.monotonic()`` when ``made_from`` was last compared with the database
     checked: float
 
@@ -570,8 +578,8 @@ class ServedToken:
 
 
 def _token_made_from(
-    heads: Mapping[tuple[str, int], str | None], number: int
-) -> tuple[str | None, tuple[tuple[int, str | None], ...]]:
+    heads: Mapping[tuple[str, int], TokenSource], number: int
+) -> tuple[TokenSource, tuple[tuple[int, TokenSource], ...]]:
     suspensions = tuple(sorted((n, e) for (p, n), e in heads.items() if p == "suspension"))
     return heads[("revocation", number)], suspensions
 
@@ -665,7 +673,8 @@ class ServedLists:
                 known = self._tokens.get(number)
             checked = time.monotonic()
             with db.session(write=False) as session:
-                heads = {(str(p), int(n)): e for p, n, e in session.connection().execute(_SERVED_ETAGS)}
+                rows = session.connection().execute(_TOKEN_SOURCES)
+                heads = {(str(p), int(n)): (int(v), e) for p, n, v, e in rows}
                 if ("revocation", number) not in heads:
                     raise NotFoundError(f"no revocation status list {number}")
                 made_from = _token_made_from(heads, number)
