@@ -265,11 +265,18 @@ def plain_app() -> FastAPI:
     return app
 
 
+#: set to "h11" to have the benchmarks' servers run uvicorn with h11 and asyncio instead
+#: of its "auto" choice (``--stack h11``), for a comparison of the two
+STACK_ENV = "BENCH_UVICORN_STACK"
+
+
 def server_stack() -> str:
     """What uvicorn serves with here ("auto": httptools and uvloop when installed, as
     the node's dependencies have them; else h11 and asyncio)."""
     import importlib.util
 
+    if os.environ.get(STACK_ENV) == "h11":
+        return "h11, asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     return f"{http}, {loop}"
@@ -285,7 +292,10 @@ def _run(app: FastAPI, port: int) -> None:
     """The same uvicorn settings for every server a benchmark compares."""
     import uvicorn
 
-    uvicorn.run(app, host=HOST, port=port, log_level="warning")
+    if os.environ.get(STACK_ENV) == "h11":
+        uvicorn.run(app, host=HOST, port=port, log_level="warning", http="h11", loop="asyncio")
+    else:
+        uvicorn.run(app, host=HOST, port=port, log_level="warning")
 
 
 def _serve(folder: str, port: int, hello: bool, log: str, real_passwords: bool = False) -> None:

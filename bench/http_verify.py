@@ -40,6 +40,7 @@ import argparse
 import contextlib
 import http.client
 import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -56,6 +57,7 @@ import orjson
 from bench.common import (
     HOST,
     PLAIN_HELLO_PATH,
+    STACK_ENV,
     TestClient,
     expect,
     free_port,
@@ -340,7 +342,16 @@ def main() -> None:
         "--python", action="store_true", help="use the Python load generator even if wrk is here"
     )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the in-process breakdown")
+    parser.add_argument(
+        "--stack",
+        choices=("auto", "h11"),
+        default="auto",
+        help="uvicorn's HTTP parser and loop for both servers: auto (httptools and uvloop, as "
+        "the node is served) or h11 and asyncio",
+    )
     args = parser.parse_args()
+    if args.stack == "h11":
+        os.environ[STACK_ENV] = "h11"  # read by the spawned servers
     args.rounds = max(args.rounds, 3)
 
     wrk = None if args.python else shutil.which("wrk")

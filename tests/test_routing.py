@@ -88,10 +88,14 @@ def test_the_included_routers_are_prefiltered(client: TestClient) -> None:
     filtered = [r for r in routes if isinstance(r, PrefilteredRouter)]
     assert len(filtered) >= 10
     for router in filtered:
-        paths = route_paths(router.original_router)
+        paths = route_paths(router.original_router, router.include_context.prefix)
         assert paths is not None
         assert router.exact == frozenset(paths[0])
         assert set(router.prefixes) == paths[1]
+        assert "" not in router.prefixes  # else it could match anything
+    # The VC API's routes are exact paths, a status list's a prefix up to its parameter.
+    assert any("/credentials/verify" in r.exact for r in filtered)
+    assert any("/status/" in r.prefixes for r in filtered)
 
 
 def test_every_route_matches_as_it_did_unfiltered(client: TestClient) -> None:
@@ -142,7 +146,7 @@ def test_a_request_asks_only_the_routers_that_could_match(
     assert len(asked) <= 2, [getattr(r, "tags", r) for r in asked]  # not the dozen before it
 
 
-def test_a_mount_with_a_parameter_and_a_route_added_later_still_match() -> None:
+def test_mounts_include_prefixes_and_routes_added_later_match_as_unfiltered() -> None:
     from fastapi import APIRouter
     from starlette.responses import PlainTextResponse
 
@@ -150,6 +154,9 @@ def test_a_mount_with_a_parameter_and_a_route_added_later_still_match() -> None:
 
     async def static(scope: Any, receive: Any, send: Any) -> None:
         await PlainTextResponse(f"mounted {scope['path_params']['tenant']}")(scope, receive, send)
+
+    async def static_app(scope: Any, receive: Any, send: Any) -> None:
+        await PlainTextResponse("late")(scope, receive, send)
 
     mounted = APIRouter()
     mounted.mount("/files/{tenant}", static)
@@ -159,20 +166,34 @@ def test_a_mount_with_a_parameter_and_a_route_added_later_still_match() -> None:
     def one() -> str:
         return "one"
 
+    late = APIRouter()
+
+    @late.get("/first")
+    def first() -> str:
+        return "first"
+
     app = FastAPI()
     app.include_router(mounted)
-    app.include_router(plain)
-    assert prefilter_routers(app) == 2
+    app.include_router(plain, prefix="/v{version}")  # an include prefix with a parameter
+    app.include_router(late)
+    assert prefilter_routers(app) == 3
+    prefixes = {r.prefixes for r in app.router.routes if isinstance(r, PrefilteredRouter)}
+    assert ("/v",) in prefixes  # the include's prefix counts, up to its parameter
 
     @plain.get("/two")
     def two() -> str:
         return "two"
 
+    late.mount("/late", static_app)  # moves no routes version: the count of routes tells
+
     client = TestClient(app)
     assert client.get("/files/anhui/a.css").text == "mounted anhui"
-    assert client.get("/p/one").json() == "one"
-    assert client.get("/p/two").json() == "two"  # added after the routers were prefiltered
-    assert client.get("/p/three").status_code == 404
+    assert client.get("/v1/p/one").json() == "one"
+    assert client.get("/v1/p/two").json() == "two"  # added after the routers were prefiltered
+    assert client.get("/v1/p/three").status_code == 404
+    assert client.get("/p/one").status_code == 404
+    assert client.get("/late/x").text == "late"
+    assert client.get("/first").json() == "first"
 
 
 def test_a_path_with_a_final_newline_is_answered_as_without_it(client: TestClient) -> None:

@@ -790,3 +790,26 @@ def test_verification_answers_have_the_shape_the_openapi_document_declares(
         assert set(body) == expected, (index, set(body) ^ expected)
         checked = VerificationResult.model_validate({k: v for k, v in body.items() if k in model_fields})
         assert checked.model_dump(exclude_unset=True) == {k: v for k, v in body.items() if k in model_fields}
+
+
+def _nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [10**20, _nested(252)],
+    ids=["integer-beyond-64-bits", "nested-252-deep"],
+)
+def test_a_claim_quoted_as_presented_never_turns_the_answer_into_a_500(
+    client: TestClient, claim: Any
+) -> None:
+    """The report quotes an unauthenticated document's id and type as presented: what
+    the fast encoder cannot encode is encoded by the standard library instead."""
+    vc = {"@context": [V2], "id": claim, "type": ["VerifiableCredential"], "issuer": "did:web:example.org"}
+    response = client.post("/credentials/verify", json={"verifiableCredential": vc})
+    problem = assert_problem(response, 400)
+    assert problem["verified"] is False

@@ -581,7 +581,7 @@ def _answer(
             "mediaType": media_type,
         }
     if verified:
-        return Response(orjson.dumps(body), media_type="application/json")
+        return Response(_encode(body), media_type="application/json")
     code = 400 if errors else 422
     problem = {
         "type": "https://registry.yrd.example/problems/"
@@ -592,7 +592,17 @@ def _answer(
         "instance": instance,
         **body,
     }
-    return Response(orjson.dumps(problem), status_code=code, media_type=PROBLEM_JSON)
+    return Response(_encode(problem), status_code=code, media_type=PROBLEM_JSON)
+
+
+def _encode(answer: dict[str, Any]) -> bytes:
+    """The answer as JSON: orjson, or the standard library when the answer repeats
+    what orjson cannot encode from an unauthenticated document (an integer beyond 64
+    bits, nesting past 255 levels: the claims a report quotes as presented)."""
+    try:
+        return orjson.dumps(answer)
+    except orjson.JSONEncodeError:
+        return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 _VERIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
