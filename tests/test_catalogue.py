@@ -229,7 +229,8 @@ def test_every_skilled_worker_sub_item_has_an_entry_in_the_lists_order() -> None
     assert "国家核安全局" in by_code["SKILLQ-WELDER"]["awarding_body_zh"]
     assert "国家国防科技工业局" in by_code["SKILLQ-WELDER"]["awarding_body_zh"]
     sources = " ".join(s["covers"] for s in SEED["sources"])
-    assert "NOT confirmed" in sources and "保安员" in sources
+    assert "NOT confirmed" in sources
+    assert "保安员" in sources
 
 
 def test_sub_items_share_their_item() -> None:
