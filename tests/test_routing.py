@@ -222,3 +222,66 @@ def test_answers_are_those_of_the_unfiltered_router(
         app.router.routes[:] = saved
     assert first.status_code == second.status_code == status
     assert first.headers.get("content-type") == second.headers.get("content-type")
+
+
+def test_the_status_lists_are_served_without_fastapis_request_handling(
+    client: TestClient, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DirectRoute``: the endpoint is called as it is (no dependency solving), and
+    still answers as the document says: 200, 304, 404, 422 and 405 as problem+json."""
+    import fastapi.routing
+
+    from registry.routes import public
+    from registry.routing import DirectRoute
+    from tests.test_status import issue
+
+    direct = {r.path for r in public.router.routes if isinstance(r, DirectRoute)}
+    assert direct == {"/status/{purpose}/{number}", "/status/token/{number}"}
+    issue(client, actors.officer())
+    solved: list[Any] = []
+    original = fastapi.routing.solve_dependencies
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs.get("request"))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    for path in ("/status/revocation/1", "/status/token/1"):
+        first = client.get(path)
+        assert first.status_code == 200
+        assert client.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert solved == []
+    assert client.get("/health").status_code == 200
+    assert solved  # an ordinary route does solve its dependencies
+    for path, code in (
+        ("/status/revocation/999", 404),
+        ("/status/other/1", 422),
+        ("/status/token/0", 422),
+        ("/status/token/x", 422),
+    ):
+        answer = client.get(path)
+        assert answer.status_code == code, path
+        assert answer.headers["content-type"] == "application/problem+json", path
+    refused = client.post("/status/revocation/1")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET"
+
+
+def test_a_direct_route_takes_an_async_endpoint_of_the_request_alone() -> None:
+    from fastapi import Request, Response
+
+    from registry.routing import DirectRoute
+
+    async def good(request: Request) -> Response:
+        return Response()
+
+    def blocking(request: Request) -> Response:
+        return Response()
+
+    async def two(request: Request, other: int) -> Response:
+        return Response()
+
+    DirectRoute("/x", good, methods=["GET"])
+    for endpoint in (blocking, two):
+        with pytest.raises(TypeError):
+            DirectRoute("/x", endpoint, methods=["GET"])

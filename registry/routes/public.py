@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,6 +14,7 @@ from registry.credentials import catalogue, schemas, status
 from registry.deps import NodeDep, ReadSessionDep
 from registry.errors import NotFoundError
 from registry.node import NodeState
+from registry.routing import DirectRoute
 from registry.signing.did import did_web_document
 from registry.signing.keys import public_key_to_jwk
 
@@ -93,6 +95,20 @@ def _list_number(raw: object, errors: list[dict[str, Any]]) -> int:
     return number
 
 
+_Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _direct(path: str, **kwargs: Any) -> Callable[[_Endpoint], _Endpoint]:
+    """``router.get`` for an endpoint that takes the request alone and checks it
+    itself, called without FastAPI's request handling (:class:`DirectRoute`)."""
+
+    def add(endpoint: _Endpoint) -> _Endpoint:
+        router.add_api_route(path, endpoint, methods=["GET"], route_class_override=DirectRoute, **kwargs)
+        return endpoint
+
+    return add
+
+
 class StatusListTokenResponse(Response):
     media_type = status.TOKEN_LIST_MEDIA_TYPE
 
@@ -103,7 +119,7 @@ _TOKEN_LIST_PARAMETERS: list[dict[str, Any]] = [
 ]
 
 
-@router.get(
+@_direct(
     "/status/token/{number}",
     operation_id="getStatusListToken",
     response_class=StatusListTokenResponse,
@@ -156,7 +172,7 @@ async def status_list_token(request: Request) -> Response:
     return StatusListTokenResponse(item.body, headers=headers)
 
 
-@router.get(
+@_direct(
     "/status/{purpose}/{number}",
     operation_id="getStatusList",
     responses={
