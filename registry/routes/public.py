@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -151,25 +152,8 @@ async def status_list_token(request: Request) -> Response:
     served = node.status_cache.served
     item = served.current_token(number, now, node.last_ring)
     if item is None:
-        item = await run_in_threadpool(
-            served.load_token,
-            node.db,
-            number,
-            did=node.did,
-            base_url=node.base_url,
-            ring=lambda: node.ring,
-            ring_in=node.ring_in,
-            now=now,
-            ttl=node.settings.status_list_max_age,
-        )
-    headers = {
-        "ETag": item.etag,
-        "Cache-Control": f"public, max-age={node.settings.status_list_max_age}",
-    }
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _matches(if_none_match, item.etag):
-        return Response(status_code=304, headers=headers)
-    return StatusListTokenResponse(item.body, headers=headers)
+        item = await run_in_threadpool(served.load_token, node.db, number, **_loading(node, now))
+    return _conditional(request, node, item.etag, item.body, status.TOKEN_LIST_MEDIA_TYPE)
 
 
 @_direct(
@@ -200,26 +184,29 @@ async def status_list(request: Request) -> Response:
     served = node.status_cache.served
     item = served.current(purpose, number, now, node.last_ring)
     if item is None:
-        item = await run_in_threadpool(
-            served.load,
-            node.db,
-            purpose,
-            number,
-            did=node.did,
-            base_url=node.base_url,
-            ring=lambda: node.ring,
-            ring_in=node.ring_in,
-            now=now,
-            ttl=node.settings.status_list_max_age,
-        )
-    headers = {
-        "ETag": item.etag,
-        "Cache-Control": f"public, max-age={node.settings.status_list_max_age}",
+        item = await run_in_threadpool(served.load, node.db, purpose, number, **_loading(node, now))
+    return _conditional(request, node, item.etag, item.body, "application/vc+json")
+
+
+def _loading(node: NodeState, now: datetime) -> dict[str, Any]:
+    """What reading a served list or token again (and signing it when due) needs."""
+    return {
+        "did": node.did,
+        "base_url": node.base_url,
+        "ring": lambda: node.ring,
+        "ring_in": node.ring_in,
+        "now": now,
+        "ttl": node.settings.status_list_max_age,
     }
+
+
+def _conditional(request: Request, node: NodeState, etag: str, body: bytes, media_type: str) -> Response:
+    """The list with its ETag and Cache-Control, or 304 when If-None-Match names it."""
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={node.settings.status_list_max_age}"}
     if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None and _matches(if_none_match, item.etag):
+    if if_none_match is not None and _matches(if_none_match, etag):
         return Response(status_code=304, headers=headers)
-    return Response(item.body, media_type="application/vc+json", headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
