@@ -53,6 +53,30 @@ def statements(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
+@contextmanager
+def another_process(
+    tmp_path: Path, database_url: str, clock: MutableClock
+) -> Iterator[tuple[TestClient, Actors]]:
+    """A second node process on the same database: its own app and engine, and user
+    names apart from this process's."""
+    other_db = Database.from_url(database_url)
+    try:
+        other_app = create_app(
+            node_settings(tmp_path / "other", database_url),
+            clock,
+            database=other_db,
+            passwords=CHEAP_PASSWORDS,
+            run_migrations=False,
+            verifier=Verifier(workers=1),
+        )
+        with TestClient(other_app, raise_server_exceptions=False) as other:
+            other_actors = Actors(other_app)
+            other_actors._n = 100
+            yield other, other_actors
+    finally:
+        other_db.dispose()
+
+
 def test_the_endpoint_is_a_coroutine_on_the_event_loop() -> None:
     assert inspect.iscoroutinefunction(public.status_list)
 
@@ -185,26 +209,12 @@ def test_a_change_by_another_process_is_served_within_the_bound(
     revocation = entry(record, "revocation")
     before = fetch_list(client, revocation)
 
-    other_db = Database.from_url(database_url)
-    try:
-        other_app = create_app(
-            node_settings(tmp_path / "other", database_url),
-            clock,
-            database=other_db,
-            passwords=CHEAP_PASSWORDS,
-            run_migrations=False,
-            verifier=Verifier(workers=1),
-        )
-        with TestClient(other_app, raise_server_exceptions=False) as other:
-            other_actors = Actors(other_app)
-            other_actors._n = 100  # user names apart from this process's
-            officer = other_actors.officer()
-            response = change(other, officer, record["id"], "revocation", "fraudulent_application")
-            assert response.status_code == 200, response.text
-            changed = fetch_list(other, revocation)
-            assert entry_status(revocation, changed.json()) is True
-    finally:
-        other_db.dispose()
+    with another_process(tmp_path, database_url, clock) as (other, other_actors):
+        officer = other_actors.officer()
+        response = change(other, officer, record["id"], "revocation", "fraudulent_application")
+        assert response.status_code == 200, response.text
+        changed = fetch_list(other, revocation)
+        assert entry_status(revocation, changed.json()) is True
 
     # within the bound: this process still serves what it holds (no read per request)
     assert fetch_list(client, revocation).headers["etag"] == before.headers["etag"]

@@ -17,16 +17,14 @@ import pytest
 from fastapi.concurrency import run_in_threadpool
 from fastapi.testclient import TestClient
 
-from registry.app import create_app
 from registry.credentials import status
-from registry.database import Database, on_commit
+from registry.database import on_commit
 from registry.node_keys import compromise_signing_key, signing_kid
 from registry.routes import public
 from registry.signing.encoding import b64url_decode
-from registry.verifier import Verifier
-from tests.conftest import CHEAP_PASSWORDS, Actors, MutableClock, node_settings
+from tests.conftest import Actors, MutableClock
 from tests.test_status import change, entry, issue
-from tests.test_status_cache import ADMIN, node_of, statements
+from tests.test_status_cache import ADMIN, another_process, node_of, statements
 
 
 def token_path(record: dict[str, Any]) -> tuple[str, int]:
@@ -130,25 +128,9 @@ def test_a_change_by_another_process_is_served_within_the_bound(
     path, index = token_path(record)
     before = client.get(path)
 
-    other_db = Database.from_url(database_url)
-    try:
-        other_app = create_app(
-            node_settings(tmp_path / "other", database_url),
-            clock,
-            database=other_db,
-            passwords=CHEAP_PASSWORDS,
-            run_migrations=False,
-            verifier=Verifier(workers=1),
-        )
-        with TestClient(other_app, raise_server_exceptions=False) as other:
-            other_actors = Actors(other_app)
-            other_actors._n = 100
-            response = change(
-                other, other_actors.officer(), record["id"], "suspension", "under_investigation"
-            )
-            assert response.status_code == 200, response.text
-    finally:
-        other_db.dispose()
+    with another_process(tmp_path, database_url, clock) as (other, other_actors):
+        response = change(other, other_actors.officer(), record["id"], "suspension", "under_investigation")
+        assert response.status_code == 200, response.text
 
     assert client.get(path).content == before.content  # within the bound: what it holds
     node.status_cache.served.refresh_seconds = 0.2

@@ -544,9 +544,7 @@ class ServedList:
     def fresh(self, now: datetime, ring: KeyRing) -> bool:
         """Not past half of its validity, and not signed by a key ``ring`` holds
         compromised from before the signing (as :func:`list_is_fresh`)."""
-        return now <= self.resign_at and not (
-            _any_compromised_by(ring, self.signed_at) and _compromised_at(ring, self.kid, self.signed_at)
-        )
+        return _served_fresh(self.resign_at, self.signed_at, self.kid, now, ring)
 
 
 #: a list's version and ETag
@@ -572,9 +570,13 @@ class ServedToken:
     checked: float
 
     def fresh(self, now: datetime, ring: KeyRing) -> bool:
-        return now <= self.resign_at and not (
-            _any_compromised_by(ring, self.signed_at) and _compromised_at(ring, self.kid, self.signed_at)
-        )
+        return _served_fresh(self.resign_at, self.signed_at, self.kid, now, ring)
+
+
+def _served_fresh(resign_at: datetime, signed_at: datetime, kid: str, now: datetime, ring: KeyRing) -> bool:
+    return now <= resign_at and not (
+        _any_compromised_by(ring, signed_at) and _compromised_at(ring, kid, signed_at)
+    )
 
 
 def _token_made_from(
@@ -613,14 +615,15 @@ class ServedLists:
     def current(self, purpose: str, number: int, now: datetime, ring: KeyRing | None) -> ServedList | None:
         """The entry to serve without asking the database, or None (then :meth:`load`)."""
         item = self._items.get((purpose, number))
-        if (
-            item is None
-            or ring is None
-            or time.monotonic() - item.checked >= self.refresh_seconds
-            or not item.fresh(now, ring)
-        ):
-            return None
-        return item
+        return item if self._servable(item, now, ring) else None
+
+    def _servable(self, item: ServedList | ServedToken | None, now: datetime, ring: KeyRing | None) -> bool:
+        return (
+            item is not None
+            and ring is not None
+            and time.monotonic() - item.checked < self.refresh_seconds
+            and item.fresh(now, ring)
+        )
 
     def expire(self, keys: list[tuple[str, int]]) -> None:
         """Forget the entries of ``keys``: a status change of this process has
@@ -640,14 +643,7 @@ class ServedLists:
         at most ``refresh_seconds`` ago, none of this process's changes since, not past
         half of its validity, its key not compromised before it signed."""
         item = self._tokens.get(number)
-        if (
-            item is None
-            or ring is None
-            or time.monotonic() - item.checked >= self.refresh_seconds
-            or not item.fresh(now, ring)
-        ):
-            return None
-        return item
+        return item if self._servable(item, now, ring) else None
 
     def load_token(
         self,
