@@ -35,7 +35,6 @@ import contextlib
 import getpass
 import json
 import os
-import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta, timezone
@@ -57,6 +56,7 @@ from registry.federation import recognition
 from registry.models import Account, Credential, HrClient
 from registry.node import utc_now
 from registry.node_keys import NodeKeyStore, key_state
+from registry.serving import worker_sockets
 from registry.settings import Settings
 from registry.verifier import Names, report_json, verify_one
 
@@ -93,22 +93,14 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         "registry.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
     )
+    try:
+        sockets = worker_sockets(host, port)
+    except OSError as error:
+        print(f"registry: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
+        return 1
     with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[listening_socket(host, port)]).run()
+        Multiprocess(config, sockets=sockets).run()
     return 0
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The socket the worker processes accept on. Made here rather than by uvicorn's
-    ``Config.bind_socket``, whose socket has protocol number 0: asyncio sets TCP_NODELAY
-    only on connections accepted from a socket whose protocol is TCP, and without it
-    every answer written in two parts waits ~40 ms for the client's delayed ACK (Nagle)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)
-    return sock
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ PostgreSQL, and ``registry serve --workers 2`` as real processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from registry.database import Database
 from registry.errors import InvalidInputError, RateLimitedError
 from registry.settings import Settings
 from registry.verifier import Verifier
-from tests.conftest import BASE_URL, CHEAP_PASSWORDS, Actors, MutableClock, issue_row
+from tests.conftest import BASE_URL, CHEAP_PASSWORDS, Actors, MutableClock, fresh_pg_url, issue_row
 
 RATE = 600
 
@@ -134,43 +136,42 @@ def test_two_workers_enforce_one_limit_over_http(
         app.state.node.db.dispose()
 
 
-def test_registry_serve_with_two_workers(tmp_path: Path, database_url: str) -> None:
-    """``registry serve --workers 2`` on PostgreSQL: two worker processes answer on one
-    port; SQLite is refused with a readable reason."""
-    port = free_port()
-    env = {
+def _serve_env(tmp_path: Path, port: int, database_url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "REGISTRY_DATA_DIR": str(tmp_path),
         "REGISTRY_BASE_URL": f"http://127.0.0.1:{port}",
         "REGISTRY_PORT": str(port),
         "REGISTRY_DATABASE_URL": database_url,
     }
-    command = [sys.executable, "-m", "registry.cli", "serve", "--workers", "2"]
-    if not database_url.startswith("postgresql"):
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
-        assert done.returncode == 2
-        assert "REGISTRY_WORKERS above 1 needs PostgreSQL" in done.stderr
-        return
+
+
+SERVE_TWO = [sys.executable, "-m", "registry.cli", "serve", "--workers", "2"]
+
+
+@contextmanager
+def _serving(tmp_path: Path, port: int, database_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """``registry serve --workers 2`` until the block ends, once both workers listen."""
     log = tmp_path / "serve.log"
     with log.open("w") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            SERVE_TWO, env=_serve_env(tmp_path, port, database_url), stdout=subprocess.DEVNULL, stderr=stderr
+        )
     started = time.monotonic()
     try:
         deadline = time.monotonic() + 60
         while True:
             assert process.poll() is None, log.read_text()
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                answered = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+                if answered and len(_listeners(process.pid, port)) >= 2:
                     break
             except httpx.TransportError:
                 pass
             assert time.monotonic() < deadline, "the node did not answer within 60 s"
             time.sleep(0.2)
         print(f"answered after {time.monotonic() - started:.1f} s")
-        children = _children(process.pid)
-        assert len(children) >= 2, children  # the worker processes (and their helpers)
-        for _ in range(10):
-            assert httpx.get(f"http://127.0.0.1:{port}/.well-known/did.json", timeout=5).status_code == 200
+        yield process
     finally:
         stopping = time.monotonic()
         process.send_signal(signal.SIGINT)
@@ -180,6 +181,118 @@ def test_registry_serve_with_two_workers(tmp_path: Path, database_url: str) -> N
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def pg_url(pg_databases: Any) -> Iterator[str]:
+    if pg_databases is None:
+        pytest.skip("PostgreSQL tests run when REGISTRY_TEST_DATABASE_URL is set")
+    yield from fresh_pg_url(pg_databases)
+
+
+def test_registry_serve_with_two_workers(tmp_path: Path, database_url: str) -> None:
+    """``registry serve --workers 2`` on PostgreSQL: two worker processes answer on one
+    port; SQLite is refused with a readable reason."""
+    port = free_port()
+    if not database_url.startswith("postgresql"):
+        env = _serve_env(tmp_path, port, database_url)
+        done = subprocess.run(SERVE_TWO, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 2
+        assert "REGISTRY_WORKERS above 1 needs PostgreSQL" in done.stderr
+        return
+    with _serving(tmp_path, port, database_url) as process:
+        children = _children(process.pid)
+        assert len(children) >= 2, children  # the worker processes (and their helpers)
+        for _ in range(10):
+            assert httpx.get(f"http://127.0.0.1:{port}/.well-known/did.json", timeout=5).status_code == 200
+
+
+def test_each_worker_accepts_from_a_socket_of_its_own(tmp_path: Path, pg_url: str) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT, socket(7)) and the
+    supervisor holds none; connections opened together are spread over both workers.
+    With one shared socket, a burst of keep-alive connections was often accepted whole by
+    one worker, which left the other idle (issue 11 point 4)."""
+    port = free_port()
+    with _serving(tmp_path, port, pg_url) as process:
+        listeners = _listeners(process.pid, port)
+        assert len(listeners) == 2, listeners
+        assert len(set(listeners.values())) == 2, f"one socket shared by the workers: {listeners}"
+        assert process.pid not in listeners, "the supervisor holds a listening socket"
+        with contextlib.ExitStack() as stack:
+            clients = [stack.enter_context(httpx.Client(timeout=10)) for _ in range(32)]
+            for client in clients:  # each connection accepted, answered and kept open
+                assert client.get(f"http://127.0.0.1:{port}/health").status_code == 200
+            held = _established(list(listeners), port)
+        assert sum(held.values()) == 32, held
+        # The kernel hashes each connection's ports: all 32 on one socket has odds 2**-31.
+        assert all(held.get(pid, 0) >= 1 for pid in listeners), held
+
+
+def test_a_dead_workers_connections_go_to_the_other(tmp_path: Path, pg_url: str) -> None:
+    """A worker killed outright takes its socket with it: new connections are all
+    answered by the other worker while the supervisor replaces it (none waits on a socket
+    nobody accepts from), and the replacement listens on a socket of its own."""
+    port = free_port()
+    with _serving(tmp_path, port, pg_url) as process:
+        before = _listeners(process.pid, port)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while victim in _listeners(process.pid, port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(40):  # a new connection each
+            assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        deadline = time.monotonic() + 60
+        while len(_listeners(process.pid, port)) < 2:
+            assert time.monotonic() < deadline, "the supervisor did not replace the worker"
+            time.sleep(0.2)
+        after = _listeners(process.pid, port)
+        assert victim not in after, after
+        assert len(set(after.values())) == 2, after
+
+
+def test_a_second_node_on_a_served_port_is_refused(tmp_path: Path, pg_url: str) -> None:
+    """SO_REUSEPORT would let a second node started by mistake on the same port share
+    the first one's connections. The supervisor binds the address without it first, so
+    the second node stops with a readable reason and the first keeps every connection."""
+    port = free_port()
+    first = tmp_path / "first"
+    second = tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    with _serving(first, port, pg_url) as process:
+        env = _serve_env(second, port, pg_url)
+        done = subprocess.run(SERVE_TWO, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 1, done.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert len(_listeners(process.pid, port)) == 2
+
+
+def test_a_worker_that_cannot_bind_stops_the_supervisor() -> None:
+    """The recipe a worker unpickles into its socket: bound with SO_REUSEPORT; where the
+    address is taken, the worker exits with uvicorn's start-up failure code, which stops
+    the supervisor instead of restarting the worker forever."""
+    import pickle
+
+    from registry.serving import STARTUP_FAILURE, WorkerSocket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as stopped:
+            pickle.loads(pickle.dumps(WorkerSocket("127.0.0.1", port)))  # noqa: S301 - our own bytes
+        assert stopped.value.code == STARTUP_FAILURE
+    finally:
+        taken.close()
+    sock = pickle.loads(pickle.dumps(WorkerSocket("127.0.0.1", port)))  # noqa: S301 - our own bytes
+    try:
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        assert sock.getsockname() == ("127.0.0.1", port)
+    finally:
+        sock.close()
 
 
 def free_port() -> int:
@@ -198,13 +311,52 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _socket_inodes(pid: int) -> set[int]:
+    inodes: set[int] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(int(target[8:-1]))
+    return inodes
+
+
+def _tcp_sockets(port: int, state: str) -> set[int]:
+    """Inodes of IPv4 TCP sockets whose local port is ``port`` in ``state`` (proc(5):
+    0A listening, 01 established)."""
+    found: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(int(fields[9]))
+    return found
+
+
+def _listeners(supervisor: int, port: int) -> dict[int, int]:
+    """Process id -> inode of the listening socket it holds on ``port``, for the
+    supervisor and its children."""
+    listening = _tcp_sockets(port, "0A")
+    held: dict[int, int] = {}
+    for pid in [supervisor, *_children(supervisor)]:
+        for inode in _socket_inodes(pid) & listening:
+            held[pid] = inode
+    return held
+
+
+def _established(pids: list[int], port: int) -> dict[int, int]:
+    """Process id -> how many accepted connections on ``port`` it holds."""
+    established = _tcp_sockets(port, "01")
+    return {pid: len(_socket_inodes(pid) & established) for pid in pids}
+
+
 def test_worker_connections_have_nagle_off() -> None:
     """The socket ``registry serve --workers N`` hands its workers makes asyncio set
     TCP_NODELAY on every accepted connection (uvicorn's own, protocol 0, does not: each
     answer then waited ~40 ms for a delayed ACK)."""
     import asyncio
 
-    from registry.cli import listening_socket
+    from registry.serving import listening_socket
 
     async def accepted_nodelay() -> int:
         seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
