@@ -19,6 +19,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from registry.federation import recognition
 from registry.federation.jws import federation_jwks
 from tests.conftest import MutableClock, issue_row, resident_id
 from tests.federation_apps import OriginRouter, federated_app, federation_settings
@@ -471,6 +472,19 @@ def _holder_headers(federation: Federation, origin: str, holder_id: str) -> dict
     actors = Actors(federation.clients[origin].app)
     actors._n = 2000 + next(_ACCOUNTS)
     return actors.holder(holder_id)
+
+
+def _fresh_token(federation: Federation, origin: str, holder_id: str) -> dict[str, str]:
+    """A new access token for the holder's existing account, at the federation's clock."""
+    from sqlmodel import select
+
+    from registry.models import Account
+
+    node = federation.node(origin)
+    with node.db.session(write=False) as session:
+        account = session.exec(select(Account).where(Account.holder_id == holder_id)).one()
+    token, _ = node.tokens.issue(account, federation.clock())
+    return {"Authorization": f"Bearer {token}"}
 
 
 ENG_RULE = {
@@ -1128,6 +1142,26 @@ def test_a_holder_sees_what_anhui_s_signed_policy_says_of_their_credential(feder
         .status_code
         == 404
     )
+
+
+def test_a_member_s_policy_is_not_used_past_its_signed_exp(federation: Federation) -> None:
+    """A member's signed policy is kept up to 5 minutes, and never past its exp (RFC 7519
+    section 4.1.4): once the exp has passed, the next answer reads the policy again. (It
+    had been kept the full 5 minutes from when it was read, up to 5 minutes past exp.)"""
+    record = federation.issue(JIANGSU, 96)
+    url = f"/v1/holder/credentials/{record['id']}/recognition"
+    _publish(federation, ANHUI, [ENG_RULE])
+    federation.node(JIANGSU).directory._policies.clear()
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    [first] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert (first["state"], first["policyVersion"]) == ("recognised", 1)
+    _publish(federation, ANHUI, [])  # version 2 recognises nothing
+    [held] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert (held["state"], held["policyVersion"]) == ("recognised", 1)  # within 5 minutes and exp
+    federation.clock.advance(seconds=recognition.POLICY_LIFETIME + 1)  # past version 1's exp
+    holder = _fresh_token(federation, JIANGSU, record["holderId"])  # the first one has expired
+    [after] = federation.clients[JIANGSU].get(url, headers=holder).json()
+    assert (after["state"], after["policyVersion"]) == ("not-recognised", 2), after
 
 
 def _anhui_serves_policy(federation: Federation, token: str) -> None:

@@ -192,7 +192,8 @@ class PeerDirectory:
         self._list_failures: dict[str, tuple[float, str]] = {}
         self._pending: dict[str, asyncio.Future[None]] = {}
         #: members' recognition policies: entity -> (policy or None, when confirmed)
-        self._policies: dict[str, tuple[recognition.Policy | None, float]] = {}
+        #: entity -> (its policy or None, when it was read (monotonic), the signed policy's exp)
+        self._policies: dict[str, tuple[recognition.Policy | None, float, datetime | None]] = {}
         self._policy_failures: dict[str, tuple[float, str]] = {}
         #: Grows whenever the set of profiles changes (the verification Trust is rebuilt).
         self.version = 0
@@ -309,7 +310,11 @@ class PeerDirectory:
         :class:`FederationError` says why it cannot be known now."""
         entity = profile.entity_id
         held = self._policies.get(entity)
-        if held is not None and time.monotonic() - held[1] < self.POLICY_TTL:
+        if (
+            held is not None
+            and time.monotonic() - held[1] < self.POLICY_TTL
+            and (held[2] is None or self.clock() < held[2])
+        ):
             return held[0]
         if self._recent_failure(self._policy_failures, entity):
             raise FederationError(self._policy_failures[entity][1])
@@ -322,11 +327,15 @@ class PeerDirectory:
             self._policy_failures[entity] = (time.monotonic(), found.detail)
             raise found
         # Kept 5 minutes at most, and never past the signed policy's exp (an hour).
-        self._policies[entity] = (found, time.monotonic())
+        policy, expires = found if found is not None else (None, None)
+        self._policies[entity] = (policy, time.monotonic(), expires)
         self._policy_failures.pop(entity, None)
-        return found
+        return policy
 
-    async def _fetch_policy(self, profile: IssuerProfile) -> recognition.Policy | FederationError | None:
+    async def _fetch_policy(
+        self, profile: IssuerProfile
+    ) -> tuple[recognition.Policy, datetime] | FederationError | None:
+        """The member's policy and its signed exp; None when it publishes none (404)."""
         url = profile.entity_id + recognition.POLICY_PATH
         try:
             result = await self.client.fetch(
@@ -353,9 +362,10 @@ class PeerDirectory:
                 raise RegistryError("the signed policy's iat and exp are out of bounds")
             kid = verified.verification_method.id.partition("#")[2]
             profile.ring().check_valid_at(kid, datetime.fromtimestamp(min(max(issued, 0), 2**33), UTC))
-            return recognition.policy_from_claims(
+            policy = recognition.policy_from_claims(
                 verified.payload, profile.did, profile.entity_id, self.clock()
             )
+            return policy, datetime.fromtimestamp(min(expires, 2**33), UTC)
         except (RegistryError, recognition.PolicyClaimsError) as exc:
             detail = exc.detail if isinstance(exc, RegistryError) else str(exc)
             return FederationError(
