@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.credentials.type_metadata import VCT_BASE, document_bytes, integrity, integrity_matches
 from registry.signing import sd_jwt
 from registry.signing.data_integrity import format_datetime, parse_datetime
 from registry.signing.errors import TokenFormatError
@@ -26,7 +27,6 @@ from registry.signing.keys import Ed25519PrivateKey
 
 MEDIA_TYPE = "application/dc+sd-jwt"
 MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/vc+sd-jwt"})
-VCT_BASE = "https://registry.yrd.example/vct/"
 #: vct of each credential type of the registry (the VC type and its schema's name, as
 #: ``issuance.CREDENTIAL_TYPES`` has them; this module stays free of the database), and back.
 VCT = {
@@ -73,6 +73,8 @@ def claims_of(
         "iat": int(now.timestamp()),
         "nbf": _stamp(document["validFrom"], "validFrom"),
         "vct": VCT[vc_type],
+        # Never disclosable (sd_jwt.NEVER_DISCLOSED): the type's metadata as every node serves it.
+        "vct#integrity": integrity(VCT[vc_type]),
         "issuerName": issuer.get("name"),
         "jti": document["id"],
         "sub": subject.get("id"),
@@ -190,8 +192,16 @@ def shape_problems(claims: Mapping[str, Any]) -> list[str]:
     list when nothing): a known ``vct``, the type of title or qualification, the
     disclosed claims as strings, a Token Status List reference."""
     problems: list[str] = []
-    if claims.get("vct") not in VC_TYPE_OF:
-        problems.append(f"vct {str(claims.get('vct'))[:80]!r} is not one of the registry's")
+    vct = claims.get("vct")
+    if vct not in VC_TYPE_OF:
+        problems.append(f"vct {str(vct)[:80]!r} is not one of the registry's")
+    elif "vct#integrity" in claims:
+        stated = claims["vct#integrity"]
+        matches = integrity_matches(stated, document_bytes(vct)) if isinstance(stated, str) else None
+        if matches is None:
+            problems.append("vct#integrity is not integrity metadata (W3C SRI: sha256-, sha384- or sha512-)")
+        elif not matches:
+            problems.append(f"vct#integrity does not match the registry's Type Metadata of {vct}")
     kind = "title" if "title" in claims else "qualification"
     typ = claims.get(kind)
     if not isinstance(typ, Mapping) or not isinstance(typ.get("code"), str):
