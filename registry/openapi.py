@@ -131,6 +131,7 @@ SUMMARIES: dict[str, str] = {
     "resolveEntity": "解析联盟实体 · Resolve a federation entity",
     "getHealth": "运行状态 · Health",
     "getRegistryContext": "登记系统 JSON-LD 上下文 · The registry's JSON-LD context",
+    "getTypeMetadata": "证书类型元数据（SD-JWT VC） · SD-JWT VC Type Metadata of a credential type",
     "vcApiVerifyPresentation": "核验出示（VC API） · Verify a presentation (VC API)",
     "listProblemTypes": "错误类型一览 · List the problem types",
     "getProblemType": "错误类型说明 · A problem type's page",
@@ -267,10 +268,22 @@ RESPONSE_SCHEMAS: dict[tuple[str, str, str], dict[str, Any]] = {
         "required": ["@context"],
         "description": "A JSON-LD 1.1 context document",
     },
+    ("getTypeMetadata", "200", "application/json"): {
+        "type": "object",
+        "required": ["vct"],
+        "properties": {
+            "vct": {"type": "string", "format": "uri"},
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "display": {"type": "array", "items": {"type": "object", "required": ["locale", "name"]}},
+            "claims": {"type": "array", "items": {"type": "object", "required": ["path"]}},
+        },
+        "description": "SD-JWT VC Type Metadata (draft-ietf-oauth-sd-jwt-vc)",
+    },
 }
 
 #: Paths that answer without touching the database (no 503 for them).
-_NO_DATABASE = ("/health", "/problems", "/schemas/", "/.well-known/", "/ns/")
+_NO_DATABASE = ("/health", "/problems", "/schemas/", "/.well-known/", "/ns/", "/vct/")
 
 
 def _problem_response(description: str, status: int) -> dict[str, Any]:
