@@ -274,7 +274,9 @@ class RecognitionApplication(SQLModel, table=True):
     #: digest the recognition credential names
     credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     #: sending (outgoing, until the receiving node answers) | pending | recognised |
-    #: refused | disputed (a refusal the holder disputed, 异议, to be decided again)
+    #: refused | disputed (a refusal the holder disputed, 异议, to be decided again) |
+    #: withdrawn (by the holder while it waited; outgoing: withdrawing until the
+    #: receiving node confirms); outgoing also disputing (a dispute not yet confirmed)
     state: str = Field(default="pending", max_length=16, index=True)
     recognised_as: str | None = Field(default=None, max_length=64)
     decision_reason: str | None = Field(default=None, max_length=500)
@@ -283,6 +285,8 @@ class RecognitionApplication(SQLModel, table=True):
     #: the holder's dispute of a refusal (one per application) and when it was made
     dispute_statement: str | None = Field(default=None, max_length=500)
     disputed_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: when the holder withdrew it (撤回), while it waited for a decision
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
     #: the recognition credential the receiving node issued (VC JSON), once recognised
     recognition_credential: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = Field(sa_column=_utc())

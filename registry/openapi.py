@@ -177,6 +177,8 @@ SUMMARIES: dict[str, str] = {
     "credentialRecognitionElsewhere": "凭证在其他省份的认可情况 · The credential in other provinces' terms",
     "disputeRecognitionDecision": "对不予认可提出异议 · Dispute a refusal of recognition",
     "receiveRecognitionDispute": "接收转来的异议 · Receive a forwarded dispute",
+    "withdrawRecognitionApplication": "撤回互认申请 · Withdraw a recognition application",
+    "receiveRecognitionWithdrawal": "接收转来的撤回 · Receive a forwarded withdrawal",
     "peerLookUpCredential": "为其他省份节点查询证书 · Look a credential up for another province's node",
     "listFederationMembers": "联盟成员及其评审权 · Members and their authorisations",
     "admitFederationMember": "接纳联盟成员 · Admit a member",

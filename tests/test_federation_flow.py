@@ -1044,6 +1044,161 @@ def test_a_holder_disputes_a_refusal_and_anhui_decides_again(federation: Federat
     assert "recognition.decided" in activity
 
 
+# --- withdrawals (撤回): an application the holder no longer wants decided ---------------------
+
+
+def _apply(federation: Federation, seed: int) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """A Jiangsu credential put to Anhui by its holder: (the record, the holder's headers,
+    the application as Jiangsu answered it)."""
+    record = federation.issue(JIANGSU, seed)
+    holder = _holder_headers(federation, JIANGSU, record["holderId"])
+    answer = federation.clients[JIANGSU].post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    )
+    assert answer.status_code in (200, 201), answer.text
+    assert answer.json()["state"] == "pending"
+    return record, holder, answer.json()
+
+
+def _withdraw(federation: Federation, application: str, holder: dict[str, str]) -> httpx.Response:
+    url = f"/v1/holder/recognition-applications/{application}/withdrawal"
+    return federation.clients[JIANGSU].post(url, headers=holder)
+
+
+def test_a_holder_withdraws_a_pending_application_and_anhui_can_no_longer_decide_it(
+    federation: Federation,
+) -> None:
+    record, holder, mine = _apply(federation, 110)
+    jiangsu, anhui = federation.clients[JIANGSU], federation.clients[ANHUI]
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = anhui.get("/v1/recognition/applications?state=pending", headers=officer).json()
+    withdrawn = _withdraw(federation, mine["id"], holder)
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["state"] == "withdrawn"
+    assert withdrawn.json()["withdrawnAt"] is not None
+    # Anhui keeps it as withdrawn, out of its officers' queue and its decided list.
+    assert anhui.get("/v1/recognition/applications?state=pending", headers=officer).json() == []
+    [kept] = anhui.get("/v1/recognition/applications?state=withdrawn", headers=officer).json()
+    assert (kept["id"], kept["withdrawnAt"] is not None) == (incoming["id"], True)
+    late = anhui.post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "recognise", "recognisedAs": "ENG-ASSOCIATE_SENIOR"},
+        headers=officer,
+    )
+    assert late.status_code == 409
+    again = _withdraw(federation, mine["id"], holder)
+    assert (again.status_code, again.json()["state"]) == (200, "withdrawn")
+    # The credential can be put to Anhui again: a new application, waiting.
+    renewed = jiangsu.post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=holder,
+    )
+    assert renewed.status_code in (200, 201), renewed.text
+    assert renewed.json()["id"] != mine["id"]
+    assert renewed.json()["state"] == "pending"
+    activity = [e["action"] for e in jiangsu.get("/v1/holder/audit", headers=holder).json()]
+    assert "recognition.withdraw" in activity
+    # Withdrawn is final: it cannot be disputed either.
+    assert _dispute(jiangsu, mine["id"], "改主意了", holder).status_code == 409
+
+
+def test_a_withdrawal_arriving_after_anhui_decided_keeps_the_decision(federation: Federation) -> None:
+    _, holder, mine = _apply(federation, 111)
+    anhui = federation.clients[ANHUI]
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = anhui.get("/v1/recognition/applications", headers=officer).json()
+    refused = anhui.post(
+        f"/v1/recognition/applications/{incoming['id']}/decision",
+        json={"decision": "refuse", "reason": "专业不对口"},
+        headers=officer,
+    )
+    assert refused.status_code == 200
+    # Jiangsu has not asked since: its row still says pending when the holder withdraws.
+    late = _withdraw(federation, mine["id"], holder)
+    assert late.status_code == 409, late.text
+    assert "refused" in late.json()["detail"]
+    [now] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert (now["state"], now["decisionReason"], now["withdrawnAt"]) == ("refused", "专业不对口", None)
+    [there] = anhui.get("/v1/recognition/applications?state=refused", headers=officer).json()
+    assert there["withdrawnAt"] is None
+    assert _withdraw(federation, mine["id"], holder).status_code == 409  # decided: nothing to withdraw
+
+
+def test_a_withdrawal_whose_answer_is_lost_is_sent_again_when_looked_at(federation: Federation) -> None:
+    _, holder, mine = _apply(federation, 112)
+    officer = federation.staff(ANHUI, "officer")
+    federation.router.lose_answers.add(ANHUI)
+    lost = _withdraw(federation, mine["id"], holder)
+    assert lost.status_code == 502, lost.text
+    [there] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert there["state"] == "withdrawn"  # taken there; Jiangsu could not know
+    federation.router.lose_answers.discard(ANHUI)
+    [kept] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert kept["state"] == "withdrawn"  # sent again as the holder looked, and confirmed
+
+
+def test_a_withdrawal_anhui_never_received_leaves_the_application_waiting(federation: Federation) -> None:
+    _, holder, mine = _apply(federation, 113)
+    federation.router.down.add(ANHUI)
+    refused = _withdraw(federation, mine["id"], holder)
+    assert refused.status_code == 502, refused.text
+    federation.router.down.discard(ANHUI)
+    [kept] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert kept["state"] == "pending"
+    officer = federation.staff(ANHUI, "officer")
+    [there] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert there["state"] == "pending"
+
+
+def test_only_the_forwarding_node_can_withdraw_an_application(federation: Federation) -> None:
+    """recognition.withdraw for an application Anhui does not have from the caller: 404,
+    nothing changes; with another purpose than the path's: 401."""
+    _apply(federation, 114)
+    from registry.federation import node_requests
+
+    node = federation.node(JIANGSU)
+    record_key = node.ring.signing_key(federation.clock())
+
+    def withdraw(application: str, purpose: str = "recognition.withdraw") -> httpx.Response:
+        path = f"/federation/recognition-applications/{application}/withdrawal"
+        token = node_requests.sign_request(
+            purpose=purpose,
+            body={},
+            caller=JIANGSU,
+            audience=ANHUI,
+            url=ANHUI + path,
+            kid=record_key[0].kid,
+            key=record_key[1],
+            now=federation.clock(),
+        )
+        return federation.clients[ANHUI].post(
+            path, content=token, headers={"Content-Type": "application/node-request+jwt"}
+        )
+
+    assert withdraw("00000000-0000-4000-8000-000000000000").status_code == 404
+    officer = federation.staff(ANHUI, "officer")
+    [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert withdraw(incoming["id"], purpose="recognition.dispute").status_code == 401
+    [still] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert still["state"] == "pending"
+    assert withdraw(incoming["id"]).json()["state"] == "withdrawn"
+
+
 def test_a_refusal_upheld_after_a_dispute_cannot_be_disputed_again(federation: Federation) -> None:
     record = federation.issue(JIANGSU, 96)
     body = {

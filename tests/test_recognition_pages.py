@@ -160,3 +160,42 @@ def test_a_holder_disputes_a_refusal_in_the_portal(federation: Federation) -> No
     waiting = desk.get("/officer/recognition")
     assert "本人专业与工程系列对应，请复核。" in waiting.text
     assert "此前不予认可的理由" in waiting.text
+
+
+def test_a_holder_withdraws_an_application_in_the_portal(federation: Federation) -> None:
+    record = federation.issue(JIANGSU, 75)
+    headers = _holder_headers(federation, JIANGSU, record["holderId"])
+    applied = federation.clients[JIANGSU].post(
+        "/v1/holder/recognition-applications",
+        json={"credentialId": record["id"], "province": "34"},
+        headers=headers,
+    )
+    assert applied.status_code == 201
+    holder = _browser(federation, JIANGSU, headers)
+    page = holder.get("/holder/recognition")
+    action = f'action="/holder/recognition/{applied.json()["id"]}/withdrawal"'
+    assert action in page.text
+    assert "撤回申请" in page.text
+    expired = holder.post(
+        f"/holder/recognition/{applied.json()['id']}/withdrawal", data={"csrf_token": "stale"}
+    )
+    assert expired.status_code == 403  # a forged form withdraws nothing
+    assert 'data-state="pending"' in holder.get("/holder/recognition").text
+    posted = holder.post(
+        f"/holder/recognition/{applied.json()['id']}/withdrawal",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, text_of(posted.text)
+    after = holder.get(posted.headers["location"])
+    assert "您的申请已撤回" in after.text
+    assert 'data-state="withdrawn"' in after.text
+    assert "已撤回" in after.text
+    assert action not in after.text  # nothing left to withdraw
+    english = holder.get("/holder/recognition", headers={"Accept-Language": "en"})
+    assert "Withdrawn" in english.text
+    officer = federation.staff(ANHUI, "officer")
+    [there] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
+    assert there["state"] == "withdrawn"
+    desk = _browser(federation, ANHUI, officer)
+    assert record["certificateNumber"] not in desk.get("/officer/recognition").text  # not in the queue

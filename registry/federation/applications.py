@@ -4,7 +4,10 @@ forwards it in a node-authenticated request (``registry.federation.node_requests
 receiving node verifies the credential, keeps the application, and its officer decides:
 recognise it as one of its own types (issuing a recognition credential that references
 the original) or refuse it with a reason. The holder's node asks the receiving node how
-it was decided, again by a node-authenticated request, and keeps the answer.
+it was decided, again by a node-authenticated request, and keeps the answer. While it
+waits for a decision, the holder may withdraw it (撤回): their node keeps the withdrawal
+(``withdrawing``) and forwards it; the receiving node takes it unless its officers decided
+first, and then answers with the decision instead.
 
 Both ends keep a ``recognition_application`` row (``side`` outgoing / incoming) and an
 audit record; the holder sees theirs.
@@ -38,19 +41,23 @@ from registry.signing.jcs import canonicalize
 APPLY_PATH = "/federation/recognition-applications"
 APPLY_PURPOSE = "recognition.apply"
 STATUS_PURPOSE = "recognition.status"
+WITHDRAW_PURPOSE = "recognition.withdraw"
 DISPUTE_PURPOSE = "recognition.dispute"
 #: An outgoing application still pending is asked about again after this many seconds.
 RECHECK_SECONDS = 30
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
-State = Literal["pending", "recognised", "refused", "disputed"]
+State = Literal["pending", "recognised", "refused", "disputed", "withdrawn"]
 #: States in which an application waits for the receiving node's officers.
 WAITING = ("pending", "disputed")
 #: What the holder's node shows of its own rows: the receiving node's states, and
-#: ``sending`` / ``disputing`` while the other node has not confirmed the application or
-#: the dispute (this node sends it again, under the same id, when the holder looks).
-OutState = Literal["sending", "pending", "recognised", "refused", "disputing", "disputed"]
-UNCONFIRMED = ("sending", "disputing")
+#: ``sending`` / ``disputing`` / ``withdrawing`` while the other node has not confirmed
+#: the application, the dispute or the withdrawal (this node sends it again, under the
+#: same id, when the holder looks).
+OutState = Literal[
+    "sending", "pending", "recognised", "refused", "disputing", "disputed", "withdrawing", "withdrawn"
+]
+UNCONFIRMED = ("sending", "disputing", "withdrawing")
 #: outgoing rows are ``sending`` from when they are kept until the receiving node answers
 
 
@@ -70,6 +77,10 @@ class ApplicationExistsError(ConflictError):
 
 def status_path(application_id: str) -> str:
     return f"{APPLY_PATH}/{application_id}/status"
+
+
+def withdrawal_path(application_id: str) -> str:
+    return f"{APPLY_PATH}/{application_id}/withdrawal"
 
 
 def dispute_path(application_id: str) -> str:
@@ -163,6 +174,8 @@ class Decided(BaseModel):
     decidedAt: AwareDatetime | None = None
     #: when the holder's dispute was taken up (a dispute is taken once)
     disputedAt: AwareDatetime | None = None
+    #: when the holder's withdrawal was taken (state withdrawn)
+    withdrawnAt: AwareDatetime | None = None
     recognitionCredential: dict[str, Any] | None = None
 
 
@@ -172,8 +185,9 @@ class ApplicationOut(BaseModel):
         description="outgoing: a holder's application this node forwarded; incoming: one it decides"
     )
     state: OutState = Field(
-        description="sending / disputing: kept here, not yet confirmed by the other node (sent again "
-        "when the holder next looks); pending, disputed: waiting for its officers; recognised, refused"
+        description="sending / disputing / withdrawing: kept here, not yet confirmed by the other node "
+        "(sent again when the holder next looks); pending, disputed: waiting for its officers; recognised, "
+        "refused; withdrawn: by the holder before a decision"
     )
     province: str = Field(description="outgoing: the province asked; incoming: the issuing province")
     provinceName: dict[str, str]
@@ -188,6 +202,7 @@ class ApplicationOut(BaseModel):
     decidedAt: str | None
     disputeStatement: str | None = Field(description="The holder's dispute of a refusal (异议), once made")
     disputedAt: str | None
+    withdrawnAt: str | None = Field(description="When the holder withdrew it (撤回), before a decision")
     createdAt: str
     checkedAt: str | None = Field(description="outgoing: when the receiving node was last asked")
     recognitionCredential: dict[str, Any] | None = Field(
@@ -214,6 +229,7 @@ def out(row: RecognitionApplication) -> ApplicationOut:
         decidedAt=_iso(row.decided_at),
         disputeStatement=row.dispute_statement,
         disputedAt=_iso(row.disputed_at),
+        withdrawnAt=_iso(row.withdrawn_at),
         createdAt=_iso(row.created_at) or "",
         checkedAt=_iso(row.checked_at),
         recognitionCredential=json.loads(row.recognition_credential) if row.recognition_credential else None,
@@ -228,6 +244,7 @@ def decided(row: RecognitionApplication) -> Decided:
         decisionReason=row.decision_reason,
         decidedAt=row.decided_at,
         disputedAt=row.disputed_at,
+        withdrawnAt=row.withdrawn_at,
         recognitionCredential=json.loads(row.recognition_credential) if row.recognition_credential else None,
     )
 
@@ -284,7 +301,11 @@ def start_outgoing(
         )
     ).first()
     if earlier is not None and earlier.state != "sending":
-        what = "is waiting for a decision" if earlier.state in WAITING else "was recognised"
+        what = {
+            "recognised": "was recognised",
+            "disputing": "is being disputed (not yet confirmed by the other province)",
+            "withdrawing": "is being withdrawn (not yet confirmed by the other province)",
+        }.get(earlier.state, "is waiting for a decision")
         raise ApplicationExistsError(
             f"an application of this credential in that province {what} ({earlier.id})"
         )
@@ -408,7 +429,11 @@ def record_answer(session: Session, application_id: str, answer: Decided, now: d
     if row is None:
         return
     row.checked_at = now
-    if row.state in WAITING and answer.state not in WAITING:
+    if answer.state == "withdrawn":
+        # Taken there while this node had not heard (the answer to a resend was lost).
+        if row.state in (*WAITING, "withdrawing"):
+            record_withdrawal(session, None, row, answer.withdrawnAt or now)
+    elif row.state in WAITING and answer.state not in WAITING:
         row.state = answer.state
         row.recognised_as = answer.recognisedAs
         row.decision_reason = answer.decisionReason
@@ -542,7 +567,7 @@ def list_incoming(
     decided ones, newest decision first."""
     query = select(RecognitionApplication).where(RecognitionApplication.side == "incoming")
     if decided:
-        query = query.where(col(RecognitionApplication.state).not_in(WAITING))
+        query = query.where(col(RecognitionApplication.state).not_in((*WAITING, "withdrawn")))
         query = query.order_by(col(RecognitionApplication.decided_at).desc())
     else:
         if state == "waiting":
@@ -737,3 +762,103 @@ def receive_dispute(
     if other is not None:
         raise ConflictError(f"another application of this credential is {other.state} ({other.id})")
     return record_dispute(session, peer_principal(caller), row, statement, now)
+
+
+# --- withdrawals (撤回) ----------------------------------------------------------------------
+
+
+def start_withdrawal(
+    session: Session, holder_id: str, application_id: str, now: datetime
+) -> RecognitionApplication:
+    """The holder withdraws an application that waits for a decision (``pending`` or
+    ``disputed``), kept (``withdrawing``, the row locked) before it is sent. A withdrawal
+    already being sent or taken is returned as it is; a decided application, or one the
+    other node has not confirmed yet, cannot be withdrawn (409)."""
+    row = holders_application(session, holder_id, application_id, lock=True)
+    if row.state in ("withdrawing", "withdrawn"):
+        return row
+    if row.state not in WAITING:
+        why = {
+            "recognised": "it was recognised",
+            "refused": "it was refused",
+            "sending": "the other province's node has not confirmed it yet: look at your applications "
+            "again, then withdraw it",
+            "disputing": "your dispute is not confirmed by the other province's node yet: look at your "
+            "applications again, then withdraw it",
+        }[row.state]
+        raise ConflictError(f"only an application waiting for a decision can be withdrawn: {why}")
+    row.state, row.withdrawn_at = "withdrawing", now
+    session.add(row)
+    return row
+
+
+def record_withdrawal(
+    session: Session, actor: Principal | None, row: RecognitionApplication, at: datetime
+) -> RecognitionApplication:
+    """The holder's application withdrawn, kept at their node and audited for them
+    (``actor`` None: the withdrawal the receiving node reports it took, before this node
+    heard its answer; named as that node)."""
+    row.state, row.withdrawn_at = "withdrawn", at
+    session.add(row)
+    audit.record(
+        session,
+        actor or peer_principal(row.peer_entity),
+        at,
+        "recognition.withdraw",
+        "recognition_application",
+        row.id,
+        holder_id=row.holder_id,
+        detail={"node": row.peer_entity, "certificateNumber": row.certificate_number},
+    )
+    return row
+
+
+def finish_withdrawal(
+    session: Session, holder: Principal, application_id: str, answer: Decided, now: datetime
+) -> RecognitionApplication:
+    """The receiving node took the withdrawal: the application is withdrawn."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    assert row is not None
+    if row.state != "withdrawing":
+        return row
+    return record_withdrawal(session, holder, row, answer.withdrawnAt or row.withdrawn_at or now)
+
+
+def drop_withdrawal(session: Session, application_id: str) -> None:
+    """The receiving node did not take the withdrawal: the application waits as it did."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    if row is not None and row.state == "withdrawing":
+        row.state = "disputed" if row.disputed_at is not None else "pending"
+        row.withdrawn_at = None
+        session.add(row)
+
+
+class WithdrawalIn(BaseModel):
+    """The body of a ``recognition.withdraw`` request: nothing (the application is in the
+    path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def receive_withdrawal(
+    session: Session, caller: str, application_id: str, now: datetime
+) -> RecognitionApplication:
+    """The holder's node forwards the holder's withdrawal of an application it forwarded.
+    Taken while the application waits (withdrawn; audited); sent again, the same answer;
+    decided first, answered with the decision (nothing changes)."""
+    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    if row is None or row.side != "incoming" or row.peer_entity != caller:
+        raise NotFoundError("this node has no recognition application with this id from the calling node")
+    if row.state in WAITING:
+        row.state, row.withdrawn_at = "withdrawn", now
+        session.add(row)
+        audit.record(
+            session,
+            peer_principal(caller),
+            now,
+            "recognition.withdraw",
+            "recognition_application",
+            row.id,
+            detail={"node": caller, "certificateNumber": row.certificate_number},
+        )
+    return row

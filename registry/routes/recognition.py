@@ -36,7 +36,7 @@ from registry.deps import (
     RecognitionReaderDep,
     SessionDep,
 )
-from registry.errors import InvalidInputError, NotFoundError, RegistryError
+from registry.errors import ConflictError, InvalidInputError, NotFoundError, RegistryError
 from registry.federation import applications, node_requests, recognition
 from registry.federation.errors import FederationError
 from registry.federation.metadata import PROVINCES
@@ -397,6 +397,57 @@ async def _forward_dispute(
     return await _keep_decision(node, holder, application_id, row.peer_entity, answer) or taken
 
 
+async def _forward_withdrawal(
+    node: NodeState, holder: Principal, application_id: str
+) -> applications.ApplicationOut:
+    """Send a kept (``withdrawing``) withdrawal to the receiving node (which takes it
+    while the application waits, and answers a resend as it is now). Taken: ``withdrawn``.
+    Decided there first: the application waits no longer, so the decision is kept
+    instead (the answer is that decision). Known not taken: the application waits as it
+    did. Not known to have arrived: kept, 502."""
+
+    def read() -> RecognitionApplication:
+        with node.db.session(write=False) as session:
+            return applications.holders_application(session, holder.holder_id or "", application_id)
+
+    row = await run_in_threadpool(read)
+    path = applications.withdrawal_path(row.peer_application_id)
+    purpose = applications.WITHDRAW_PURPOSE
+
+    async def ask() -> applications.Decided:
+        answer = await peers.ask(node, row.peer_entity, path, purpose, {}, applications.Decided, resend=True)
+        if answer.id != row.peer_application_id or answer.state in applications.WAITING:
+            raise peers.PeerUnavailableError(
+                f"{row.peer_entity} did not take the withdrawal ({answer.state})", not_taken=True
+            )
+        return answer
+
+    answer = await _sent_or_undone(
+        node, ask(), lambda session: applications.drop_withdrawal(session, application_id)
+    )
+    if answer.state != "withdrawn":
+
+        def undo() -> None:
+            with node.db.session() as session:
+                applications.drop_withdrawal(session, application_id)
+
+        await run_in_threadpool(undo)
+        decided = await _keep_decision(node, holder, application_id, row.peer_entity, answer)
+        if decided is None:  # the decision cannot be checked now: asked again later
+            raise peers.PeerUnavailableError(
+                f"{row.peer_entity} decided the application before the withdrawal arrived ({answer.state})"
+            )
+        return decided
+
+    def finish() -> applications.ApplicationOut:
+        with node.db.session() as session:
+            kept = applications.finish_withdrawal(session, holder, application_id, answer, node.clock())
+            session.flush()
+            return applications.out(kept)
+
+    return await run_in_threadpool(finish)
+
+
 async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: Principal) -> dict[str, str]:
     """Ask the receiving nodes about the pending applications of ``rows`` not asked
     about recently; keep their answers. Returns why each that could not be asked was not."""
@@ -420,6 +471,8 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: 
                 try:
                     if row.state == "sending":
                         await _forward_application(node, holder, row.id)
+                    elif row.state == "withdrawing":
+                        await _forward_withdrawal(node, holder, row.id)
                     else:
                         await _forward_dispute(node, holder, row.id)
                     del problems[row.id]
@@ -518,6 +571,51 @@ async def dispute_recognition_decision(
     if row.state == "disputed":
         return applications.out(row)
     return await _forward_dispute(node, holder, application_id)
+
+
+@router.post(
+    "/v1/holder/recognition-applications/{application_id}/withdrawal",
+    operation_id="withdrawRecognitionApplication",
+    tags=["holders"],
+    responses={
+        404: {"description": "You have no recognition application with this id"},
+        409: {
+            "description": "The application does not wait for a decision (it was recognised or refused, "
+            "also when the other province's node decided it before the withdrawal arrived), or the other "
+            "node has not confirmed it yet; or this node is not federated"
+        },
+        502: {
+            "description": "The other province's node did not take the withdrawal (the application waits "
+            "as it did), or did not confirm it (kept as withdrawing, sent again when the holder next looks)"
+        },
+    },
+)
+async def withdraw_recognition_application(
+    application_id: Annotated[str, Path(max_length=36)], node: NodeDep, holder: HolderDep
+) -> applications.ApplicationOut:
+    """Withdraw (撤回) an application that waits for a decision (pending, or disputed): the
+    other province's node stops considering it. Kept here first, then sent; answered when
+    that node took it (``withdrawn``). If its officers decided first, the decision stands
+    and is kept here (409, with what was decided); not known to have arrived: 502, kept as
+    ``withdrawing`` and sent again when you next look. Sent again: the same answer.
+    Afterwards the credential can be put to that province again. Audited; visible in your
+    activity."""
+
+    def start() -> RecognitionApplication:
+        with node.db.session() as session:
+            row = applications.start_withdrawal(session, holder.holder_id or "", application_id, node.clock())
+            session.flush()
+            return row
+
+    row = await run_in_threadpool(start)
+    if row.state == "withdrawn":
+        return applications.out(row)
+    answer = await _forward_withdrawal(node, holder, application_id)
+    if answer.state != "withdrawn":
+        raise ConflictError(
+            f"the other province's node decided the application before the withdrawal arrived: {answer.state}"
+        )
+    return answer
 
 
 # --- applications: the receiving node --------------------------------------------------------
@@ -704,6 +802,43 @@ async def receive_recognition_dispute(
     return await run_in_threadpool(keep)
 
 
+@router.post(
+    applications.APPLY_PATH + "/{application_id}/withdrawal",
+    operation_id="receiveRecognitionWithdrawal",
+    openapi_extra=_NODE_REQUEST_BODY,
+    responses={
+        401: {
+            "description": "Not signed by a federation member's key, or not for this node, URL or "
+            "purpose, or expired"
+        },
+        404: {"description": "No such application from the calling node"},
+        409: {"description": "This node is not federated"},
+        415: {"description": "Not sent as application/node-request+jwt"},
+        **peers.PEER_RATE_LIMITED,
+        422: {"description": "The body is not an empty object"},
+    },
+)
+async def receive_recognition_withdrawal(
+    application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
+) -> applications.Decided:
+    """The holder's node forwards the holder's withdrawal (撤回) of an application
+    (node-authenticated request, purpose ``recognition.withdraw``, body ``{}``): taken
+    while it waits for this node's officers (``withdrawn``; they can no longer decide
+    it). Decided before it arrived: answered with the decision, which stands. Sent again:
+    the same answer; only the node that forwarded the application may. Audited."""
+    path = applications.withdrawal_path(application_id)
+    opened = await peers.open_request(node, request, path, applications.WITHDRAW_PURPOSE)
+    peers.body_of(opened, applications.WithdrawalIn, "an empty object")
+
+    def keep() -> applications.Decided:
+        with node.db.session() as session:
+            row = applications.receive_withdrawal(session, opened.caller, application_id, node.clock())
+            session.flush()
+            return applications.decided(row)
+
+    return await run_in_threadpool(keep)
+
+
 # --- applications: the receiving node's officers ----------------------------------------------
 
 
@@ -712,7 +847,7 @@ def list_incoming_applications(
     node: NodeDep,
     session: ReadSessionDep,
     staff: RecognitionReaderDep,
-    state: Literal["pending", "disputed", "recognised", "refused"] | None = None,
+    state: Literal["pending", "disputed", "recognised", "refused", "withdrawn"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[applications.ApplicationOut]:

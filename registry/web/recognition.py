@@ -42,6 +42,8 @@ STATES = {
     "disputed": N_("Disputed: under review again"),
     "sending": N_("Not yet confirmed by the other province: sent again when you look"),
     "disputing": N_("Dispute not yet confirmed by the other province: sent again when you look"),
+    "withdrawing": N_("Withdrawal not yet confirmed by the other province: sent again when you look"),
+    "withdrawn": N_("Withdrawn"),
 }
 NOT_FEDERATED = N_("This node is not a member of a federation: there is no other province to apply to.")
 UNREACHABLE = N_(
@@ -84,6 +86,8 @@ def _application(item: applications.ApplicationOut, names: dict[str, dict[str, s
         "statement": item.statement,
         "dispute": item.disputeStatement,
         "disputable": item.state == "refused" and item.disputedAt is None,
+        "withdrawable": item.state in applications.WAITING,
+        "withdrawn": _when(item.withdrawnAt),
         "created": _when(item.createdAt),
         "decided": _when(item.decidedAt),
         "has_credential": item.recognitionCredential is not None,
@@ -144,6 +148,8 @@ async def holder_recognition(request: Request, node: NodeDep) -> Response:
     notice = SENT if request.query_params.get("sent") == "1" else None
     if request.query_params.get("disputed") == "1":
         notice = N_("Your dispute was sent. The other province's node will decide the application again.")
+    if request.query_params.get("withdrawn") == "1":
+        notice = N_("Your application was withdrawn. The other province's node will not decide it.")
     return await _holder_page(page, holder, notice=notice)
 
 
@@ -215,6 +221,37 @@ async def dispute(request: Request, node: NodeDep, application_id: str) -> Respo
             raise
         return await _holder_page(page, holder, exc.status, error=error)
     return page.redirect("/holder/recognition?disputed=1")
+
+
+@router.post("/holder/recognition/{application_id}/withdrawal")
+async def withdraw(request: Request, node: NodeDep, application_id: str) -> Response:
+    """The holder withdraws an application waiting for a decision (撤回)."""
+    page = page_of(request, node, "holder")
+    holder = await run_in_threadpool(signed_in, page)
+    if holder is None:
+        return page.redirect(HOLDER_SIGN_IN)
+    form = await form_fields(request, 1)
+    if not page.csrf_ok(form.get(CSRF_FIELD)):
+        return await _holder_page(page, holder, 403, error=FORM_EXPIRED)
+    try:
+        await recognition_api.withdraw_recognition_application(application_id[:36], node, holder)
+    except RegistryError as exc:
+        if isinstance(exc, peers.PeerUnavailableError):
+            error = N_(
+                "The other province's node could not be reached, or did not take the withdrawal. If it was "
+                "sent, it is sent again when you look at your applications."
+            )
+        elif isinstance(exc, NotFoundError):
+            error = N_("There is no such application.")
+        elif isinstance(exc, ConflictError):
+            error = N_(
+                "Only an application waiting for a decision can be withdrawn: it was decided, or the other "
+                "province's node has not confirmed it yet."
+            )
+        else:
+            raise
+        return await _holder_page(page, holder, exc.status, error=error)
+    return page.redirect("/holder/recognition?withdrawn=1")
 
 
 @router.get("/holder/recognition/{application_id}/credential.json")
