@@ -55,6 +55,7 @@ ACTION_WORDS = {
     "recognition.apply": "applied for recognition in another province",
     "recognition.decided": "recognition decided by the other province",
     "recognition.dispute": "disputed a refusal of recognition",
+    "recognition.withdraw": "withdrew an application for recognition",
 }
 
 

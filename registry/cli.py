@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import os
@@ -56,7 +55,7 @@ from registry.federation import recognition
 from registry.models import Account, Credential, HrClient
 from registry.node import utc_now
 from registry.node_keys import NodeKeyStore, key_state
-from registry.serving import worker_sockets
+from registry.serving import run_workers
 from registry.settings import Settings
 from registry.verifier import Names, report_json, verify_one
 
@@ -88,19 +87,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     app.state.node.db.dispose()
     os.environ["REGISTRY_WORKERS"] = str(workers)
     print(f"registry: {workers} worker processes share the database and HR rate limits", file=sys.stderr)
-    from uvicorn.supervisors import Multiprocess
-
     config = uvicorn.Config(
         "registry.app:create_app", factory=True, workers=workers, host=host, port=port, log_level="info"
     )
     try:
-        sockets = worker_sockets(host, port)
+        status = run_workers(config, host, port)
     except OSError as error:
         print(f"registry: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
         return 1
-    with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=sockets).run()
-    return 0
+    if status != 0:
+        print("registry: a worker process could not start (see above); the node stopped", file=sys.stderr)
+    return status
 
 
 def cmd_init(settings: Settings, args: argparse.Namespace) -> int:

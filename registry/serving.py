@@ -14,17 +14,34 @@ only when the worker process unpickles it: the supervisor holds no listening soc
 a worker that dies takes its socket and its queue with it and the kernel stops routing
 connections there, instead of queueing them on a socket nobody accepts from.
 
-The kernel lets only sockets of the same user that all set ``SO_REUSEPORT`` share a port.
-The supervisor first binds the address once without it (:func:`address_is_free`), so a
-second node started by mistake on a port already served is refused instead of quietly
-sharing its connections. Where ``SO_REUSEPORT`` is missing the shared socket is kept.
+The kernel lets only sockets of the same user that all set ``SO_REUSEPORT`` share a port,
+so a second node started by mistake on the same port (by the same user) would quietly
+share the first one's connections: each would answer with its own database and keys.
+The supervisor therefore holds an exclusive lock on the port (:func:`port_lock`, a file
+lock released when it exits, however it exits) for as long as it serves, and binds the
+address once without ``SO_REUSEPORT`` first (:func:`address_is_free`: taken by anything
+else). Where ``SO_REUSEPORT`` is missing the shared socket is kept.
+
+A worker that stops takes the connections queued on its socket with it (reset), unless
+the kernel moves them to the other workers: Linux 5.14 and later do with
+``sysctl net.ipv4.tcp_migrate_req=1``, which an operator sets on the host (README).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import os
 import socket
 import sys
-from typing import Any
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE: the supervisor stops instead of restarting
 
@@ -106,3 +123,47 @@ def worker_sockets(host: str, port: int) -> list[Any]:
     if taken is not None:
         raise taken
     return [WorkerSocket(host, port)]
+
+
+def _lock_folder() -> Path:
+    """This user's own folder for the port locks (XDG_RUNTIME_DIR, else the temporary
+    folder): made private, and refused if someone else owns it."""
+    folder = Path(os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()) / f"registry-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid():
+        raise OSError(errno.EPERM, f"{folder} belongs to another user")
+    return folder
+
+
+@contextlib.contextmanager
+def port_lock(port: int) -> Iterator[None]:
+    """Held while a node's workers serve ``port``: a second node of this user on the same
+    port (any address) fails to take it and is refused (OSError EADDRINUSE)."""
+    path = _lock_folder() / f"port-{port}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OSError(errno.EADDRINUSE, f"another registry node serves port {port} ({path})") from None
+        yield
+    finally:
+        os.close(fd)  # the lock goes with the descriptor
+
+
+def run_workers(config: uvicorn.Config, host: str, port: int) -> int:
+    """Serve ``config`` with ``config.workers`` worker processes under uvicorn's
+    supervisor until it is stopped, the port locked while it serves. Returns the exit
+    status: :data:`STARTUP_FAILURE` when a worker could not start (its address taken, the
+    app failing at start-up), which stops the supervisor; else 0. Raises OSError before
+    serving when the address is taken."""
+    from uvicorn.supervisors import Multiprocess
+
+    with contextlib.ExitStack() as stack:
+        if port != 0 and reuse_port_spreads_connections():
+            stack.enter_context(port_lock(port))
+        supervisor = Multiprocess(config, sockets=worker_sockets(host, port))
+        with contextlib.suppress(KeyboardInterrupt):
+            supervisor.run()
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0

@@ -303,9 +303,19 @@ def test_every_action_a_holder_can_see_has_a_readable_name() -> None:
         match
         for path in source.rglob("*.py")
         for match in re.findall(
-            r'"((?:credential|verification-code|holder|account)\.[a-z-]+)"', path.read_text(encoding="utf-8")
+            r'"((?:credential|verification-code|holder|account|recognition)\.[a-z-]+)"',
+            path.read_text(encoding="utf-8"),
         )
     } - {"holder.id", "credential.id"}
+    # Recognition at the receiving node (no holder there: its officers' and the calling
+    # node's steps) and the node-to-node request purposes that are not actions.
+    found -= {"recognition.receive", "recognition.decide", "recognition.publish", "recognition.status"}
     assert "verification-code.revoke" in found
+    assert "recognition.withdraw" in found
     assert sorted(found - set(audit.ACTION_WORDS)) == []
     assert {audit.ACTION_WORDS[a] for a in found} <= i18n.message_ids("zh_CN", "reports")
+    # And the portal's activity page (domain web) names each as well.
+    from registry.web.holder import ACTIONS
+
+    assert sorted(found - set(ACTIONS)) == []
+    assert {ACTIONS[a] for a in found} <= i18n.message_ids("zh_CN", "web")

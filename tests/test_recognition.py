@@ -578,3 +578,59 @@ def test_of_two_officers_deciding_at_once_the_second_sees_the_first_s_decision(c
         row = session.get(RecognitionApplication, "5f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f")
     assert row is not None
     assert row.decision_reason == "first 的决定"
+
+
+def test_a_withdrawal_committed_after_the_decision_s_first_read_stops_the_decision(
+    database: Any, database_url: str
+) -> None:
+    """The decision route reads the application before ``decide`` locks it, in the same
+    session. On PostgreSQL a withdrawal committed in between must be seen under the lock
+    (the row is read again, not taken from the session as first read): the officer gets
+    409, the application stays withdrawn. (SQLite write sessions take the write lock
+    first, so nothing can commit in between there.)"""
+    from types import SimpleNamespace
+
+    from registry.errors import ConflictError
+    from registry.federation import applications
+    from registry.models import RecognitionApplication
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite write sessions are serialised from their start")
+    now = datetime(2027, 3, 1, tzinfo=UTC)
+    caller = "https://js.registry.example"
+    with database.session() as session:
+        session.add(
+            RecognitionApplication(
+                id="5b0c3d2e-1f4a-4b6c-8d7e-9f0a1b2c3d4e",
+                side="incoming",
+                peer_entity=caller,
+                peer_application_id="6c1d4e3f-2a5b-4c7d-9e8f-0a1b2c3d4e5f",
+                credential_id="urn:uuid:7d2e5f40-3b6c-4d8e-af90-1b2c3d4e5f60",
+                certificate_number="32-2027-0000001",
+                holder_name="持证人",
+                type_code="ENG-ASSOCIATE_SENIOR",
+                province="32",
+                state="pending",
+                created_at=now,
+            )
+        )
+    officer = Principal("account", "officer-1", "issuing_officer")
+    refuse = applications.DecisionIn(decision="refuse", reason="专业不对口")
+    with database.session() as deciding:
+        first = applications.incoming(deciding, "5b0c3d2e-1f4a-4b6c-8d7e-9f0a1b2c3d4e")
+        assert first.state == "pending"
+        with database.session() as other:
+            applications.receive_withdrawal(other, caller, "5b0c3d2e-1f4a-4b6c-8d7e-9f0a1b2c3d4e", now)
+        with pytest.raises(ConflictError):
+            applications.decide(
+                deciding,
+                officer,
+                "5b0c3d2e-1f4a-4b6c-8d7e-9f0a1b2c3d4e",
+                refuse,
+                None,
+                SimpleNamespace(now=now),  # type: ignore[arg-type]
+            )
+    with database.session(write=False) as session:
+        row = session.get(RecognitionApplication, "5b0c3d2e-1f4a-4b6c-8d7e-9f0a1b2c3d4e")
+        assert row is not None
+        assert (row.state, row.decision_reason) == ("withdrawn", None)

@@ -89,6 +89,7 @@ def test_sri_integrity_metadata() -> None:
     assert type_metadata.integrity_matches(f"sha256-{sha256}", data) is True
     assert type_metadata.integrity_matches(f"sha256-{sha256}?ct=application/json", data) is True
     assert type_metadata.integrity_matches(f"sha256-AAAA sha384-{sha384}", data) is True
+    assert type_metadata.integrity_matches(f"sha256-AAAA\tsha384-{sha384}\n", data) is True
     assert type_metadata.integrity_matches(f"sha256-{sha256} sha384-AAAA", data) is False
     assert type_metadata.integrity_matches(f"sha256-{sha256}", data + b" ") is False
     assert type_metadata.integrity_matches("md5-abc", data) is None

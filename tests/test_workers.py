@@ -5,6 +5,7 @@ PostgreSQL, and ``registry serve --workers 2`` as real processes."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -293,6 +294,44 @@ def test_a_worker_that_cannot_bind_stops_the_supervisor() -> None:
         assert sock.getsockname() == ("127.0.0.1", port)
     finally:
         sock.close()
+
+
+def test_a_second_node_of_the_same_user_cannot_take_a_locked_port() -> None:
+    """The supervisor's lock on its port: while one node holds it, a second node's
+    supervisor is refused before any worker binds (SO_REUSEPORT would have let it share
+    the port, even in the moment before the first node's workers listen)."""
+    from registry.serving import port_lock
+
+    port = free_port()
+    with port_lock(port):
+        with (
+            pytest.raises(OSError, match=f"another registry node serves port {port}") as refused,
+            port_lock(port),
+        ):
+            pass
+        assert refused.value.errno == errno.EADDRINUSE
+    with port_lock(port):  # released when the first node stopped
+        pass
+
+
+def test_a_worker_that_cannot_start_stops_the_node_with_a_failure_status(tmp_path: Path) -> None:
+    """A worker whose app fails at start-up stops uvicorn's supervisor (it is not
+    restarted forever), and ``run_workers`` says so in its exit status, so a service
+    manager sees a failure (it had exited 0)."""
+    port = free_port()
+    script = (
+        "import sys, uvicorn\n"
+        "from registry.serving import run_workers\n"
+        f"config = uvicorn.Config('tests.asgi_failing_start:app', workers=2, host='127.0.0.1', port={port},"
+        " lifespan='on', log_level='warning')\n"
+        f"sys.exit(100 + run_workers(config, '127.0.0.1', {port}))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 103, done.stderr[-2000:]
+    assert "refused on purpose" in done.stderr
 
 
 def free_port() -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -98,7 +99,7 @@ def integrity_matches(metadata: str, data: bytes) -> bool | None:
     ``data``. None when it holds no hash expression of a known algorithm (SRI would let
     that pass; a credential's integrity that says nothing is not taken as a match)."""
     expressions: list[tuple[str, str]] = []
-    for token in metadata.split():
+    for token in re.split(r"[\t\n\f\r ]+", metadata):  # ASCII whitespace (SRI §3.3.3)
         algorithm, dash, value = token.partition("-")
         if dash and algorithm in _SRI_ALGORITHMS:
             expressions.append((algorithm, value.partition("?")[0]))

@@ -75,6 +75,18 @@ class ApplicationExistsError(ConflictError):
     title = "An application of this credential in that province already exists"
 
 
+def _row(session: Session, application_id: str, *, lock: bool = False) -> RecognitionApplication | None:
+    """The application row; ``lock``: locked for this transaction and read again from
+    the database (``populate_existing``: a row this session read before, unlocked, is
+    otherwise returned as it was then, and a decision could overwrite a withdrawal
+    committed in between)."""
+    if lock:
+        return session.get(
+            RecognitionApplication, application_id, with_for_update=True, populate_existing=True
+        )
+    return session.get(RecognitionApplication, application_id)
+
+
 def status_path(application_id: str) -> str:
     return f"{APPLY_PATH}/{application_id}/status"
 
@@ -268,7 +280,9 @@ def holders_credential(
 ) -> Credential:
     """The holder's own credential, in force (someone else's is 404, as is no credential);
     ``lock``: held until the transaction ends (applications of it are serialised)."""
-    row = session.get(Credential, credential_id.removeprefix("urn:uuid:"), with_for_update=lock)
+    row = session.get(
+        Credential, credential_id.removeprefix("urn:uuid:"), with_for_update=lock, populate_existing=lock
+    )
     if row is None or row.holder_id != holder_id:
         raise NotFoundError("you have no credential with this id")
     if row.status != "active":
@@ -346,7 +360,7 @@ def finish_outgoing(
     session: Session, holder: Principal, application_id: str, answer: Decided, now: datetime
 ) -> RecognitionApplication:
     """The receiving node accepted the application: keep its id and state; audited."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is None:
         raise ConflictError("the application was dropped meanwhile: apply again")
     if row.state != "sending":  # confirmed meanwhile (a resend by another request)
@@ -372,7 +386,7 @@ def finish_outgoing(
 
 def drop_unsent(session: Session, application_id: str) -> None:
     """The receiving node could not be reached or refused: nothing is kept."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is not None and row.state == "sending":
         session.delete(row)
 
@@ -393,7 +407,7 @@ def holders_applications(session: Session, holder_id: str) -> list[RecognitionAp
 def holders_application(
     session: Session, holder_id: str, application_id: str, lock: bool = False
 ) -> RecognitionApplication:
-    row = session.get(RecognitionApplication, application_id, with_for_update=lock)
+    row = _row(session, application_id, lock=lock)
     if row is None or row.side != "outgoing" or row.holder_id != holder_id:
         raise NotFoundError("you have no recognition application with this id")
     return row
@@ -425,7 +439,7 @@ def record_answer(session: Session, application_id: str, answer: Decided, now: d
     """What the receiving node said of an outgoing application (checked by
     :func:`answer_problem` first). A decision is final: a later answer never undoes it;
     the holder's activity shows when it arrived."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is None:
         return
     row.checked_at = now
@@ -545,7 +559,7 @@ def receive(
 
 
 def incoming(session: Session, application_id: str, lock: bool = False) -> RecognitionApplication:
-    row = session.get(RecognitionApplication, application_id, with_for_update=lock)
+    row = _row(session, application_id, lock=lock)
     if row is None or row.side != "incoming":
         raise NotFoundError("this node has no recognition application with this id")
     return row
@@ -696,7 +710,7 @@ def start_dispute(
             f"only a refusal can be disputed, once: the application is {row.state}"
             + (" and was disputed before" if row.disputed_at is not None else "")
         )
-    other = _other_application(session, "outgoing", row, ("sending", *WAITING, "disputing", "recognised"))
+    other = _other_application(session, "outgoing", row, (*UNCONFIRMED, *WAITING, "recognised"))
     if other is not None:
         raise ApplicationExistsError(
             f"another application of this credential in that province is {other.state} ({other.id})"
@@ -710,7 +724,7 @@ def finish_dispute(
     session: Session, holder: Principal, application_id: str, now: datetime
 ) -> RecognitionApplication:
     """The receiving node took the dispute up: the application waits there again."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     assert row is not None
     if row.state != "disputing":
         return row
@@ -719,7 +733,7 @@ def finish_dispute(
 
 def drop_dispute(session: Session, application_id: str) -> None:
     """The receiving node refused the dispute: the refusal stands, as it was."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is not None and row.state == "disputing":
         row.state, row.dispute_statement, row.disputed_at = "refused", None, None
         session.add(row)
@@ -751,7 +765,7 @@ def receive_dispute(
     session: Session, caller: str, application_id: str, statement: str, now: datetime
 ) -> RecognitionApplication:
     """The holder's node forwards a dispute of a refusal (sent again: the same one)."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is None or row.side != "incoming" or row.peer_entity != caller:
         raise NotFoundError("this node has no recognition application with this id from the calling node")
     if row.disputed_at is not None:
@@ -817,7 +831,7 @@ def finish_withdrawal(
     session: Session, holder: Principal, application_id: str, answer: Decided, now: datetime
 ) -> RecognitionApplication:
     """The receiving node took the withdrawal: the application is withdrawn."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     assert row is not None
     if row.state != "withdrawing":
         return row
@@ -826,7 +840,7 @@ def finish_withdrawal(
 
 def drop_withdrawal(session: Session, application_id: str) -> None:
     """The receiving node did not take the withdrawal: the application waits as it did."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is not None and row.state == "withdrawing":
         row.state = "disputed" if row.disputed_at is not None else "pending"
         row.withdrawn_at = None
@@ -846,7 +860,7 @@ def receive_withdrawal(
     """The holder's node forwards the holder's withdrawal of an application it forwarded.
     Taken while the application waits (withdrawn; audited); sent again, the same answer;
     decided first, answered with the decision (nothing changes)."""
-    row = session.get(RecognitionApplication, application_id, with_for_update=True)
+    row = _row(session, application_id, lock=True)
     if row is None or row.side != "incoming" or row.peer_entity != caller:
         raise NotFoundError("this node has no recognition application with this id from the calling node")
     if row.state in WAITING:

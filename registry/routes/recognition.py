@@ -433,9 +433,12 @@ async def _forward_withdrawal(
 
         await run_in_threadpool(undo)
         decided = await _keep_decision(node, holder, application_id, row.peer_entity, answer)
-        if decided is None:  # the decision cannot be checked now: asked again later
+        if decided is None or decided.state in applications.WAITING:
+            # Not kept: the member cannot be checked now, or its answer is not acceptable
+            # (answer_problem); the application is asked about again later.
             raise peers.PeerUnavailableError(
-                f"{row.peer_entity} decided the application before the withdrawal arrived ({answer.state})"
+                f"{row.peer_entity} answered the withdrawal with a decision ({answer.state}) that "
+                "cannot be kept now"
             )
         return decided
 

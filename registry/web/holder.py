@@ -62,6 +62,13 @@ ACTIONS = {
     "recognition.apply": N_("Applied for recognition in another province"),
     "recognition.decided": N_("Recognition decided by the other province"),
     "recognition.dispute": N_("Disputed a refusal of recognition"),
+    "recognition.withdraw": N_("Withdrew an application for recognition"),
+    "account.deactivate": N_("Account deactivated"),
+    "account.reactivate": N_("Account reactivated"),
+    "account.password-change": N_("Password changed"),
+    "account.password-reset": N_("Password reset"),
+    "credential.search": N_("Found in a search by node staff"),
+    "holder.search": N_("Found in a search of holders by node staff"),
 }
 ACTORS = {
     "hr_client": N_("HR client"),

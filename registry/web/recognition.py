@@ -243,6 +243,8 @@ async def withdraw(request: Request, node: NodeDep, application_id: str) -> Resp
             )
         elif isinstance(exc, NotFoundError):
             error = N_("There is no such application.")
+        elif isinstance(exc, ConflictError) and node.directory is None:
+            error = NOT_FEDERATED
         elif isinstance(exc, ConflictError):
             error = N_(
                 "Only an application waiting for a decision can be withdrawn: it was decided, or the other "
