@@ -285,3 +285,42 @@ def test_a_direct_route_takes_an_async_endpoint_of_the_request_alone() -> None:
     for endpoint in (blocking, two):
         with pytest.raises(TypeError):
             DirectRoute("/x", endpoint, methods=["GET"])
+
+
+def test_hr_verification_is_served_without_fastapis_request_handling(
+    client: TestClient, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``POST /v1/verifications`` reads, checks and answers everything itself, so it is
+    a ``DirectRoute`` (no dependency solving: about 8% of a verification in-process);
+    its answers are those the document declares: 200, 401, 403, 422 problem+json, 405."""
+    import fastapi.routing
+
+    from registry.routes import verification
+    from registry.routing import DirectRoute
+    from tests.test_status import issue
+
+    [route] = [r for r in verification.router.routes if getattr(r, "path", "") == "/v1/verifications"]
+    assert isinstance(route, DirectRoute)
+    record = issue(client, actors.officer())
+    hr = actors.hr()
+    solved: list[Any] = []
+    original = fastapi.routing.solve_dependencies
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs.get("request"))
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    answer = client.post("/v1/verifications", json={"credential": record["verifiableCredential"]}, headers=hr)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["verdict"] == "valid"
+    assert solved == []
+    for headers, body, code in (
+        ({}, {"credential": record["verifiableCredential"]}, 401),
+        (actors.hr(scopes=("lookup",)), {"credential": record["verifiableCredential"]}, 403),
+        (hr, {"credential": 42}, 422),
+    ):
+        refused = client.post("/v1/verifications", json=body, headers=headers)
+        assert refused.status_code == code, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/verifications", headers=hr).status_code == 405
