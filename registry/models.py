@@ -292,6 +292,9 @@ class RecognitionApplication(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_utc())
     #: outgoing: when the receiving node was last asked how it decided
     checked_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
+    #: outgoing: when this node last sent an unconfirmed application, dispute or
+    #: withdrawal again because the holder looked (at most once per RECHECK_SECONDS)
+    resent_at: datetime | None = Field(default=None, sa_column=_utc(nullable=True))
 
 
 class PeerAnswer(SQLModel, table=True):

@@ -1148,6 +1148,34 @@ def test_a_withdrawal_whose_answer_is_lost_is_sent_again_when_looked_at(federati
     assert kept["state"] == "withdrawn"  # sent again as the holder looked, and confirmed
 
 
+def test_an_unconfirmed_withdrawal_is_sent_again_at_most_every_30_seconds(federation: Federation) -> None:
+    """However often the holder looks (a page reloaded in a loop), their node sends an
+    unconfirmed row to the other province at most once per 30 seconds."""
+    _, holder, mine = _apply(federation, 115)
+    federation.router.lose_answers.add(ANHUI)
+    assert _withdraw(federation, mine["id"], holder).status_code == 502  # the holder's own try
+
+    def sent() -> int:
+        return sum(1 for url in federation.router.requests if url.endswith("/withdrawal"))
+
+    before = sent()
+    for _ in range(5):
+        listed = federation.clients[JIANGSU].get("/v1/holder/recognition-applications", headers=holder).json()
+        assert listed["applications"][0]["state"] == "withdrawing"
+        assert mine["id"] in listed["unreachable"]  # why it is not confirmed yet
+    first_look = sent() - before
+    assert 1 <= first_look <= 2  # one resend (and its one retry of a lost answer), not five
+    federation.clock.advance(seconds=31)
+    federation.router.lose_answers.discard(ANHUI)
+    [kept] = (
+        federation.clients[JIANGSU]
+        .get("/v1/holder/recognition-applications", headers=holder)
+        .json()["applications"]
+    )
+    assert kept["state"] == "withdrawn"
+    assert sent() - before == first_look + 1
+
+
 def test_a_withdrawal_anhui_never_received_leaves_the_application_waiting(federation: Federation) -> None:
     _, holder, mine = _apply(federation, 113)
     federation.router.down.add(ANHUI)

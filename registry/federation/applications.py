@@ -23,10 +23,11 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from registry import audit
@@ -382,6 +383,24 @@ def finish_outgoing(
         },
     )
     return row
+
+
+def claim_resend(session: Session, application_id: str, now: datetime) -> bool:
+    """Whether this request may send an unconfirmed row again now: at most once per
+    :data:`RECHECK_SECONDS` however often the holder looks (or how many of their requests
+    arrive together: the claim is one conditional update)."""
+    since = now - timedelta(seconds=RECHECK_SECONDS)
+    table = RecognitionApplication.__table__  # type: ignore[attr-defined]
+    claimed = session.connection().execute(
+        update(table)
+        .where(
+            table.c.id == application_id,
+            table.c.state.in_(UNCONFIRMED),
+            or_(table.c.resent_at.is_(None), table.c.resent_at <= since),
+        )
+        .values(resent_at=now)
+    )
+    return bool(claimed.rowcount)
 
 
 def drop_unsent(session: Session, application_id: str) -> None:

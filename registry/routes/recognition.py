@@ -466,11 +466,22 @@ async def _refresh(node: NodeState, rows: list[RecognitionApplication], holder: 
     if directory is None or not (due or unconfirmed):
         return {}
     problems: dict[str, str] = {}
-    # Sent again, one at a time, within one request budget (the page waits for it).
+
+    def claim(ids: list[str]) -> list[str]:
+        with node.db.session() as session:
+            return [i for i in ids if applications.claim_resend(session, i, now)]
+
+    # Sent again at most once per RECHECK_SECONDS however often the holder looks, up to
+    # three a look, one at a time, within one request budget (the page waits for it).
+    for row in unconfirmed:
+        problems[row.id] = (
+            "not yet confirmed by the other node (sent again when you look, at most every "
+            f"{applications.RECHECK_SECONDS} seconds)"
+        )
+    claimed = set(await run_in_threadpool(claim, [r.id for r in unconfirmed[:3]])) if unconfirmed else set()
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(directory.request_budget):
-            for row in unconfirmed[:3]:
-                problems[row.id] = "not yet confirmed by the other node"
+            for row in (r for r in unconfirmed[:3] if r.id in claimed):
                 try:
                     if row.state == "sending":
                         await _forward_application(node, holder, row.id)
