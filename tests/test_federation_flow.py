@@ -644,20 +644,21 @@ def test_when_the_other_node_is_down_nothing_is_kept(federation: Federation) -> 
     assert listed["applications"] == []
 
 
-def _forward(federation: Federation, body: dict[str, Any], **overrides: Any) -> httpx.Response:
-    """A recognition.apply request from Jiangsu to Anhui, signed with Jiangsu's key
-    (or as ``overrides`` say)."""
+def _jiangsu_asks_anhui(
+    federation: Federation, path: str, purpose: str, body: dict[str, Any], **overrides: Any
+) -> httpx.Response:
+    """A node-authenticated request from Jiangsu to Anhui at ``path``, signed with
+    Jiangsu's key (or as ``overrides`` say)."""
     from registry.federation import node_requests
 
     node = federation.node(JIANGSU)
     record, key = node.ring.signing_key(federation.clock())
-    url = ANHUI + "/federation/recognition-applications"
     args: dict[str, Any] = {
-        "purpose": "recognition.apply",
+        "purpose": purpose,
         "body": body,
         "caller": JIANGSU,
         "audience": ANHUI,
-        "url": url,
+        "url": ANHUI + path,
         "kid": record.kid,
         "key": key,
         "now": federation.clock(),
@@ -665,10 +666,15 @@ def _forward(federation: Federation, body: dict[str, Any], **overrides: Any) -> 
     args.update(overrides)
     token = node_requests.sign_request(**args)
     return federation.clients[ANHUI].post(
-        "/federation/recognition-applications",
-        content=token,
-        headers={"Content-Type": "application/node-request+jwt"},
+        path, content=token, headers={"Content-Type": "application/node-request+jwt"}
     )
+
+
+def _forward(federation: Federation, body: dict[str, Any], **overrides: Any) -> httpx.Response:
+    """A recognition.apply request from Jiangsu to Anhui, signed with Jiangsu's key
+    (or as ``overrides`` say)."""
+    path, purpose = "/federation/recognition-applications", overrides.pop("purpose", "recognition.apply")
+    return _jiangsu_asks_anhui(federation, path, purpose, body, **overrides)
 
 
 def test_a_forwarded_application_is_kept_once_however_often_it_is_sent(federation: Federation) -> None:
@@ -1197,26 +1203,10 @@ def test_only_the_forwarding_node_can_withdraw_an_application(federation: Federa
     """recognition.withdraw for an application Anhui does not have from the caller: 404,
     nothing changes; with another purpose than the path's: 401."""
     _apply(federation, 114)
-    from registry.federation import node_requests
-
-    node = federation.node(JIANGSU)
-    record_key = node.ring.signing_key(federation.clock())
 
     def withdraw(application: str, purpose: str = "recognition.withdraw") -> httpx.Response:
         path = f"/federation/recognition-applications/{application}/withdrawal"
-        token = node_requests.sign_request(
-            purpose=purpose,
-            body={},
-            caller=JIANGSU,
-            audience=ANHUI,
-            url=ANHUI + path,
-            kid=record_key[0].kid,
-            key=record_key[1],
-            now=federation.clock(),
-        )
-        return federation.clients[ANHUI].post(
-            path, content=token, headers={"Content-Type": "application/node-request+jwt"}
-        )
+        return _jiangsu_asks_anhui(federation, path, purpose, {})
 
     assert withdraw("00000000-0000-4000-8000-000000000000").status_code == 404
     officer = federation.staff(ANHUI, "officer")
@@ -1238,26 +1228,10 @@ def test_a_refusal_upheld_after_a_dispute_cannot_be_disputed_again(federation: F
     [incoming] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
     decide = f"/v1/recognition/applications/{incoming['id']}/decision"
     federation.clients[ANHUI].post(decide, json={"decision": "refuse", "reason": "一"}, headers=officer)
-    from registry.federation import node_requests
-
-    node = federation.node(JIANGSU)
-    record_key = node.ring.signing_key(federation.clock())
     path = f"/federation/recognition-applications/{incoming['id']}/dispute"
 
     def dispute(statement: str) -> httpx.Response:
-        token = node_requests.sign_request(
-            purpose="recognition.dispute",
-            body={"statement": statement},
-            caller=JIANGSU,
-            audience=ANHUI,
-            url=ANHUI + path,
-            kid=record_key[0].kid,
-            key=record_key[1],
-            now=federation.clock(),
-        )
-        return federation.clients[ANHUI].post(
-            path, content=token, headers={"Content-Type": "application/node-request+jwt"}
-        )
+        return _jiangsu_asks_anhui(federation, path, "recognition.dispute", {"statement": statement})
 
     assert dispute("请复核").json()["state"] == "disputed"
     federation.clients[ANHUI].post(

@@ -58,20 +58,24 @@ _BY_URL = {pinned.url: pinned for pinned in PINNED}
 
 
 class PinnedContextMismatch(RuntimeError):
-    """The packaged copy of a context is not the pinned one (a damaged installation)."""
+    """The packaged copy of a pinned document is not the pinned one (a damaged installation)."""
+
+
+def read_pinned(package: str, filename: str, sha256: str) -> bytes:
+    """The bytes of ``filename`` shipped in ``package``, checked against its pinned SHA-256
+    (the registry's published documents: contexts, Type Metadata)."""
+    data = resources.files(package).joinpath(filename).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise PinnedContextMismatch(f"{filename} has SHA-256 {digest}, not the pinned {sha256}")
+    return data
 
 
 @cache
 def context_bytes(url: str) -> bytes:
     """The exact bytes of the pinned context ``url`` (KeyError if it is not pinned)."""
     pinned = _BY_URL[url]
-    data = resources.files(__name__).joinpath(pinned.filename).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != pinned.sha256:
-        raise PinnedContextMismatch(
-            f"{pinned.filename} has SHA-256 {digest}, not the pinned {pinned.sha256} of {url}"
-        )
-    return data
+    return read_pinned(__name__, pinned.filename, pinned.sha256)
 
 
 def context_document(url: str) -> dict[str, Any]:

@@ -24,8 +24,9 @@ import json
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
+
+from registry.contexts import read_pinned
 
 VCT_BASE = "https://registry.yrd.example/vct/"
 MEDIA_TYPE = "application/json"
@@ -63,19 +64,12 @@ PINNED = (
 BY_VCT = {pinned.vct: pinned for pinned in PINNED}
 
 
-class PinnedTypeMismatch(RuntimeError):
-    """The packaged copy of a Type Metadata document is not the pinned one."""
-
-
 @cache
 def document_bytes(vct: str) -> bytes:
-    """The exact bytes of the Type Metadata of ``vct`` (KeyError if it is not the registry's)."""
+    """The exact bytes of the Type Metadata of ``vct`` (KeyError if it is not the
+    registry's; :class:`registry.contexts.PinnedContextMismatch` if the file is damaged)."""
     pinned = BY_VCT[vct]
-    data = resources.files(__package__).joinpath(pinned.filename).read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != pinned.sha256:
-        raise PinnedTypeMismatch(f"{pinned.filename} has SHA-256 {digest}, not the pinned {pinned.sha256}")
-    return data
+    return read_pinned(__name__.rpartition(".")[0], pinned.filename, pinned.sha256)
 
 
 def document(vct: str) -> dict[str, Any]:

@@ -743,11 +743,10 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if new else 200)
 
 
-@router.post(
-    applications.APPLY_PATH + "/{application_id}/status",
-    operation_id="recognitionApplicationStatus",
-    openapi_extra=_NODE_REQUEST_BODY,
-    responses={
+def _from_peer(answers: dict[int | str, dict[str, Any]] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The answers of an endpoint another node calls about an application it forwarded
+    (node-authenticated), with ``answers`` added or in place of these."""
+    return {
         401: {
             "description": "Not signed by a federation member's key, or not for this node, URL or "
             "purpose, or expired"
@@ -756,7 +755,15 @@ async def receive_recognition_application(request: Request, node: NodeDep) -> Re
         409: {"description": "This node is not federated"},
         415: {"description": "Not sent as application/node-request+jwt"},
         **peers.PEER_RATE_LIMITED,
-    },
+        **(answers or {}),
+    }
+
+
+@router.post(
+    applications.APPLY_PATH + "/{application_id}/status",
+    operation_id="recognitionApplicationStatus",
+    openapi_extra=_NODE_REQUEST_BODY,
+    responses=_from_peer(),
 )
 async def recognition_application_status(
     application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
@@ -779,20 +786,15 @@ async def recognition_application_status(
     applications.APPLY_PATH + "/{application_id}/dispute",
     operation_id="receiveRecognitionDispute",
     openapi_extra=_NODE_REQUEST_BODY,
-    responses={
-        401: {
-            "description": "Not signed by a federation member's key, or not for this node, URL or "
-            "purpose, or expired"
-        },
-        404: {"description": "No such application from the calling node"},
-        409: {
-            "description": "The application was not refused, or was disputed before; or this node is "
-            "not federated"
-        },
-        415: {"description": "Not sent as application/node-request+jwt"},
-        **peers.PEER_RATE_LIMITED,
-        422: {"description": "The body is not a dispute"},
-    },
+    responses=_from_peer(
+        {
+            409: {
+                "description": "The application was not refused, or was disputed before; or this node is "
+                "not federated"
+            },
+            422: {"description": "The body is not a dispute"},
+        }
+    ),
 )
 async def receive_recognition_dispute(
     application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
@@ -820,17 +822,7 @@ async def receive_recognition_dispute(
     applications.APPLY_PATH + "/{application_id}/withdrawal",
     operation_id="receiveRecognitionWithdrawal",
     openapi_extra=_NODE_REQUEST_BODY,
-    responses={
-        401: {
-            "description": "Not signed by a federation member's key, or not for this node, URL or "
-            "purpose, or expired"
-        },
-        404: {"description": "No such application from the calling node"},
-        409: {"description": "This node is not federated"},
-        415: {"description": "Not sent as application/node-request+jwt"},
-        **peers.PEER_RATE_LIMITED,
-        422: {"description": "The body is not an empty object"},
-    },
+    responses=_from_peer({422: {"description": "The body is not an empty object"}}),
 )
 async def receive_recognition_withdrawal(
     application_id: Annotated[str, Path(max_length=36)], request: Request, node: NodeDep
