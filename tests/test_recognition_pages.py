@@ -197,5 +197,8 @@ def test_a_holder_withdraws_an_application_in_the_portal(federation: Federation)
     officer = federation.staff(ANHUI, "officer")
     [there] = federation.clients[ANHUI].get("/v1/recognition/applications", headers=officer).json()
     assert there["state"] == "withdrawn"
-    desk = _browser(federation, ANHUI, officer)
-    assert record["certificateNumber"] not in desk.get("/officer/recognition").text  # not in the queue
+    desk = _browser(federation, ANHUI, officer).get("/officer/recognition").text
+    before, _, withdrawn = desk.partition('id="withdrawn"')
+    assert record["certificateNumber"] not in before  # out of the queue and the decided ones
+    assert record["certificateNumber"] in withdrawn  # shown as withdrawn by the holder
+    assert "持证人已撤回" in desk

@@ -289,12 +289,14 @@ async def recognition_credential(request: Request, node: NodeDep, application_id
 
 
 def _incoming(page: Page) -> list[dict[str, Any]]:
-    """Every application waiting (oldest first), then the latest decided ones."""
+    """Every application waiting (oldest first), the latest decided ones, and those their
+    holders withdrew."""
     node = page.node
     names = _type_names(page)
     with node.db.session(write=False) as session:
         rows = applications.list_incoming(session, "waiting", 500, 0)
         rows += applications.list_incoming(session, None, 50, 0, decided=True)
+        rows += applications.list_incoming(session, "withdrawn", 50, 0)
     items = []
     today = node.clock().astimezone(CHINA_STANDARD_TIME).date()
     for row in rows:
@@ -314,7 +316,8 @@ async def _officer_page(page: Page, status_code: int = 200, **values: Any) -> Re
         "officer_recognition.html",
         status_code,
         pending=[i for i in items if i["state"] in applications.WAITING],
-        decided=[i for i in items if i["state"] not in applications.WAITING],
+        decided=[i for i in items if i["state"] not in (*applications.WAITING, "withdrawn")],
+        withdrawn=[i for i in items if i["state"] == "withdrawn"],
         local_types=sorted(names.items()),
         **values,
     )
