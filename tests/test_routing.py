@@ -224,20 +224,10 @@ def test_answers_are_those_of_the_unfiltered_router(
     assert first.headers.get("content-type") == second.headers.get("content-type")
 
 
-def test_the_status_lists_are_served_without_fastapis_request_handling(
-    client: TestClient, actors: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``DirectRoute``: the endpoint is called as it is (no dependency solving), and
-    still answers as the document says: 200, 304, 404, 422 and 405 as problem+json."""
+def _count_dependency_solving(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The requests FastAPI solves dependencies for from now on (a DirectRoute's: none)."""
     import fastapi.routing
 
-    from registry.routes import public
-    from registry.routing import DirectRoute
-    from tests.test_status import issue
-
-    direct = {r.path for r in public.router.routes if isinstance(r, DirectRoute)}
-    assert direct == {"/status/{purpose}/{number}", "/status/token/{number}"}
-    issue(client, actors.officer())
     solved: list[Any] = []
     original = fastapi.routing.solve_dependencies
 
@@ -246,6 +236,23 @@ def test_the_status_lists_are_served_without_fastapis_request_handling(
         return await original(*args, **kwargs)
 
     monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    return solved
+
+
+def test_the_status_lists_are_served_without_fastapis_request_handling(
+    client: TestClient, actors: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``DirectRoute``: the endpoint is called as it is (no dependency solving), and
+    still answers as the document says: 200, 304, 404, 422 and 405 as problem+json."""
+
+    from registry.routes import public
+    from registry.routing import DirectRoute
+    from tests.test_status import issue
+
+    direct = {r.path for r in public.router.routes if isinstance(r, DirectRoute)}
+    assert direct == {"/status/{purpose}/{number}", "/status/token/{number}"}
+    issue(client, actors.officer())
+    solved = _count_dependency_solving(monkeypatch)
     for path in ("/status/revocation/1", "/status/token/1"):
         first = client.get(path)
         assert first.status_code == 200
@@ -293,7 +300,6 @@ def test_hr_verification_is_served_without_fastapis_request_handling(
     """``POST /v1/verifications`` reads, checks and answers everything itself, so it is
     a ``DirectRoute`` (no dependency solving: about 8% of a verification in-process);
     its answers are those the document declares: 200, 401, 403, 422 problem+json, 405."""
-    import fastapi.routing
 
     from registry.routes import verification
     from registry.routing import DirectRoute
@@ -303,14 +309,7 @@ def test_hr_verification_is_served_without_fastapis_request_handling(
     assert isinstance(route, DirectRoute)
     record = issue(client, actors.officer())
     hr = actors.hr()
-    solved: list[Any] = []
-    original = fastapi.routing.solve_dependencies
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        solved.append(kwargs.get("request"))
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr(fastapi.routing, "solve_dependencies", counted)
+    solved = _count_dependency_solving(monkeypatch)
     answer = client.post("/v1/verifications", json={"credential": record["verifiableCredential"]}, headers=hr)
     assert answer.status_code == 200, answer.text
     assert answer.json()["verdict"] == "valid"

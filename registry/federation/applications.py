@@ -584,10 +584,12 @@ def incoming(session: Session, application_id: str, lock: bool = False) -> Recog
     return row
 
 
-def incoming_of(session: Session, caller: str, application_id: str) -> RecognitionApplication:
+def incoming_of(
+    session: Session, caller: str, application_id: str, *, lock: bool = False
+) -> RecognitionApplication:
     """An incoming application as the node that forwarded it asks about it (another
-    node's application is not found)."""
-    row = session.get(RecognitionApplication, application_id)
+    node's application is not found); ``lock``: locked for this transaction."""
+    row = _row(session, application_id, lock=lock)
     if row is None or row.side != "incoming" or row.peer_entity != caller:
         raise NotFoundError("this node has no recognition application with this id from the calling node")
     return row
@@ -784,9 +786,7 @@ def receive_dispute(
     session: Session, caller: str, application_id: str, statement: str, now: datetime
 ) -> RecognitionApplication:
     """The holder's node forwards a dispute of a refusal (sent again: the same one)."""
-    row = _row(session, application_id, lock=True)
-    if row is None or row.side != "incoming" or row.peer_entity != caller:
-        raise NotFoundError("this node has no recognition application with this id from the calling node")
+    row = incoming_of(session, caller, application_id, lock=True)
     if row.disputed_at is not None:
         return row  # taken before (sent again): answered as it is now, decided or not
     if row.state != "refused":
@@ -879,9 +879,7 @@ def receive_withdrawal(
     """The holder's node forwards the holder's withdrawal of an application it forwarded.
     Taken while the application waits (withdrawn; audited); sent again, the same answer;
     decided first, answered with the decision (nothing changes)."""
-    row = _row(session, application_id, lock=True)
-    if row is None or row.side != "incoming" or row.peer_entity != caller:
-        raise NotFoundError("this node has no recognition application with this id from the calling node")
+    row = incoming_of(session, caller, application_id, lock=True)
     if row.state in WAITING:
         row.state, row.withdrawn_at = "withdrawn", now
         session.add(row)
